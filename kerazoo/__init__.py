@@ -1,0 +1,27 @@
+"""kerazoo: a Keras 3 / TensorFlow model zoo of classic architectures.
+
+    >>> import kerazoo
+    >>> kerazoo.list_models()
+    >>> model = kerazoo.get("lenet5")
+
+Importing kerazoo and listing models does not import TensorFlow; building a model does.
+"""
+import os
+
+# kerazoo's layers, exports and training loops are written for TensorFlow: force Keras' backend
+# before anything imports Keras.
+os.environ["KERAS_BACKEND"] = "tensorflow"
+
+from kerazoo.config import ConfigError  # noqa: E402
+from kerazoo.registry import (  # noqa: E402
+    UnknownModelError,
+    WeightsError,
+    describe,
+    get,
+    list_models,
+    register_model,
+)
+
+__version__ = "0.1.0"
+__all__ = ["get", "list_models", "describe", "register_model", "ConfigError",
+           "UnknownModelError", "WeightsError", "__version__"]

@@ -1,0 +1,124 @@
+"""Model configs: `zoo_configs/<name>.yaml`, loaded with `yaml.safe_load` and validated.
+
+A config names a registered builder's defaults (`model:`), a training recipe (`recipe:`) and a
+KerasTuner search space (`search_space:`). Every key is checked: a typo is an error naming the
+key and the accepted ones, never a silently ignored setting. Importing this module does not
+import TensorFlow.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import functools
+import importlib.resources
+import inspect
+import typing
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import yaml
+
+from kerazoo._typecheck import coerce
+
+__all__ = ["ConfigError", "ZooConfig", "load_config", "all_configs", "config_dir",
+           "check_kwargs", "check_dataclass"]
+
+
+class ConfigError(ValueError):
+    """A config or an override names an unknown key or holds a value of the wrong type."""
+
+
+def config_dir() -> Path:
+    """The directory holding the shipped `<name>.yaml` configs (inside the installed package)."""
+    return Path(str(importlib.resources.files("kerazoo.zoo_configs")))
+
+
+@dataclasses.dataclass(frozen=True)
+class ZooConfig:
+    """One catalogue entry, as written in `zoo_configs/<name>.yaml`."""
+
+    name: str                      # registered name, the builder function's name
+    family: str                    # module under kerazoo/models/
+    task: str                      # e.g. image-classification, text-classification
+    description: str = ""          # one line for `kerazoo list`
+    reference: str = ""            # the paper
+    num_params: int | None = None  # parameter count at the defaults (checked by the tests)
+    output_shape: Any = None       # documented output shape without the batch axis
+    model: dict = dataclasses.field(default_factory=dict)         # builder keyword arguments
+    recipe: dict = dataclasses.field(default_factory=dict)        # see kerazoo.recipe.Recipe
+    search_space: dict = dataclasses.field(default_factory=dict)  # KerasTuner hyperparameters
+    path: Path | None = None       # where it was read from (not a YAML key)
+
+
+def check_dataclass(cls: type, data: Mapping[str, Any], where: str, *, skip: tuple = ()) -> dict:
+    """Validates `data` against the fields of dataclass `cls`; returns coerced values."""
+    hints = typing.get_type_hints(cls)
+    fields = [f.name for f in dataclasses.fields(cls) if f.name not in skip]
+    return _check(data, {k: hints[k] for k in fields}, where)
+
+
+def check_kwargs(fn: Callable, kwargs: Mapping[str, Any], where: str) -> dict:
+    """Validates keyword arguments against `fn`'s signature and annotations; returns coerced values."""
+    hints = typing.get_type_hints(fn)
+    params = {name: hints.get(name, Any) for name, p in inspect.signature(fn).parameters.items()
+              if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+    return _check(kwargs, params, where)
+
+
+def _check(data: Mapping[str, Any], accepted: Mapping[str, Any], where: str) -> dict:
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: expected a mapping of settings, received {data!r}")
+    out = {}
+    for key, value in data.items():
+        if key not in accepted:
+            close = difflib.get_close_matches(str(key), list(accepted), n=3)
+            hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
+            raise ConfigError(f"{where}: unknown key {key!r}.{hint} "
+                              f"Accepted keys: {', '.join(sorted(accepted))}.")
+        try:
+            out[key] = coerce(value, accepted[key])
+        except TypeError as e:
+            raise ConfigError(f"{where}: {key!r} {e}") from None
+    return out
+
+
+def _read(path: Path) -> ZooConfig:
+    with open(path, encoding="utf-8") as f:
+        raw = yaml.safe_load(f) or {}
+    where = str(path)
+    data = check_dataclass(ZooConfig, raw, where, skip=("path",))
+    for key in ("name", "family", "task"):
+        if key not in data:
+            raise ConfigError(f"{where}: missing required key {key!r}")
+    if data["name"] != path.stem:
+        raise ConfigError(f"{where}: name {data['name']!r} differs from the file name {path.stem!r}")
+    from kerazoo.recipe import Recipe  # no TensorFlow there either
+
+    check_dataclass(Recipe, data.get("recipe", {}), f"{where} (recipe)")
+    return ZooConfig(**data, path=path)
+
+
+@functools.cache
+def all_configs() -> dict[str, ZooConfig]:
+    """Every shipped config by name, read once per process."""
+    return {p.stem: _read(p) for p in sorted(config_dir().glob("*.yaml"))}
+
+
+def load_config(name: str) -> ZooConfig:
+    """The config of a registered model; unknown names raise with the closest known names."""
+    configs = all_configs()
+    if name not in configs:
+        from kerazoo.registry import UnknownModelError
+
+        close = difflib.get_close_matches(name, list(configs), n=3, cutoff=0.5)
+        hint = f" Closest: {', '.join(close)}." if close else ""
+        raise UnknownModelError(f"Unknown model {name!r}.{hint} "
+                                f"Known models: {', '.join(sorted(configs))}.")
+    return configs[name]
+
+
+def read_overlay(path: str | Path) -> dict:
+    """Reads a config overlay (e.g. best hyperparameters): `model:` and `recipe:` blocks only."""
+    with open(path, encoding="utf-8") as f:
+        raw = yaml.safe_load(f) or {}
+    return _check(raw, {"name": str, "model": dict, "recipe": dict}, str(path))

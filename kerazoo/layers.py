@@ -1,0 +1,30 @@
+"""Custom layers used by several families, serialisable in `.keras` files."""
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+
+@keras.saving.register_keras_serializable(package="kerazoo")
+class LocalResponseNormalization(keras.layers.Layer):
+    """Local response normalisation across channels (Krizhevsky et al. 2012, section 3.3).
+
+    `b = a / (bias + alpha * sum_{depth_radius} a^2) ** beta`, the paper's k=2, n=5, alpha=1e-4,
+    beta=0.75 by default (n = 2 * depth_radius + 1).
+    """
+
+    def __init__(self, depth_radius: int = 2, bias: float = 2.0, alpha: float = 1e-4,
+                 beta: float = 0.75, **kwargs):
+        super().__init__(**kwargs)
+        self.depth_radius, self.bias, self.alpha, self.beta = depth_radius, bias, alpha, beta
+
+    def call(self, inputs):
+        return tf.nn.local_response_normalization(inputs, depth_radius=self.depth_radius,
+                                                  bias=self.bias, alpha=self.alpha, beta=self.beta)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "depth_radius": self.depth_radius, "bias": self.bias,
+                "alpha": self.alpha, "beta": self.beta}

@@ -1,0 +1,104 @@
+"""Recurrent sentiment classifiers for IMDB reviews: SimpleRNN, LSTM and GRU.
+
+Embedding (vocabulary size, width, `mask_zero` so padding is skipped) -> one or more recurrent
+layers (stackable, optionally bidirectional, with input and recurrent dropout) -> one sigmoid
+unit. Gradient clipping lives in the recipe's optimizer (`clipnorm`), as Pascanu et al. advise
+for recurrent networks.
+
+Reference:
+  Hochreiter & Schmidhuber, "Long short-term memory", 1997; Cho et al., "Learning phrase
+  representations using RNN encoder-decoder", 2014 (GRU); Pascanu, Mikolov, Bengio, "On the
+  difficulty of training recurrent neural networks", 2013 (gradient clipping); Maas et al.,
+  "Learning word vectors for sentiment analysis", 2011 (the IMDB data set).
+"""
+from __future__ import annotations
+
+import keras
+
+from kerazoo.models._common import check_positive, check_rate
+from kerazoo.registry import register_model
+
+_CELLS = {"imdb_rnn": keras.layers.SimpleRNN, "imdb_lstm": keras.layers.LSTM, "imdb_gru": keras.layers.GRU}
+
+
+def _imdb_rnn(model, *, vocab_size, sequence_length, embedding_dim, mask_zero, units, bidirectional,
+              dropout, recurrent_dropout, include_top, classes, classifier_activation, name):
+    check_positive(vocab_size=vocab_size, embedding_dim=embedding_dim, units=units, classes=classes)
+    if sequence_length is not None:
+        check_positive(sequence_length=sequence_length)
+    check_rate(dropout=dropout, recurrent_dropout=recurrent_dropout)
+    if vocab_size < 2:
+        raise ValueError(f"{model}: `vocab_size` should be at least 2 (index 0 is padding). "
+                         f"Received: vocab_size={vocab_size}")
+
+    # === Layers ===
+    inputs = keras.Input(shape=(sequence_length,), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=mask_zero, name="embedding")(inputs)
+    for i, width in enumerate(units, start=1):
+        layer = _CELLS[model](width, dropout=dropout, recurrent_dropout=recurrent_dropout,
+                              return_sequences=i < len(units), name=f"rnn_{i}")
+        if bidirectional:
+            layer = keras.layers.Bidirectional(layer, name=f"bidirectional_{i}")
+        x = layer(x)
+    # === Head ===
+    if include_top:
+        if dropout:
+            x = keras.layers.Dropout(dropout, name="predictions_dropout")(x)
+        x = keras.layers.Dense(classes, activation=classifier_activation, name="predictions")(x)
+    return keras.Model(inputs, x, name=name)
+
+
+_DOC = """{cell} sentiment classifier for token-id sequences (IMDB by default).
+
+    Args:
+      vocab_size: embedding rows; token ids must be below it (0 is padding, 1 out-of-vocabulary
+        with `keras.layers.TextVectorization`).
+      sequence_length: fixed length of the input, or `None` for any length.
+      embedding_dim: embedding width.
+      mask_zero: mask padding (id 0) so the recurrent layers skip it.
+      units: width of each stacked recurrent layer, e.g. `(64, 32)` for two layers.
+      bidirectional: wrap every recurrent layer in `keras.layers.Bidirectional`.
+      dropout: input dropout of each recurrent layer and before the output.
+      recurrent_dropout: dropout on the recurrent state.
+      include_top: end with the `predictions` layer; if False the output is the last recurrent
+        layer's state (the review's representation).
+      classes: output units (1 for positive/negative).
+      classifier_activation: activation of `predictions` (`"sigmoid"`; `None` for logits).
+      name: model name.
+
+    Reference:
+      {reference}
+
+    Example:
+      >>> model = kerazoo.get("{model}", units=(64, 64), bidirectional=True, compile=True)
+    """
+
+
+def _register(model: str, cell: str, reference: str):
+    def builder(
+        *,
+        vocab_size: int = 20000,
+        sequence_length: int | None = None,
+        embedding_dim: int = 128,
+        mask_zero: bool = True,
+        units: tuple[int, ...] = (64,),
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        include_top: bool = True,
+        classes: int = 1,
+        classifier_activation: str | None = "sigmoid",
+        name: str = model,
+    ) -> keras.Model:
+        args = {k: v for k, v in locals().items() if k != "model"}  # locals() also holds the closure's `model`
+        return _imdb_rnn(model, **args)
+
+    builder.__name__ = builder.__qualname__ = model
+    builder.__doc__ = _DOC.format(cell=cell, model=model, reference=reference)
+    return register_model(builder)
+
+
+imdb_rnn = _register("imdb_rnn", "SimpleRNN", "Elman, 'Finding structure in time', 1990.")
+imdb_lstm = _register("imdb_lstm", "LSTM", "Hochreiter & Schmidhuber, 'Long short-term memory', 1997.")
+imdb_gru = _register("imdb_gru", "GRU", "Cho et al., 'Learning phrase representations using RNN "
+                     "encoder-decoder for statistical machine translation', 2014.")

@@ -1,0 +1,53 @@
+"""The training recipe block of a model config, and how a model is compiled from it.
+
+The dataclass is importable without TensorFlow so configs validate instantly; `compile_model`
+and `make_optimizer` import Keras when called.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+__all__ = ["Recipe", "make_optimizer", "compile_model", "recipe_of"]
+
+
+@dataclasses.dataclass
+class Recipe:
+    """How a model is trained by default (`recipe:` in its config)."""
+
+    dataset: str | None = None        # name of a kerazoo.data loader
+    data: dict = dataclasses.field(default_factory=dict)  # loader options (vocabulary size, ...)
+    optimizer: str = "adam"           # any keras.optimizers name
+    learning_rate: float = 1e-3
+    clipnorm: float | None = None     # gradient clipping inside the optimizer
+    weight_decay: float | None = None
+    loss: str | None = None           # None: the model's own train_step computes its losses
+    metrics: list[str] = dataclasses.field(default_factory=list)
+    batch_size: int = 32
+    epochs: int = 10
+    validation_split: float = 0.1
+    callbacks: dict = dataclasses.field(default_factory=dict)  # early_stopping: {...}, ...
+    seed: int = 1337
+
+
+def recipe_of(config_recipe: dict, **overrides: Any) -> Recipe:
+    """A `Recipe` from a config's `recipe:` block, with overrides (already validated)."""
+    return Recipe(**{**config_recipe, **overrides})
+
+
+def make_optimizer(recipe: Recipe):
+    """The recipe's optimizer, with its learning rate and gradient clipping."""
+    import keras
+
+    options: dict[str, Any] = {"learning_rate": recipe.learning_rate}
+    if recipe.clipnorm is not None:
+        options["clipnorm"] = recipe.clipnorm
+    if recipe.weight_decay is not None:
+        options["weight_decay"] = recipe.weight_decay
+    return keras.optimizers.get({"class_name": recipe.optimizer, "config": options})
+
+
+def compile_model(model, recipe: Recipe):
+    """Compiles `model` with the recipe's optimizer, loss and metrics; returns it."""
+    model.compile(optimizer=make_optimizer(recipe), loss=recipe.loss, metrics=list(recipe.metrics))
+    return model
