@@ -21,8 +21,7 @@ def _input_array(spec, n: int, rng: np.random.Generator, seq_len: int):
     return rng.random(shape, dtype=np.float32).astype(dtype)
 
 
-def _target(loss: str | None, output_shape, n: int, rng: np.random.Generator):
-    shape = (n,) + tuple(1 if d is None else d for d in output_shape[1:])
+def _target(loss: str | None, shape, rng: np.random.Generator):
     if loss == "sparse_categorical_crossentropy":
         return rng.integers(0, shape[-1], size=shape[:-1])
     if loss == "binary_crossentropy":
@@ -37,5 +36,8 @@ def example_batch(model, loss: str | None = None, n: int = 4, seed: int = 0, seq
     rng = np.random.default_rng(seed)
     xs = [_input_array(spec, n, rng, seq_len) for spec in model.inputs]
     x = xs[0] if len(xs) == 1 else xs
-    y = None if loss is None else _target(loss, model.output_shape, n, rng)
-    return x, y
+    if loss is None:
+        return x, None
+    out = model(x, training=False)  # targets take the real output's shape (time axes included)
+    ys = [_target(loss, tuple(o.shape), rng) for o in (out if isinstance(out, (list, tuple)) else [out])]
+    return x, ys[0] if len(ys) == 1 else ys

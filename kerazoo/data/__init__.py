@@ -1,0 +1,1 @@
+"""Data sets and input pipelines (`tf.data`) for the catalogue's models."""
