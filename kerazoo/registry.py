@@ -89,7 +89,7 @@ def describe(name: str) -> dict[str, Any]:
     }
 
 
-def get(name: str, *, weights: str | None = None, compile: bool = False, **overrides: Any):
+def get(name: str, /, *, weights: str | None = None, compile: bool = False, **overrides: Any):
     """Builds a catalogue model: its config's defaults, overridden by keyword arguments.
 
     Args:
