@@ -1,0 +1,118 @@
+"""IMDB reviews: the raw Stanford `aclImdb` archive or tree, Keras' preprocessed `imdb.npz`,
+and plain text corpora (for word2vec).
+
+Raw reviews come back as NumPy arrays of Python strings with labels 1 (pos) / 0 (neg); the
+text models' `TextVectorization` turns them into token ids inside the model.
+"""
+from __future__ import annotations
+
+import functools
+import re
+import tarfile
+from pathlib import Path
+
+import numpy as np
+
+from kerazoo.data.sources import cache_dir, fetch, register_loader
+
+ACLIMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
+_MEMBER = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg|unsup)/[^/]+\.txt$")
+
+
+def _download_aclimdb():
+    import keras
+
+    path = keras.utils.get_file("aclImdb_v1.tar.gz", ACLIMDB_URL, cache_dir=str(cache_dir()),
+                                cache_subdir="datasets")
+    return Path(path)
+
+
+@functools.cache
+def _read_aclimdb(path: Path, with_unsup: bool) -> dict:
+    texts: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    wanted = ("pos", "neg", "unsup") if with_unsup else ("pos", "neg")
+    if path.is_dir():
+        root = path if (path / "train").is_dir() else path / "aclImdb"
+        for split in ("train", "test"):
+            for label in wanted:
+                folder = root / split / label
+                if folder.is_dir():
+                    texts[(split, label)] = [(f.name, f.read_text(encoding="utf-8")) for f in folder.glob("*.txt")]
+    else:
+        with tarfile.open(path, "r:*") as tar:
+            for member in tar:
+                match = _MEMBER.search(member.name)
+                if member.isfile() and match and match.group(2) in wanted:
+                    data = tar.extractfile(member).read().decode("utf-8")
+                    texts.setdefault(match.groups(), []).append((member.name.rsplit("/", 1)[-1], data))
+    if not texts.get(("train", "pos")) or not texts.get(("test", "pos")):
+        raise FileNotFoundError(f"{path} does not hold aclImdb/{{train,test}}/{{pos,neg}}/*.txt reviews")
+
+    def split(name):
+        items = [(t, 1) for _, t in sorted(texts.get((name, "pos"), []))] + \
+                [(t, 0) for _, t in sorted(texts.get((name, "neg"), []))]
+        return np.array([t for t, _ in items], dtype=object), np.array([y for _, y in items], dtype=np.int32)
+
+    out = {"train": split("train"), "test": split("test")}
+    if with_unsup:
+        out["unsup"] = np.array([t for _, t in sorted(texts.get(("train", "unsup"), []))], dtype=object)
+    return out
+
+
+@register_loader
+def load_imdb(*, data_dir=None, unsup: bool = False) -> dict:
+    """Large Movie Review Dataset (Maas et al. 2011) from the raw archive or its extracted tree.
+
+    Accepts `aclImdb_v1.tar.gz` or an `aclImdb/` directory in the data directory; online, the
+    archive is downloaded from Stanford. `unsup=True` adds the 50,000 unlabelled reviews.
+    """
+    found = fetch("imdb", data_dir, ["aclImdb_v1.tar.gz", "aclImdb/aclImdb_v1.tar.gz", "aclImdb"],
+                  _download_aclimdb, "the Stanford archive aclImdb_v1.tar.gz (or its extracted aclImdb/ tree)")
+    return dict(_read_aclimdb(Path(found).resolve(), unsup))
+
+
+@register_loader
+def load_imdb_npz(*, data_dir=None, num_words: int | None = None, maxlen: int | None = None,
+                  start_char: int = 1, oov_char: int = 2, index_from: int = 3) -> dict:
+    """Keras' preprocessed `imdb.npz` (word ids by frequency), with `keras.datasets.imdb`'s options."""
+    def download():
+        import keras
+
+        (x, y), (xt, yt) = keras.datasets.imdb.load_data(num_words=num_words, maxlen=maxlen, start_char=start_char,
+                                                         oov_char=oov_char, index_from=index_from)
+        return {"train": (x, y), "test": (xt, yt)}
+
+    found = fetch("imdb_npz", data_dir, ["imdb.npz", "imdb/imdb.npz"], download,
+                  "Keras' imdb.npz (x_train, labels_train, x_test, labels_test)")
+    if not isinstance(found, Path):
+        return found
+    with np.load(found, allow_pickle=True) as f:
+        raw = {"train": (f["x_train"], f["y_train"]), "test": (f["x_test"], f["y_test"])}
+
+    def convert(xs, ys):  # the same conventions as keras.datasets.imdb.load_data
+        seqs = [[start_char] + [w + index_from for w in x] for x in xs]
+        if maxlen:
+            keep = [i for i, s in enumerate(seqs) if len(s) < maxlen]
+            seqs, ys = [seqs[i] for i in keep], ys[keep]
+        if num_words:
+            seqs = [[w if w < num_words else oov_char for w in s] for s in seqs]
+        return np.array(seqs, dtype=object), ys
+
+    return {k: convert(*v) for k, v in raw.items()}
+
+
+def load_text_corpus(path, *, limit: int | None = None) -> list[str]:
+    """Documents of a plain-text corpus: a `.txt` file (one document per line) or a directory
+    of `.txt` files (one document each, e.g. `aclImdb/train/unsup`)."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        files = sorted(path.glob("*.txt"))[:limit]
+        if not files:
+            raise FileNotFoundError(f"{path} holds no .txt files")
+        return [f.read_text(encoding="utf-8") for f in files]
+    if not path.is_file():
+        raise FileNotFoundError(f"text corpus {path} does not exist (a .txt file, one document per line, or a "
+                                "directory of .txt files)")
+    with open(path, encoding="utf-8") as f:
+        docs = [line.strip() for line in f if line.strip()]
+    return docs[:limit]
