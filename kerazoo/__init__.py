@@ -23,5 +23,18 @@ from kerazoo.registry import (  # noqa: E402
 )
 
 __version__ = "0.1.0"
-__all__ = ["get", "list_models", "describe", "register_model", "ConfigError",
+__all__ = ["get", "list_models", "describe", "register_model", "train", "evaluate", "finetune", "export", "data", "ConfigError",
            "UnknownModelError", "WeightsError", "__version__"]
+
+_LAZY = {"train": "kerazoo.training.run", "evaluate": "kerazoo.training.run",
+         "finetune": "kerazoo.training.finetune", "export": "kerazoo.export"}
+
+
+def __getattr__(name):  # heavy entry points load on first use, so `import kerazoo` stays instant
+    import importlib
+
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name == "data":
+        return importlib.import_module("kerazoo.data")
+    raise AttributeError(f"module 'kerazoo' has no attribute {name!r}")

@@ -98,6 +98,57 @@ def _cmd_plot(args) -> int:
     return 0
 
 
+def _cmd_train(args) -> int:
+    from kerazoo.training.run import train
+
+    result = train(args.name, output=args.output, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                   dataset=args.dataset, seed=args.seed, data_dir=args.data_dir, config=args.config,
+                   model_overrides=_parse_sets(args.set))
+    print(f"model: {result.output / 'model.keras'}\nplots: {', '.join(str(p) for p in result.plots)}")
+    return 0
+
+
+def _cmd_evaluate(args) -> int:
+    from kerazoo.training.run import evaluate
+
+    metrics = evaluate(args.name, weights=args.weights, data_dir=args.data_dir)
+    for key, value in metrics.items():
+        print(f"{key}: {value:.4f}")
+    return 0
+
+
+def _cmd_export(args) -> int:
+    from kerazoo.export import export
+
+    print(f"wrote {export(args.run_dir, tag=args.tag, destination=args.destination)}")
+    return 0
+
+
+def _cmd_finetune(args) -> int:
+    from pathlib import Path
+
+    from kerazoo import data
+    from kerazoo.training.finetune import finetune
+
+    splits = data.load(args.dataset, data_dir=args.data_dir, batch_size=args.batch_size, seed=args.seed)
+    model = kerazoo.get(args.name, weights=args.weights, **_parse_sets(args.set))
+    finetune(model, splits["train"], splits["val"], head_epochs=args.head_epochs,
+             finetune_epochs=args.finetune_epochs, learning_rate=args.lr, seed=args.seed)
+    metrics = model.evaluate(splits["test"], return_dict=True, verbose=0)
+    out = Path(args.output or f"kerazoo_runs/{args.name}-finetuned-{args.dataset}.keras")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model.save(out)
+    print(", ".join(f"test_{k}={v:.4f}" for k, v in metrics.items()) + f"; model saved to {out}")
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from kerazoo.demo import run_demo
+
+    run_demo(args.output, data_dir=args.data_dir, quick=args.quick)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kerazoo", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"kerazoo {kerazoo.__version__}")
@@ -124,6 +175,51 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("-o", "--output", default=None, help="output file (.png, .svg, .pdf)")
             p.add_argument("--dpi", type=int, default=96)
         p.set_defaults(func=func)
+
+    p = sub.add_parser("train", help="train a model by its config's recipe (resumes an interrupted run)")
+    p.add_argument("name")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float, help="learning rate")
+    p.add_argument("--dataset", help="data set name (kerazoo.data loaders)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--output", help="run directory (default kerazoo_runs/NAME); rerun it to resume")
+    p.add_argument("--data-dir", help="directory with the data set files (offline); or KERAZOO_DATA_DIR")
+    p.add_argument("--config", help="config overlay YAML with model:/recipe: blocks (e.g. best.yaml from tune)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a builder argument")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("evaluate", help="test-split metrics of shipped weights or a .keras file")
+    p.add_argument("name")
+    p.add_argument("--weights", required=True, help="shipped tag (e.g. mnist) or path to a .keras file")
+    p.add_argument("--data-dir")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("export", help="turn a training run into an artifact (.keras, SavedModel, card)")
+    p.add_argument("run_dir", help="a directory written by `kerazoo train`")
+    p.add_argument("--tag", help="artifact tag (default: the data set name)")
+    p.add_argument("--destination", help="parent folder (default: the package's saved_models/)")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("finetune", help="transfer pretrained weights to a new data set (two phases)")
+    p.add_argument("name", help="model, e.g. lenet5")
+    p.add_argument("--weights", required=True, help="shipped tag or .keras path")
+    p.add_argument("--dataset", required=True, help="target data set (kerazoo.data loaders), e.g. digits")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="builder override, e.g. classes=5")
+    p.add_argument("--head-epochs", type=int, default=5)
+    p.add_argument("--finetune-epochs", type=int, default=5)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--data-dir")
+    p.add_argument("--output", help="where to save the fine-tuned .keras model")
+    p.set_defaults(func=_cmd_finetune)
+
+    p = sub.add_parser("demo", help="offline tour on the shipped weights: accuracy, transfer, text, plots")
+    p.add_argument("--output", default="kerazoo-demo", help="folder for the report, numbers and plots")
+    p.add_argument("--data-dir", help="optional: real MNIST/IMDB files for extra checks")
+    p.add_argument("--quick", action="store_true", help="smaller budgets (for tests)")
+    p.set_defaults(func=_cmd_demo)
     return parser
 
 
@@ -134,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.output = f"{args.name}.png"
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as e:  # our errors say what was wrong: no traceback
+    except (ValueError, FileNotFoundError, NotImplementedError) as e:  # our errors say what was wrong
         print(f"kerazoo {args.command}: {e}", file=sys.stderr)
         return 2
 

@@ -28,3 +28,12 @@ class LocalResponseNormalization(keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "depth_radius": self.depth_radius, "bias": self.bias,
                 "alpha": self.alpha, "beta": self.beta}
+
+
+@keras.saving.register_keras_serializable(package="kerazoo")
+def text_standardize(text):
+    """Lower-case, turn HTML line breaks (`<br />`, frequent in IMDB reviews) and punctuation into
+    spaces, keeping apostrophes (`don't`). `TextVectorization(standardize=text_standardize)`."""
+    text = tf.strings.lower(text)
+    text = tf.strings.regex_replace(text, r"<br\s*/?>", " ")
+    return tf.strings.regex_replace(text, r"[^\w\s']", " ")

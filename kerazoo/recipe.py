@@ -16,7 +16,8 @@ class Recipe:
     """How a model is trained by default (`recipe:` in its config)."""
 
     dataset: str | None = None        # name of a kerazoo.data loader
-    data: dict = dataclasses.field(default_factory=dict)  # loader options (vocabulary size, ...)
+    data: dict = dataclasses.field(default_factory=dict)  # loader/pipeline options (sequence_length, ...)
+    model: dict = dataclasses.field(default_factory=dict)  # builder arguments this recipe trains with
     optimizer: str = "adam"           # any keras.optimizers name
     learning_rate: float = 1e-3
     clipnorm: float | None = None     # gradient clipping inside the optimizer

@@ -95,8 +95,10 @@ def get(name: str, /, *, weights: str | None = None, compile: bool = False, **ov
     Args:
       name: a registered name (`"lenet5"`) or an artifact name (`"lenet5.mnist"`, same as
         `weights="mnist"`).
-      weights: `None` for random initialisation, or a shipped artifact's tag (see
-        `list_models(pretrained=True)`).
+      weights: `None` for random initialisation, a shipped artifact's tag (see
+        `list_models(pretrained=True)`; sha256-verified, loaded offline) or a `.keras` file path.
+        With weights, `include_top=False` gives the pretrained backbone and `classes=N` a fresh
+        head on it.
       compile: compile with the recipe's optimizer (learning rate, gradient clipping), loss and
         metrics.
       **overrides: builder arguments, checked against the builder's signature and types.
@@ -117,13 +119,16 @@ def get(name: str, /, *, weights: str | None = None, compile: bool = False, **ov
     defaults = check_kwargs(fn, config.model, f"zoo_configs/{arch}.yaml (model)")
     given = check_kwargs(fn, overrides, f"kerazoo.get({arch!r}) overrides")
     if weights is not None:
-        shipped = available(arch)
-        if weights not in shipped:
-            listing = ", ".join(f"{arch}.{t}" for t in shipped) or "none"
-            raise WeightsError(f"No weights {weights!r} for model {arch!r}. Shipped weights: {listing}.")
-        from kerazoo.loading import load_pretrained  # pragma: no cover - arrives with the artifacts
+        from kerazoo import loading
 
-        return load_pretrained(arch, weights, compile=compile, **given)
+        shipped = available(arch)
+        if weights in shipped:
+            return loading.load_pretrained(arch, weights, compile=compile, **given)
+        if weights.endswith(".keras") or "/" in weights or "\\" in weights:
+            return loading.load_file(arch, weights, base=defaults, recipe=config.recipe, compile=compile, **given)
+        listing = ", ".join(f"{arch}.{t}" for t in shipped) or "none"
+        raise WeightsError(f"No weights {weights!r} for model {arch!r}. Shipped weights: {listing}; "
+                           "or give the path of a .keras file.")
     model = fn(**{**defaults, **given})
     if compile:
         from kerazoo.recipe import Recipe, compile_model

@@ -93,11 +93,12 @@ def load_cifar10(*, data_dir=None) -> dict:
 
 
 @register_loader
-def load_digits(*, data_dir=None, size: int = 28, test_fraction: float = 0.5, seed: int = 0) -> dict:
+def load_digits(*, data_dir=None, size: int = 28, box: int = 20, test_fraction: float = 0.5, seed: int = 0) -> dict:
     """scikit-learn's 1,797 real 8x8 digits (ships with scikit-learn, always offline).
 
-    Resized to `size`x`size` uint8 (bilinear, 0-16 grey levels mapped to 0-255) so MNIST models
-    take them, and split into seeded stratified train/test halves.
+    Laid out like MNIST so MNIST models take them: resized (bilinear) to a `box`x`box` digit
+    centred in a `size`x`size` uint8 frame (MNIST: 20 in 28), grey levels 0-16 mapped to 0-255;
+    split into seeded stratified train/test halves.
     """
     from sklearn.datasets import load_digits as sk_digits
     from sklearn.model_selection import train_test_split
@@ -105,8 +106,10 @@ def load_digits(*, data_dir=None, size: int = 28, test_fraction: float = 0.5, se
 
     digits = sk_digits()
     images = digits.images.astype("float32")[..., None] * (255.0 / 16.0)
-    resized = tf.image.resize(images, (size, size), method="bilinear").numpy()[..., 0]
-    x = np.clip(np.round(resized), 0, 255).astype(np.uint8)
+    resized = tf.image.resize(images, (box, box), method="bilinear").numpy()[..., 0]
+    x = np.zeros((len(images), size, size), dtype=np.uint8)
+    top = (size - box) // 2
+    x[:, top:top + box, top:top + box] = np.clip(np.round(resized), 0, 255).astype(np.uint8)
     x_tr, x_te, y_tr, y_te = train_test_split(x, digits.target.astype(np.uint8), test_size=test_fraction,
                                               random_state=seed, stratify=digits.target)
     return {"train": (x_tr, y_tr), "test": (x_te, y_te)}

@@ -1,0 +1,106 @@
+"""`kerazoo export`: a trained run -> a shipped artifact `saved_models/<arch>.<tag>/`.
+
+An artifact holds `model.keras` (what `kerazoo.get` loads and fine-tuning uses), `saved_model/`
+(a TF SavedModel with a `serving_default` signature on raw inputs, for TF Serving and
+`tf.saved_model.load`), `card.json` (data set, split, held-out metrics, parameter count,
+recipe, seed, versions, sizes and sha256 of every file) and a short `README.md` card.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+from kerazoo.weights import artifacts_dir
+
+__all__ = ["export", "file_table", "sha256"]
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_table(folder: Path) -> dict[str, dict]:
+    """`{relative path: {"bytes", "sha256"}}` for every file of an artifact but its card files."""
+    return {p.relative_to(folder).as_posix(): {"bytes": p.stat().st_size, "sha256": sha256(p)}
+            for p in sorted(folder.rglob("*")) if p.is_file() and p.name not in ("card.json", "README.md")}
+
+
+def _serving_spec(model, run: dict):
+    import tensorflow as tf
+
+    spec = model.inputs[0]
+    if str(spec.dtype) == "string":
+        return tf.TensorSpec((None,), tf.string, name="text"), "raw text strings"
+    if run["model"].get("rescaling"):
+        shape = (None,) + tuple(spec.shape[1:])
+        return tf.TensorSpec(shape, tf.uint8, name="image"), f"uint8 pixels 0-255, shape {list(shape[1:])}"
+    return tf.TensorSpec(spec.shape, spec.dtype, name=spec.name), f"{spec.dtype} {list(spec.shape[1:])}"
+
+
+def export(run_dir: str | Path, *, tag: str | None = None, destination: str | Path | None = None,
+           notes: str = "") -> Path:
+    """Turns a `kerazoo train` run directory into a shipped artifact; returns its folder.
+
+    Args:
+      run_dir: a directory written by `kerazoo.train` (`model.keras` + `run.json`).
+      tag: artifact tag (default: the run's data set), giving `<arch>.<tag>`.
+      destination: parent folder (default: the package's `saved_models/`).
+      notes: free text for the README card (e.g. what differs from the paper).
+    """
+    import keras
+
+    from kerazoo.registry import builder
+
+    run_dir = Path(run_dir)
+    run = json.loads((run_dir / "run.json").read_text())
+    arch, tag = run["name"], tag or run["dataset"]
+    builder(arch)  # imports the family, registering its custom layers
+    model = keras.saving.load_model(run_dir / "model.keras", compile=False, safe_mode=True)
+    dest = Path(destination or artifacts_dir()) / f"{arch}.{tag}"
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    model.save(dest / "model.keras")  # uncompiled: no optimizer state in the shipped file
+    spec, input_text = _serving_spec(model, run)
+    model.export(str(dest / "saved_model"), format="tf_saved_model", verbose=False, input_signature=[spec])
+    card = {"name": f"{arch}.{tag}", "arch": arch, "tag": tag, "dataset": run["dataset"], "split": run["split"],
+            "metrics": run["metrics"], "num_params": int(model.count_params()), "input": input_text,
+            "class_names": run.get("class_names"), "model": run["model"], "recipe": run["recipe"],
+            "seed": run["seed"], "epochs_run": run["epochs_run"], "train_seconds": run["train_seconds"],
+            "versions": run["versions"], "files": file_table(dest)}
+    (dest / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+    (dest / "README.md").write_text(_readme(card, notes))
+    return dest
+
+
+def _readme(card: dict, notes: str) -> str:
+    metrics = "\n".join(f"| {k} | {v:.4f} |" for k, v in card["metrics"].items())
+    files = "\n".join(f"| `{k}` | {v['bytes']:,} | `{v['sha256'][:16]}...` |" for k, v in card["files"].items())
+    r = card["recipe"]
+    return f"""# {card['name']}
+
+`kerazoo.get("{card['name']}")` loads `model.keras` offline (sha256-checked);
+`tf.saved_model.load("saved_model").signatures["serving_default"]` serves it.
+
+- Input: {card['input']} (preprocessing is inside the model).
+- Data: {card['dataset']}, metrics on the held-out `{card['split']}` split.
+- Parameters: {card['num_params']:,}. Seed {card['seed']}, {card['epochs_run']} epochs, {card['train_seconds']} s on the
+  training machine; TensorFlow {card['versions']['tensorflow']}, Keras {card['versions']['keras']}.
+- Recipe: {r['optimizer']} lr={r['learning_rate']} batch={r['batch_size']} epochs<={r['epochs']}; builder arguments
+  `{json.dumps(card['model'])}`.
+{notes}
+
+| metric | value |
+|---|---|
+{metrics}
+
+| file | bytes | sha256 |
+|---|---|---|
+{files}
+"""

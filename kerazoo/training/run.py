@@ -1,0 +1,179 @@
+"""`kerazoo.train` and `kerazoo.evaluate`: a model's recipe run with Keras' own machinery.
+
+`fit` with callbacks: `BackupAndRestore` (a killed run resumes at the epoch it reached),
+best-model checkpointing, the recipe's early stopping / learning-rate schedule, TensorBoard logs
+and a CSV log; Keras' progress bar. At the end: test metrics, the trained model in its shipped
+raw-input form (`model.keras`), `run.json` (everything `kerazoo export` needs) and plots.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from kerazoo.config import check_dataclass, check_kwargs, load_config, read_overlay
+from kerazoo.recipe import Recipe
+
+__all__ = ["train", "evaluate", "TrainResult", "resolve"]
+
+_CALLBACKS = {"early_stopping": "EarlyStopping", "reduce_lr_on_plateau": "ReduceLROnPlateau",
+              "terminate_on_nan": "TerminateOnNaN"}
+
+
+@dataclasses.dataclass
+class TrainResult:
+    model: Any                 # the trained model in its shipped (raw-input) form
+    history: dict              # per-epoch metrics of the whole run (resumes included)
+    metrics: dict              # test-split metrics
+    output: Path               # run directory
+    plots: list = dataclasses.field(default_factory=list)
+
+
+def resolve(name: str, *, config: str | Path | dict | None = None, model_overrides: dict | None = None,
+            **recipe_overrides) -> tuple[Any, Recipe, dict]:
+    """`(config, recipe, builder kwargs)` for a run: config < overlay < explicit overrides."""
+    from kerazoo.registry import builder
+
+    cfg = load_config(name)
+    overlay = read_overlay(config) if isinstance(config, (str, Path)) else (config or {})
+    recipe_raw = {**cfg.recipe, **overlay.get("recipe", {}),
+                  **{k: v for k, v in recipe_overrides.items() if v is not None}}
+    recipe = Recipe(**check_dataclass(Recipe, recipe_raw, f"{name} recipe"))
+    fn = builder(name)
+    kwargs = check_kwargs(fn, {**cfg.model, **recipe.model, **overlay.get("model", {}), **(model_overrides or {})},
+                          f"{name} model arguments")
+    return cfg, recipe, kwargs
+
+
+def _recipe_callbacks(recipe: Recipe):
+    import keras
+
+    out = []
+    for key, options in recipe.callbacks.items():
+        if key not in _CALLBACKS:
+            raise ValueError(f"Unknown callback {key!r} in the recipe. Accepted: {', '.join(sorted(_CALLBACKS))}.")
+        out.append(getattr(keras.callbacks, _CALLBACKS[key])(**(options or {})))
+    return out
+
+
+def train(name: str, *, output: str | Path | None = None, epochs: int | None = None, batch_size: int | None = None,
+          lr: float | None = None, dataset: str | None = None, seed: int | None = None, data_dir=None,
+          config: str | Path | dict | None = None, model_overrides: dict | None = None,
+          callbacks: Sequence = (), verbose: str | int = "auto") -> TrainResult:
+    """Trains a catalogue model by its config's recipe.
+
+    Args:
+      name: registered model name.
+      output: run directory (default `kerazoo_runs/<name>`); running again into a directory
+        whose run was interrupted resumes it.
+      epochs, batch_size, lr, dataset, seed: recipe overrides.
+      data_dir: where the data set's files are (see `kerazoo.data`).
+      config: a config overlay (YAML path or dict with `model:`/`recipe:` blocks), e.g. the
+        best hyperparameters of a search.
+      model_overrides: builder arguments on top of the recipe's.
+      callbacks: extra Keras callbacks.
+      verbose: Keras' `fit` verbosity (progress bar by default).
+
+    Returns:
+      `TrainResult` with the trained model (raw-input form), history, test metrics and paths.
+
+    Example:
+      >>> result = kerazoo.train("lenet5", epochs=2, data_dir="~/data")
+    """
+    import keras
+
+    from kerazoo.recipe import compile_model
+    from kerazoo.registry import get
+    from kerazoo.training import plots
+    from kerazoo.training.tasks import prepare
+
+    cfg, recipe, kwargs = resolve(name, config=config, model_overrides=model_overrides, epochs=epochs,
+                                  batch_size=batch_size, learning_rate=lr, dataset=dataset, seed=seed)
+    out = Path(output or Path("kerazoo_runs") / name)
+    out.mkdir(parents=True, exist_ok=True)
+    backup = out / "backup"
+    resuming = backup.exists()
+    keras.utils.set_random_seed(recipe.seed)
+    started = time.time()
+
+    data = prepare(cfg, recipe, kwargs, data_dir, recipe.seed)
+    model = compile_model(get(name, **kwargs), recipe)
+    monitor = "val_loss" if data.val is not None else "loss"
+    (out / "checkpoints").mkdir(exist_ok=True)
+    cbs = [keras.callbacks.BackupAndRestore(str(backup)),
+           keras.callbacks.ModelCheckpoint(str(out / "checkpoints" / "best.keras"), monitor=monitor, save_best_only=True),
+           keras.callbacks.CSVLogger(str(out / "history.csv"), append=resuming),
+           keras.callbacks.TensorBoard(str(out / "logs")),
+           *_recipe_callbacks(recipe), *callbacks]
+    if resuming:
+        print(f"Resuming the interrupted run in {out}")
+    model.fit(data.train, validation_data=data.val, epochs=recipe.epochs, callbacks=cbs, verbose=verbose)
+
+    final = data.wrap(model) if data.wrap else model
+    metrics, plot_paths = {}, []
+    if data.test is not None:
+        metrics = {f"test_{k}": float(v) for k, v in model.evaluate(data.test, return_dict=True, verbose=0).items()}
+        if cfg.task.endswith("classification"):
+            y_true, y_pred = _predict_classes(model, data.test)
+            metrics["test_error"] = float(np.mean(y_true != y_pred))
+            plot_paths.append(plots.confusion_matrix_plot(y_true, y_pred, out / "confusion_matrix.png",
+                                                          data.class_names, title=f"{name} on {recipe.dataset} test:"))
+    history = plots.read_history(out / "history.csv")
+    plot_paths.insert(0, plots.learning_curves(history, out / "learning_curves.png", title=f"{name} on {recipe.dataset}"))
+    final.save(out / "model.keras")
+    run = {"name": name, "dataset": recipe.dataset, "split": data.split, "metrics": metrics, "model": kwargs,
+           "recipe": dataclasses.asdict(recipe), "seed": recipe.seed, "epochs_run": len(history.get("loss", [])),
+           "train_seconds": round(time.time() - started, 1), "class_names": data.class_names,
+           "versions": versions()}
+    (out / "run.json").write_text(json.dumps(run, indent=2, default=_jsonable))
+    print(f"Trained {name}: {', '.join(f'{k}={v:.4f}' for k, v in metrics.items())}; everything is in {out}")
+    return TrainResult(final, history, metrics, out, plot_paths)
+
+
+def _predict_classes(model, dataset):
+    y_true, y_pred = [], []
+    for x, y in dataset:
+        p = np.asarray(model(x, training=False))
+        y_pred.append(p.argmax(-1) if p.shape[-1] > 1 else (p[..., 0] > 0.5).astype(int))
+        y_true.append(np.asarray(y).reshape(len(p)))
+    return np.concatenate(y_true).astype(int), np.concatenate(y_pred).astype(int)
+
+
+def evaluate(name: str, *, weights: str, data_dir=None, batch_size: int = 256) -> dict:
+    """Test-split metrics of a trained model: a shipped tag (`"mnist"`) or a `.keras` path."""
+    from kerazoo.registry import get
+    from kerazoo.training.tasks import raw_test_data
+
+    cfg, recipe, _ = resolve(name)
+    model = get(name, weights=weights)
+    if not model.compiled:
+        model.compile(loss=recipe.loss, metrics=list(recipe.metrics))
+    data = raw_test_data(cfg, recipe, data_dir, batch_size=batch_size)
+    metrics = {f"test_{k}": float(v) for k, v in model.evaluate(data, return_dict=True, verbose=0).items()}
+    if cfg.task.endswith("classification"):
+        y_true, y_pred = _predict_classes(model, data)
+        metrics["test_error"] = float(np.mean(y_true != y_pred))
+    return metrics
+
+
+def versions() -> dict:
+    import keras
+    import tensorflow as tf
+
+    import kerazoo
+
+    return {"kerazoo": kerazoo.__version__, "tensorflow": tf.__version__, "keras": keras.__version__,
+            "python": platform.python_version(), "numpy": np.__version__}
+
+
+def _jsonable(value):
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, (tuple, set)):
+        return list(value)
+    return str(value)

@@ -1,0 +1,121 @@
+"""What a recipe trains on, per task: the pipelines and the raw-input model that ships.
+
+Classifiers get kerazoo.data pipelines; text classifiers also get a `TextVectorization` adapted
+on the training texts, applied in the (cached) input pipeline while training and put in front of
+the trained network afterwards, so the shipped model takes raw review strings. A family whose
+task is not here provides `recipe_data(recipe, model_kwargs, data_dir, seed) -> TaskData` in its
+module.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import Any, Callable
+
+__all__ = ["TaskData", "prepare"]
+
+
+@dataclasses.dataclass
+class TaskData:
+    """Pipelines for fit/evaluate and how to turn the trained network into the shipped model."""
+
+    train: Any                              # tf.data.Dataset
+    val: Any = None
+    test: Any = None
+    wrap: Callable | None = None            # trained model -> raw-input model (None: as is)
+    class_names: list[str] | None = None    # classifiers: label names for plots and cards
+    split: str = "test"                     # name of the held-out split `test` comes from
+    extra: dict = dataclasses.field(default_factory=dict)  # family-specific (e.g. vocabulary)
+
+
+_CLASS_NAMES = {"mnist": [str(i) for i in range(10)], "digits": [str(i) for i in range(10)],
+                "fashion_mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                                  "Sneaker", "Bag", "Ankle boot"],
+                "cifar10": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+                            "truck"],
+                "imdb": ["negative", "positive"]}
+
+
+def _images(recipe, model_kwargs, data_dir, seed) -> TaskData:
+    from kerazoo import data
+
+    splits = data.load(recipe.dataset, data_dir=data_dir, batch_size=recipe.batch_size,
+                       validation_split=recipe.validation_split, seed=seed, **recipe.data)
+    return TaskData(splits["train"], splits["val"], splits["test"], class_names=_CLASS_NAMES.get(recipe.dataset))
+
+
+def make_vectorizer(texts, *, vocab_size: int, sequence_length: int, batch_size: int = 1024):
+    """A `TextVectorization` (kerazoo's standardisation) adapted on `texts`: ids below `vocab_size`."""
+    import keras
+    import tensorflow as tf
+
+    from kerazoo.layers import text_standardize
+
+    vectorizer = keras.layers.TextVectorization(max_tokens=vocab_size, output_sequence_length=sequence_length,
+                                                standardize=text_standardize, name="vectorizer")
+    vectorizer.adapt(tf.data.Dataset.from_tensor_slices(texts).batch(batch_size))
+    return vectorizer
+
+
+def string_model(vectorizer, network, name: str):
+    """`raw strings -> vectorizer -> network`, the shipped form of a text model."""
+    import keras
+
+    text = keras.Input(shape=(), dtype="string", name="text")
+    return keras.Model(text, network(vectorizer(text)), name=name)
+
+
+def _texts(recipe, model_kwargs, data_dir, seed) -> TaskData:
+    import tensorflow as tf
+
+    from kerazoo import data
+
+    options = dict(recipe.data)
+    sequence_length = options.pop("sequence_length", 200)
+    arrays = data.load(recipe.dataset, data_dir=data_dir, validation_split=recipe.validation_split, seed=seed,
+                       as_numpy=True, **options)
+    vectorizer = make_vectorizer(arrays["train"][0].astype(str), vocab_size=model_kwargs.get("vocab_size", 20000),
+                                 sequence_length=sequence_length)
+
+    def pipeline(xy, shuffle):
+        if xy is None:
+            return None
+        ids = tf.data.Dataset.from_tensor_slices(xy[0].astype(str)).batch(1024).map(vectorizer).unbatch()
+        labels = tf.data.Dataset.from_tensor_slices(xy[1].astype("float32"))
+        ds = tf.data.Dataset.zip((ids, labels)).cache()
+        if shuffle:
+            ds = ds.shuffle(len(xy[1]), seed=seed, reshuffle_each_iteration=True)
+        return ds.batch(recipe.batch_size).prefetch(tf.data.AUTOTUNE)
+
+    return TaskData(pipeline(arrays["train"], True), pipeline(arrays["val"], False), pipeline(arrays["test"], False),
+                    wrap=lambda network: string_model(vectorizer, network, network.name),
+                    class_names=_CLASS_NAMES.get(recipe.dataset), extra={"vectorizer": vectorizer})
+
+
+TASKS = {"image-classification": _images, "text-classification": _texts}
+
+
+def prepare(config, recipe, model_kwargs: dict, data_dir, seed: int) -> TaskData:
+    """The `TaskData` a model's recipe trains on."""
+    if config.task in TASKS:
+        return TASKS[config.task](recipe, model_kwargs, data_dir, seed)
+    family = importlib.import_module(f"kerazoo.models.{config.family}")
+    if not hasattr(family, "recipe_data"):
+        raise NotImplementedError(f"{config.name}: no training recipe for task {config.task!r} yet "
+                                  f"(kerazoo.models.{config.family} has no recipe_data).")
+    return family.recipe_data(recipe, model_kwargs, data_dir, seed)
+
+
+def raw_test_data(config, recipe, data_dir, *, batch_size: int = 256):
+    """The held-out test split in the shipped models' raw input form (uint8 pixels, strings)."""
+    from kerazoo import data
+    from kerazoo.data.sources import to_dataset
+
+    if config.task not in TASKS:
+        family = importlib.import_module(f"kerazoo.models.{config.family}")
+        return family.recipe_data(recipe, {}, data_dir, recipe.seed).test
+    options = {k: v for k, v in recipe.data.items() if k != "sequence_length"}
+    _, (x, y) = data.load_numpy(recipe.dataset, data_dir=data_dir, **options)
+    if config.task == "text-classification":
+        x, y = x.astype(str), y.astype("float32")
+    return to_dataset((x, y), batch_size=batch_size, cache=False)
