@@ -11,13 +11,14 @@ from pathlib import Path
 
 from kerazoo.export import sha256
 from kerazoo.registry import WeightsError, builder
-from kerazoo.weights import artifacts_dir, available
+from kerazoo import weights
+from kerazoo.weights import available
 
 __all__ = ["load_pretrained", "verify", "artifact_path"]
 
 
 def artifact_path(arch: str, tag: str) -> Path:
-    return artifacts_dir() / f"{arch}.{tag}"
+    return weights.artifacts_dir() / f"{arch}.{tag}"
 
 
 def verify(arch: str, tag: str, files=("model.keras",)) -> Path:

@@ -61,7 +61,8 @@ def finetune(model, train, validation=None, *, head: Sequence[str] = ("predictio
 
     def run(phase, epochs, lr):
         model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss, metrics=list(metrics))
-        fit = model.fit(train, validation_data=validation, epochs=epochs, callbacks=list(callbacks), verbose=verbose)
+        fit = model.fit(train, validation_data=validation, epochs=epochs, callbacks=list(callbacks), verbose=verbose,
+                        shuffle=False)  # the pipeline already shuffles, seeded
         histories[phase] = {k: [float(v) for v in vs] for k, vs in fit.history.items()}
 
     model.trainable = True

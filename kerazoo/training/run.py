@@ -112,7 +112,8 @@ def train(name: str, *, output: str | Path | None = None, epochs: int | None = N
            *_recipe_callbacks(recipe), *callbacks]
     if resuming:
         print(f"Resuming the interrupted run in {out}")
-    model.fit(data.train, validation_data=data.val, epochs=recipe.epochs, callbacks=cbs, verbose=verbose)
+    model.fit(data.train, validation_data=data.val, epochs=recipe.epochs, callbacks=cbs, verbose=verbose,
+              shuffle=False)  # the pipeline already shuffles, seeded
 
     final = data.wrap(model) if data.wrap else model
     metrics, plot_paths = {}, []

@@ -1,0 +1,162 @@
+"""Shipped artifacts: checksums, loading, serving parity, held-out metrics, transfer, tampering."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import kerazoo
+from kerazoo import weights
+from kerazoo.export import file_table
+
+ARTIFACTS = kerazoo.list_models(pretrained=True)
+
+
+def _card(name):
+    arch, tag = weights.split_name(name)
+    return weights.available(arch)[tag], weights.artifacts_dir() / name
+
+
+def _raw_inputs(model, n=6, seed=0):
+    rng = np.random.default_rng(seed)
+    spec = model.inputs[0]
+    if str(spec.dtype) == "string":
+        return np.array(["a great film, I loved it", "awful, boring and far too long", "it was fine"] * 2,
+                        dtype=object)[:n]
+    return rng.integers(0, 256, (n,) + tuple(spec.shape[1:]), dtype=np.uint8)
+
+
+def test_lenet5_mnist_is_shipped():
+    assert "lenet5.mnist" in ARTIFACTS
+
+
+@pytest.mark.parametrize("name", ARTIFACTS)
+def test_card_matches_files(name):
+    card, folder = _card(name)
+    assert file_table(folder) == card["files"], "a shipped file differs from its card (sizes/sha256)"
+    assert {"model.keras", "saved_model/saved_model.pb"} <= set(card["files"])
+    assert set(card) >= {"dataset", "split", "metrics", "num_params", "recipe", "seed", "versions"}
+    assert (folder / "README.md").read_text().startswith(f"# {name}")
+
+
+@pytest.mark.parametrize("name", ARTIFACTS)
+def test_loads_offline_and_savedmodel_serves_the_same(name):
+    import tensorflow as tf
+
+    card, folder = _card(name)
+    model = kerazoo.get(name)
+    assert model.count_params() == card["num_params"]
+    x = _raw_inputs(model)
+    served = tf.saved_model.load(str(folder / "saved_model")).signatures["serving_default"]
+    (out,) = served(tf.constant(x)).values()
+    np.testing.assert_allclose(out.numpy(), model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ARTIFACTS)
+def test_held_out_metric_matches_card(name, shared_data):
+    card, _ = _card(name)
+    arch, tag = weights.split_name(name)
+    metrics = kerazoo.evaluate(arch, weights=tag, data_dir=shared_data)
+    for key, value in card["metrics"].items():
+        assert metrics[key] == pytest.approx(value, abs=2e-3), key
+
+
+def test_tampered_artifact_is_refused(tmp_path, monkeypatch):
+    copy = tmp_path / "saved_models" / "lenet5.mnist"
+    shutil.copytree(weights.artifacts_dir() / "lenet5.mnist", copy)
+    data = bytearray((copy / "model.keras").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (copy / "model.keras").write_bytes(bytes(data))
+    monkeypatch.setattr(weights, "artifacts_dir", lambda: tmp_path / "saved_models")
+    weights._all_cards.cache_clear()
+    try:
+        with pytest.raises(kerazoo.WeightsError, match=r"lenet5.mnist: .*model.keras does not match its card.*Nothing was loaded"):
+            kerazoo.get("lenet5.mnist")
+    finally:
+        weights._all_cards.cache_clear()
+
+
+def test_backbone_and_new_head_keep_pretrained_weights():
+    full = kerazoo.get("lenet5.mnist")
+    backbone = kerazoo.get("lenet5", weights="mnist", include_top=False, pooling="avg")
+    assert backbone.output_shape == (None, 120)
+    head5 = kerazoo.get("lenet5", weights="mnist", classes=5)
+    assert head5.output_shape == (None, 5)
+    for layer in ("c1", "c3", "c5", "f6"):
+        for a, b in zip(full.get_layer(layer).get_weights(), head5.get_layer(layer).get_weights()):
+            np.testing.assert_array_equal(a, b)
+    if "c1" in {l.name for l in backbone.layers}:
+        np.testing.assert_array_equal(full.get_layer("c1").get_weights()[0], backbone.get_layer("c1").get_weights()[0])
+    with pytest.raises(kerazoo.WeightsError, match="only the `predictions` head may change"):
+        kerazoo.get("lenet5", weights="mnist", input_shape=(28, 28, 3))
+
+
+def test_weights_path_is_accepted(tmp_path):
+    model = kerazoo.get("lenet5.mnist")
+    path = tmp_path / "mine.keras"
+    model.save(path)
+    again = kerazoo.get("lenet5", weights=str(path))
+    x = _raw_inputs(model)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), again.predict(x, verbose=0))
+    with pytest.raises(kerazoo.WeightsError, match="does not exist"):
+        kerazoo.get("lenet5", weights=str(tmp_path / "missing.keras"))
+
+
+def test_transfer_beats_scratch_on_real_digits():
+    """Fine-tuning lenet5.mnist on 100 real digits beats the same model and budget from scratch."""
+    import keras
+
+    from kerazoo import data
+    from kerazoo.training.finetune import finetune
+
+    (x_tr, y_tr), (x_te, y_te) = data.load_numpy("digits")
+    rng = np.random.default_rng(0)
+    few = np.concatenate([rng.choice(np.flatnonzero(y_tr == c), 10, replace=False) for c in range(10)])
+    keras.utils.set_random_seed(0)
+    transfer = kerazoo.get("lenet5.mnist", classes=10)
+    before = [w.copy() for w in transfer.get_layer("c1").get_weights()]
+    finetune(transfer, (x_tr[few], y_tr[few]), head_epochs=3, finetune_epochs=3, batch_size=16, verbose=0)
+    assert not np.array_equal(before[0], transfer.get_layer("c1").get_weights()[0])  # phase 2 trained the backbone
+    keras.utils.set_random_seed(0)
+    scratch = kerazoo.get("lenet5", **_card("lenet5.mnist")[0]["model"])
+    scratch.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    scratch.fit(x_tr[few], y_tr[few], epochs=6, batch_size=16, verbose=0)
+    acc = {m: float(np.mean(model.predict(x_te, verbose=0).argmax(-1) == y_te))
+           for m, model in (("transfer", transfer), ("scratch", scratch))}
+    assert acc["transfer"] >= acc["scratch"] + 0.15, acc
+
+
+def test_finetune_keeps_batchnorm_frozen():
+    from kerazoo.training.finetune import finetune
+
+    model = kerazoo.get("lenet5.mnist", classes=3)
+    bn = model.get_layer("c1_bn")
+    stats = [w.copy() for w in bn.get_weights()]
+    x = np.random.default_rng(0).integers(0, 256, (12, 28, 28), dtype=np.uint8)
+    finetune(model, (x, np.arange(12) % 3), head_epochs=1, finetune_epochs=1, verbose=0)
+    for a, b in zip(stats, bn.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="head layers \\['fc'\\] are not in model"):
+        finetune(model, (x, np.arange(12) % 3), head=("fc",))
+
+
+@pytest.mark.slow
+def test_artifacts_found_after_a_wheel_install(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(root), "--no-deps", "--no-build-isolation", "-q",
+                    "-w", str(tmp_path / "wheel")], check=True, capture_output=True)
+    (wheel,) = (tmp_path / "wheel").glob("kerazoo-*.whl")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(tmp_path / "site"),
+                    str(wheel)], check=True, capture_output=True)
+    code = ("import kerazoo, sys; m = kerazoo.get('lenet5.mnist'); "
+            "print(kerazoo.__file__); print(kerazoo.list_models(pretrained=True)); print(m.count_params())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path,
+                         env={"PYTHONPATH": str(tmp_path / "site"), "PATH": "/usr/bin:/bin"}, check=True).stdout
+    lines = out.strip().splitlines()
+    assert lines[0].startswith(str(tmp_path / "site")), "the wheel's copy was not the one imported"
+    assert "lenet5.mnist" in lines[1] and int(lines[2]) == json.loads(
+        (root / "saved_models" / "lenet5.mnist" / "card.json").read_text())["num_params"]

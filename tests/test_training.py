@@ -1,0 +1,120 @@
+"""`kerazoo train` / `export` on tiny data in the real file formats: resume, artifacts, plots."""
+import csv
+import json
+
+import numpy as np
+import pytest
+
+import kerazoo
+from kerazoo import cli
+from kerazoo.export import export
+
+
+@pytest.fixture()
+def mnist_dir(tmp_path):
+    rng = np.random.default_rng(0)
+    y = np.arange(240) % 10
+    x = (rng.random((240, 28, 28)) * 40).astype(np.uint8)
+    for i, label in enumerate(y):  # a learnable mark: a bright bar whose row encodes the label
+        x[i, 2 + 2 * label: 4 + 2 * label, 4:24] = 255
+    np.savez(tmp_path / "mnist.npz", x_train=x[:200], y_train=y[:200].astype(np.uint8),
+             x_test=x[200:], y_test=y[200:].astype(np.uint8))
+    return tmp_path
+
+
+class Interrupt(Exception):
+    pass
+
+
+def _epochs_logged(run):
+    with open(run / "history.csv") as f:
+        return [int(row["epoch"]) for row in csv.DictReader(f)]
+
+
+def test_killed_run_resumes_where_it_stopped(mnist_dir, tmp_path):
+    import keras
+
+    class KillAfterFirstEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 0:
+                raise Interrupt
+
+    run = tmp_path / "run"
+    with pytest.raises(Interrupt):
+        kerazoo.train("lenet5", epochs=3, batch_size=32, data_dir=mnist_dir, output=run,
+                      callbacks=[KillAfterFirstEpoch()], verbose=0)
+    assert (run / "backup").exists() and _epochs_logged(run) == [0]
+
+    started = []
+
+    class Watch(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            started.append(epoch)
+
+    result = kerazoo.train("lenet5", epochs=3, batch_size=32, data_dir=mnist_dir, output=run,
+                           callbacks=[Watch()], verbose=0)
+    assert started == [1, 2], "the resumed run must not retrain epoch 0"
+    assert _epochs_logged(run) == [0, 1, 2] and len(result.history["loss"]) == 3
+    assert not (run / "backup").exists()
+
+
+def test_train_then_export_makes_a_loadable_artifact(mnist_dir, tmp_path, monkeypatch):
+    import tensorflow as tf
+
+    run = tmp_path / "run"
+    result = kerazoo.train("lenet5", epochs=4, batch_size=16, lr=3e-3, data_dir=mnist_dir, output=run, verbose=0)
+    assert result.metrics["test_accuracy"] > 0.5  # the planted bars are learnable
+    for png in ("learning_curves.png", "confusion_matrix.png"):
+        assert (run / png).read_bytes()[:4] == b"\x89PNG"
+    assert (run / "logs").is_dir() and (run / "checkpoints" / "best.keras").is_file()
+    assert result.model.input_shape == (None, 28, 28)  # raw uint8 digits in
+
+    dest = export(run, tag="tiny", destination=tmp_path / "saved_models")
+    card = json.loads((dest / "card.json").read_text())
+    assert card["name"] == "lenet5.tiny" and card["metrics"] == result.metrics
+    assert card["num_params"] == result.model.count_params() and "uint8" in card["input"]
+    x = np.random.default_rng(1).integers(0, 256, (5, 28, 28), dtype=np.uint8)
+    serve = tf.saved_model.load(str(dest / "saved_model")).signatures["serving_default"]
+    (out,) = serve(tf.constant(x)).values()
+    np.testing.assert_allclose(out.numpy(), result.model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
+
+    from kerazoo import weights
+
+    monkeypatch.setattr(weights, "artifacts_dir", lambda: tmp_path / "saved_models")
+    weights._all_cards.cache_clear()
+    try:
+        assert kerazoo.list_models(pretrained=True) == ["lenet5.tiny"]
+        loaded = kerazoo.get("lenet5.tiny")
+        np.testing.assert_allclose(loaded.predict(x, verbose=0), out.numpy(), rtol=1e-5, atol=1e-6)
+        metrics = kerazoo.evaluate("lenet5", weights="tiny", data_dir=mnist_dir)
+        assert metrics["test_accuracy"] == pytest.approx(result.metrics["test_accuracy"], abs=1e-6)
+    finally:
+        weights._all_cards.cache_clear()
+
+
+def test_cli_train_with_overrides_and_overlay(mnist_dir, tmp_path, capsys):
+    overlay = tmp_path / "best.yaml"
+    overlay.write_text("model: {dropout: 0.1}\nrecipe: {batch_size: 50}\n")
+    run = tmp_path / "cli-run"
+    assert cli.main(["train", "lenet5", "--epochs", "1", "--data-dir", str(mnist_dir), "--output", str(run),
+                     "--config", str(overlay), "--seed", "3"]) == 0
+    saved = json.loads((run / "run.json").read_text())
+    assert saved["model"]["dropout"] == 0.1 and saved["recipe"]["batch_size"] == 50 and saved["seed"] == 3
+    assert "model:" in capsys.readouterr().out
+    overlay.write_text("recipe: {batch_sise: 50}\n")
+    assert cli.main(["train", "lenet5", "--config", str(overlay), "--data-dir", str(mnist_dir)]) == 2
+    assert "unknown key 'batch_sise'" in capsys.readouterr().err
+
+
+def test_train_without_data_says_where_to_put_it(tmp_path, capsys):
+    assert cli.main(["train", "lenet5", "--data-dir", str(tmp_path), "--output", str(tmp_path / "r")]) == 2
+    assert f"Put Keras' mnist.npz" in capsys.readouterr().err
+
+
+def test_demo_writes_a_report(tmp_path):
+    out = tmp_path / "demo"
+    assert cli.main(["demo", "--output", str(out), "--quick"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["digits"]["lenet5_mnist_zero_shot_accuracy"] > 0.5
+    assert (out / "transfer.png").read_bytes()[:4] == b"\x89PNG"
+    assert "# kerazoo demo" in (out / "report.md").read_text() and (out / "report.html").exists()
