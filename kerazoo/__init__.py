@@ -11,6 +11,7 @@ import os
 # kerazoo's layers, exports and training loops are written for TensorFlow: force Keras' backend
 # before anything imports Keras.
 os.environ["KERAS_BACKEND"] = "tensorflow"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter, unless asked for
 
 from kerazoo.config import ConfigError  # noqa: E402
 from kerazoo.registry import (  # noqa: E402

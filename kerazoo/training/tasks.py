@@ -80,7 +80,8 @@ def _texts(recipe, model_kwargs, data_dir, seed) -> TaskData:
     def pipeline(xy, shuffle):
         if xy is None:
             return None
-        ids = tf.data.Dataset.from_tensor_slices(xy[0].astype(str)).batch(1024).map(vectorizer).unbatch()
+        ids = (tf.data.Dataset.from_tensor_slices(xy[0].astype(str)).batch(1024).map(vectorizer).unbatch()
+               .apply(tf.data.experimental.assert_cardinality(len(xy[1]))))
         labels = tf.data.Dataset.from_tensor_slices(xy[1].astype("float32"))
         ds = tf.data.Dataset.zip((ids, labels)).cache()
         if shuffle:
