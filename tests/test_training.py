@@ -118,3 +118,31 @@ def test_demo_writes_a_report(tmp_path):
     assert results["digits"]["lenet5_mnist_zero_shot_accuracy"] > 0.5
     assert (out / "transfer.png").read_bytes()[:4] == b"\x89PNG"
     assert "# kerazoo demo" in (out / "report.md").read_text() and (out / "report.html").exists()
+
+
+def test_text_model_trains_on_a_raw_aclimdb_tree_and_serves_strings(tmp_path):
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    words = {1: ["great", "wonderful", "loved", "superb"], 0: ["awful", "boring", "hated", "dull"]}
+    filler = ["the", "film", "was", "and", "plot", "actors", "a", "movie"]
+    for split, n in (("train", 60), ("test", 20)):
+        for label, folder in ((1, "pos"), (0, "neg")):
+            path = tmp_path / "aclImdb" / split / folder
+            path.mkdir(parents=True)
+            for i in range(n):
+                text = " ".join(rng.choice(filler, 6)) + f" {rng.choice(words[label])}<br /><br />" + " ".join(
+                    rng.choice(filler, 4))
+                (path / f"{i}_{9 if label else 1}.txt").write_text(text)
+    result = kerazoo.train("imdb_gru", epochs=6, batch_size=16, lr=1e-2, data_dir=tmp_path, output=tmp_path / "run",
+                           model_overrides={"vocab_size": 50, "embedding_dim": 8, "units": [8], "bidirectional": False},
+                           config={"recipe": {"data": {"sequence_length": 16}}}, verbose=0)
+    assert result.metrics["test_accuracy"] >= 0.9, result.metrics
+    model = result.model  # raw strings in: the vectorizer is part of the model
+    texts = np.array(["a superb movie, loved it", "dull and boring film"], dtype=object)
+    scores = model.predict(texts, verbose=0).ravel()
+    assert scores[0] > 0.5 > scores[1]
+    dest = export(tmp_path / "run", tag="tiny", destination=tmp_path / "saved_models")
+    serve = tf.saved_model.load(str(dest / "saved_model")).signatures["serving_default"]
+    (out,) = serve(tf.constant(texts.astype(str))).values()
+    np.testing.assert_allclose(out.numpy().ravel(), scores, rtol=1e-5, atol=1e-6)
