@@ -37,3 +37,24 @@ def text_standardize(text):
     text = tf.strings.lower(text)
     text = tf.strings.regex_replace(text, r"<br\s*/?>", " ")
     return tf.strings.regex_replace(text, r"[^\w\s']", " ")
+
+
+@keras.saving.register_keras_serializable(package="kerazoo")
+class MaskedGlobalMaxPooling1D(keras.layers.Layer):
+    """Max over time that ignores masked (padding) steps; Keras' GlobalMaxPooling1D drops masks."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is not None:
+            lowest = tf.constant(inputs.dtype.min, dtype=inputs.dtype)
+            inputs = tf.where(tf.expand_dims(tf.cast(mask, "bool"), -1), inputs, lowest)
+        return tf.reduce_max(inputs, axis=1)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])

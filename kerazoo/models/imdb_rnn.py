@@ -13,20 +13,24 @@ Reference:
 """
 from __future__ import annotations
 
+from typing import Literal
+
 import keras
 
-from kerazoo.models._common import check_positive, check_rate
+from kerazoo.layers import MaskedGlobalMaxPooling1D
+from kerazoo.models._common import check_choice, check_positive, check_rate
 from kerazoo.registry import register_model
 
 _CELLS = {"imdb_rnn": keras.layers.SimpleRNN, "imdb_lstm": keras.layers.LSTM, "imdb_gru": keras.layers.GRU}
 
 
 def _imdb_rnn(model, *, vocab_size, sequence_length, embedding_dim, mask_zero, units, bidirectional,
-              dropout, recurrent_dropout, include_top, classes, classifier_activation, name):
+              dropout, recurrent_dropout, pooling, include_top, classes, classifier_activation, name):
     check_positive(vocab_size=vocab_size, embedding_dim=embedding_dim, units=units, classes=classes)
     if sequence_length is not None:
         check_positive(sequence_length=sequence_length)
     check_rate(dropout=dropout, recurrent_dropout=recurrent_dropout)
+    check_choice("pooling", pooling, [None, "avg", "max"])
     if vocab_size < 2:
         raise ValueError(f"{model}: `vocab_size` should be at least 2 (index 0 is padding). "
                          f"Received: vocab_size={vocab_size}")
@@ -36,10 +40,14 @@ def _imdb_rnn(model, *, vocab_size, sequence_length, embedding_dim, mask_zero, u
     x = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=mask_zero, name="embedding")(inputs)
     for i, width in enumerate(units, start=1):
         layer = _CELLS[model](width, dropout=dropout, recurrent_dropout=recurrent_dropout,
-                              return_sequences=i < len(units), name=f"rnn_{i}")
+                              return_sequences=i < len(units) or pooling is not None, name=f"rnn_{i}")
         if bidirectional:
             layer = keras.layers.Bidirectional(layer, name=f"bidirectional_{i}")
         x = layer(x)
+    if pooling == "avg":  # mask-aware: padding does not dilute the average
+        x = keras.layers.GlobalAveragePooling1D(name="avg_pool")(x)
+    elif pooling == "max":
+        x = MaskedGlobalMaxPooling1D(name="max_pool")(x)
     # === Head ===
     if include_top:
         if dropout:
@@ -60,6 +68,8 @@ _DOC = """{cell} sentiment classifier for token-id sequences (IMDB by default).
       bidirectional: wrap every recurrent layer in `keras.layers.Bidirectional`.
       dropout: input dropout of each recurrent layer and before the output.
       recurrent_dropout: dropout on the recurrent state.
+      pooling: how the last recurrent layer summarises the review: `None` takes its final
+        state, `"avg"` (mask-aware) or `"max"` pool its outputs over time.
       include_top: end with the `predictions` layer; if False the output is the last recurrent
         layer's state (the review's representation).
       classes: output units (1 for positive/negative).
@@ -85,6 +95,7 @@ def _register(model: str, cell: str, reference: str):
         bidirectional: bool = False,
         dropout: float = 0.0,
         recurrent_dropout: float = 0.0,
+        pooling: Literal["avg", "max"] | None = None,
         include_top: bool = True,
         classes: int = 1,
         classifier_activation: str | None = "sigmoid",

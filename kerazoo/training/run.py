@@ -137,12 +137,11 @@ def train(name: str, *, output: str | Path | None = None, epochs: int | None = N
 
 
 def _predict_classes(model, dataset):
-    y_true, y_pred = [], []
-    for x, y in dataset:
-        p = np.asarray(model(x, training=False))
-        y_pred.append(p.argmax(-1) if p.shape[-1] > 1 else (p[..., 0] > 0.5).astype(int))
-        y_true.append(np.asarray(y).reshape(len(p)))
-    return np.concatenate(y_true).astype(int), np.concatenate(y_pred).astype(int)
+    """`(true, predicted)` class ids over a `(x, y)` dataset, predicting in compiled batches."""
+    probs = np.asarray(model.predict(dataset.map(lambda x, y: x), verbose=0))
+    y_pred = probs.argmax(-1) if probs.shape[-1] > 1 else (probs[..., 0] > 0.5).astype(int)
+    y_true = np.concatenate([np.asarray(y).reshape(-1) for y in dataset.map(lambda x, y: y).as_numpy_iterator()])
+    return y_true.astype(int), y_pred.astype(int)
 
 
 def evaluate(name: str, *, weights: str, data_dir=None, batch_size: int = 256) -> dict:
