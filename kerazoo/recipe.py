@@ -18,6 +18,7 @@ class Recipe:
     dataset: str | None = None        # name of a kerazoo.data loader
     data: dict = dataclasses.field(default_factory=dict)  # loader/pipeline options (sequence_length, ...)
     model: dict = dataclasses.field(default_factory=dict)  # builder arguments this recipe trains with
+    pretrain: dict = dataclasses.field(default_factory=dict)  # family pretraining before fit (e.g. DBN's RBMs)
     optimizer: str = "adam"           # any keras.optimizers name
     learning_rate: float = 1e-3
     clipnorm: float | None = None     # gradient clipping inside the optimizer

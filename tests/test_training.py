@@ -146,3 +146,15 @@ def test_text_model_trains_on_a_raw_aclimdb_tree_and_serves_strings(tmp_path):
     serve = tf.saved_model.load(str(dest / "saved_model")).signatures["serving_default"]
     (out,) = serve(tf.constant(texts.astype(str))).values()
     np.testing.assert_allclose(out.numpy().ravel(), scores, rtol=1e-5, atol=1e-6)
+
+
+def test_dbn_recipe_pretrains_the_stack_before_fine_tuning(mnist_dir, tmp_path):
+    run = tmp_path / "dbn"
+    result = kerazoo.train("dbn", epochs=8, batch_size=20, lr=1e-2, data_dir=mnist_dir, output=run, verbose=0,
+                           model_overrides={"hidden_units": [32, 16]},
+                           config={"recipe": {"pretrain": {"epochs": 2, "batch_size": 40, "verbose": 0}}})
+    errors = json.loads((run / "pretraining.json").read_text())
+    assert list(errors) == ["rbm_1", "rbm_2"] and all(0 < e < 0.5 for e in errors.values())
+    assert (run / "reconstruction_error.png").read_bytes()[:4] == b"\x89PNG"
+    assert any(p.name == "reconstruction_error.png" for p in result.plots)
+    assert result.metrics["test_accuracy"] > 0.3

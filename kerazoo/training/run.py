@@ -8,6 +8,7 @@ raw-input form (`model.keras`), `run.json` (everything `kerazoo export` needs) a
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import json
 import platform
 import time
@@ -110,13 +111,20 @@ def train(name: str, *, output: str | Path | None = None, epochs: int | None = N
            keras.callbacks.CSVLogger(str(out / "history.csv"), append=resuming),
            keras.callbacks.TensorBoard(str(out / "logs")),
            *_recipe_callbacks(recipe), *callbacks]
+    plot_paths = []
     if resuming:
         print(f"Resuming the interrupted run in {out}")
+    elif recipe.pretrain:  # e.g. DBN: greedy RBM pretraining initialises the network fit then tunes
+        family = importlib.import_module(f"kerazoo.models.{cfg.family}")
+        if not hasattr(family, "recipe_pretrain"):
+            raise ValueError(f"{name}: the recipe has a `pretrain` block, but kerazoo.models.{cfg.family} "
+                             "has no pretraining stage (recipe_pretrain).")
+        plot_paths += family.recipe_pretrain(model, data, dict(recipe.pretrain), out)
     model.fit(data.train, validation_data=data.val, epochs=recipe.epochs, callbacks=cbs, verbose=verbose,
               shuffle=False)  # the pipeline already shuffles, seeded
 
     final = data.wrap(model) if data.wrap else model
-    metrics, plot_paths = {}, []
+    metrics = {}
     if data.test is not None:
         metrics = {f"test_{k}": float(v) for k, v in model.evaluate(data.test, return_dict=True, verbose=0).items()}
         if cfg.task.endswith("classification"):
