@@ -34,6 +34,9 @@ def file_table(folder: Path) -> dict[str, dict]:
 def _serving_spec(model, run: dict):
     import tensorflow as tf
 
+    if len(model.inputs) > 1:  # e.g. word2vec's [words, candidates]: one list argument
+        specs = [tf.TensorSpec(s.shape, s.dtype, name=s.name) for s in model.inputs]
+        return [specs], ", ".join(f"{s.name}: {s.dtype} {list(s.shape[1:])}" for s in model.inputs)
     spec = model.inputs[0]
     if str(spec.dtype) == "string":
         return tf.TensorSpec((None,), tf.string, name="text"), "raw text strings"
@@ -62,13 +65,17 @@ def export(run_dir: str | Path, *, tag: str | None = None, destination: str | Pa
     arch, tag = run["name"], tag or run["dataset"]
     builder(arch)  # imports the family, registering its custom layers
     model = keras.saving.load_model(run_dir / "model.keras", compile=False, safe_mode=True)
+    for layer in model.layers:  # a nested network trained on its own keeps its optimizer: not shipped
+        if isinstance(layer, keras.Model) and layer.compiled:
+            layer.optimizer, layer.compiled = None, False
     dest = Path(destination or artifacts_dir()) / f"{arch}.{tag}"
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
     model.save(dest / "model.keras")  # uncompiled: no optimizer state in the shipped file
     spec, input_text = _serving_spec(model, run)
-    model.export(str(dest / "saved_model"), format="tf_saved_model", verbose=False, input_signature=[spec])
+    model.export(str(dest / "saved_model"), format="tf_saved_model", verbose=False,
+                 input_signature=spec if isinstance(spec, list) else [spec])
     card = {"name": f"{arch}.{tag}", "arch": arch, "tag": tag, "dataset": run["dataset"], "split": run["split"],
             "metrics": run["metrics"], "num_params": int(model.count_params()), "input": input_text,
             "class_names": run.get("class_names"), "model": run["model"], "recipe": run["recipe"],

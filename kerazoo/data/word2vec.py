@@ -1,0 +1,257 @@
+"""word2vec's data side: a vocabulary from a text corpus and the training examples as `tf.data`.
+
+A corpus is a path (a `.txt` file, one document per line, or a directory of `.txt` files) or an
+iterable of strings; it is standardised like the text classifiers' input (lower case, HTML line
+breaks and punctuation to spaces, `kerazoo.layers.text_standardize`) and split on whitespace.
+
+The vocabulary keeps the words seen at least `min_count` times, most frequent first, after
+index 0, the padding `""`; rarer words are dropped from the documents before windowing, as in
+word2vec.c. Each epoch of `make_dataset` draws anew (seeded):
+
+- subsampling of frequent words: a word of corpus frequency f is kept with probability
+  `min(1, sqrt(sample / f))` (Mikolov et al. 2013b, section 2.3: discarded with 1 - sqrt(t/f));
+- a dynamic window: around each word, a reach b uniform in 1..window_size (word2vec.c);
+- `num_ns` negatives per example from the unigram distribution to the power 3/4. A negative that
+  equals the example's true word (the context in skip-gram, the target in CBOW) is drawn again,
+  so the label 0 is never given to the true word (word2vec.c skips such a draw). Negatives may
+  repeat, and may still be words seen elsewhere near the target: that is what sampling means.
+
+A training pipeline repeats and cuts epochs of a fixed number of batches (about one pass over the
+corpus), so Keras sees a known cardinality even though subsampling changes each pass's length.
+
+Reference:
+  Mikolov, Chen, Corrado, Dean, "Efficient estimation of word representations in vector space",
+  2013 (skip-gram, CBOW); Mikolov, Sutskever, Chen, Corrado, Dean, "Distributed representations
+  of words and phrases and their compositionality", 2013 (negative sampling, subsampling).
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+import functools
+import json
+import os
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import tensorflow as tf
+
+from kerazoo.data.imdb import load_text_corpus
+from kerazoo.layers import text_standardize
+
+__all__ = ["Vocabulary", "read_corpus", "tokenize", "make_dataset", "expected_examples"]
+
+
+def read_corpus(corpus) -> list[str]:
+    """The documents of `corpus`: a path (`str` or `Path`, see the module docstring) or strings."""
+    if isinstance(corpus, (str, os.PathLike)):
+        return load_text_corpus(corpus)
+    docs = list(corpus)
+    for doc in docs:
+        if not isinstance(doc, str):
+            raise TypeError(f"A corpus is a path or an iterable of strings; it holds {doc!r} ({type(doc).__name__}).")
+    return docs
+
+
+def tokenize(corpus, batch_size: int = 1024):
+    """Yields the corpus' documents as ragged batches of standardised tokens (`tf.string`)."""
+    docs = read_corpus(corpus)
+    for start in range(0, len(docs), batch_size):
+        yield tf.strings.split(text_standardize(tf.constant(docs[start:start + batch_size])))
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Vocabulary:
+    """Words by decreasing corpus count, index 0 the padding `""` (count 0)."""
+
+    words: list[str]
+    counts: np.ndarray
+
+    def __post_init__(self):
+        if not self.words or self.words[0] != "" or len(self.words) != len(self.counts):
+            raise ValueError("A Vocabulary's words start with the padding '' and have one count each. "
+                             f"Received {len(self.words)} words, {len(self.counts)} counts.")
+
+    @classmethod
+    def build(cls, corpus, *, max_size: int | None = None, min_count: int = 5) -> Vocabulary:
+        """Counts the corpus' words; keeps those seen `min_count` times, at most `max_size` entries
+        (padding included), ties broken alphabetically so the result is reproducible."""
+        counter: collections.Counter = collections.Counter()
+        for batch in tokenize(corpus):
+            unique, _, counts = tf.unique_with_counts(batch.flat_values)
+            counter.update(dict(zip(unique.numpy(), counts.numpy().tolist())))
+        if not counter:
+            raise ValueError("The corpus is empty: it holds no words to build a vocabulary from.")
+        kept = sorted((w for w, c in counter.items() if c >= min_count), key=lambda w: (-counter[w], w))
+        kept = kept[:max_size - 1] if max_size else kept
+        if len(kept) < 2:
+            top, n = counter.most_common(1)[0]
+            raise ValueError(f"Only {len(kept)} word(s) of the corpus occur at least min_count={min_count} times "
+                             f"(the most frequent, {top.decode()!r}, {n} times); word2vec needs two or more. "
+                             "Lower min_count or give a larger corpus.")
+        return cls([""] + [w.decode() for w in kept], np.array([0] + [counter[w] for w in kept], dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    @functools.cached_property
+    def index(self) -> dict[str, int]:
+        return {w: i for i, w in enumerate(self.words)}
+
+    def keep_probabilities(self, sample: float | None = 1e-3) -> np.ndarray:
+        """Per id, the probability subsampling keeps a word: `min(1, sqrt(sample / frequency))`."""
+        freq = self.counts / self.counts.sum()
+        keep = np.ones(len(self)) if not sample else np.sqrt(sample / np.maximum(freq, 1e-30))
+        keep = np.minimum(keep, 1.0)
+        keep[0] = 0.0
+        return keep
+
+    def negative_distribution(self, power: float = 0.75) -> np.ndarray:
+        """Per id, the probability of being drawn as a negative: unigram counts to the `power`."""
+        weights = self.counts.astype(np.float64) ** power
+        weights[0] = 0.0
+        return weights / weights.sum()
+
+    def encode(self, corpus) -> tf.RaggedTensor:
+        """The documents as ragged int32 ids, out-of-vocabulary words dropped."""
+        table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+            tf.constant(self.words[1:]), tf.range(1, len(self), dtype=tf.int32)), default_value=0)
+        parts = [tf.ragged.boolean_mask(ids, ids > 0)
+                 for ids in (tf.ragged.map_flat_values(table.lookup, batch) for batch in tokenize(corpus))]
+        if not parts:
+            raise ValueError("The corpus is empty: it holds no documents.")
+        return tf.concat(parts, axis=0)
+
+    def save(self, path) -> Path:
+        """Writes `{"words": [...], "counts": [...]}` as JSON."""
+        Path(path).write_text(json.dumps({"words": self.words, "counts": self.counts.tolist()}), encoding="utf-8")
+        return Path(path)
+
+    @classmethod
+    def load(cls, path) -> Vocabulary:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return cls(data["words"], np.array(data["counts"], dtype=np.int64))
+
+
+def _seeds(seed: int, rerandomize: bool):
+    """A stream of stateless-op seeds (shape [2]); a new stream each epoch if `rerandomize`."""
+    return tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=rerandomize).batch(2)
+
+
+def expected_examples(docs: tf.RaggedTensor, keep: np.ndarray, *, mode: str, window_size: int,
+                      dynamic_window: bool) -> float:
+    """About how many examples one pass over `docs` gives, after subsampling (keep probabilities)."""
+    kept = np.bincount(docs.value_rowids().numpy(), weights=keep[docs.flat_values.numpy()], minlength=int(docs.nrows()))
+    if mode == "cbow":
+        return float(kept[kept >= 2].sum())
+    reach = np.arange(1, window_size + 1)  # distance d is used with probability P(reach >= d)
+    p_reach = (window_size - reach + 1) / window_size if dynamic_window else np.ones(window_size)
+    return float(2 * (p_reach * np.maximum(kept[:, None] - reach, 0)).sum())
+
+
+def make_dataset(corpus, vocabulary: Vocabulary, *, mode: Literal["skipgram", "cbow"] = "skipgram",
+                 window_size: int = 2, num_ns: int = 4, batch_size: int = 1024, sample: float | None = 1e-3,
+                 dynamic_window: bool = True, shuffle: bool = True, mix_documents: int = 64,
+                 seed: int | None = None) -> tf.data.Dataset:
+    """word2vec training examples `((words, candidates), labels)`, batched.
+
+    Args:
+      corpus: a path, an iterable of strings, or the ragged ids of `vocabulary.encode(...)`.
+      vocabulary: the `Vocabulary` giving ids, subsampling and negative-sampling frequencies.
+      mode: `"skipgram"`: `words` holds target ids, shape `(batch,)`, and `candidates[:, 0]` one
+        context word within the window. `"cbow"`: `words` holds the window around the target,
+        `(batch, 2 * window_size)` ids padded with 0, and `candidates[:, 0]` the target.
+      window_size: the largest distance between a target and a context word.
+      num_ns: negatives per example: `candidates` has shape `(batch, 1 + num_ns)`.
+      batch_size: examples per batch.
+      sample: the subsampling threshold t (`None` or 0: keep every word).
+      dynamic_window: draw each word's reach uniformly in 1..window_size (word2vec.c); if False
+        the reach is always `window_size`.
+      shuffle: for training: documents are shuffled, the examples of `mix_documents` documents
+        shuffled together, every draw is new each epoch, and the stream repeats so that every
+        epoch has the same number of batches, `ceil(expected examples / batch_size)` (about one
+        pass; the exact count varies with subsampling). False (validation, test): one pass,
+        the same examples every time.
+      mix_documents: how many documents' examples are shuffled together into batches.
+      seed: seed of the shuffling and of every random draw (None: drawn from NumPy's global
+        generator, which `keras.utils.set_random_seed` seeds).
+
+    Returns:
+      A `tf.data.Dataset` of `((words, candidates), labels)`, labels `[1, 0, ..., 0]` as float32.
+
+    Example:
+      >>> vocab = Vocabulary.build("corpus.txt", max_size=20000, min_count=5)
+      >>> ds = make_dataset("corpus.txt", vocab, window_size=2, num_ns=4, seed=0)
+    """
+    if mode not in ("skipgram", "cbow"):
+        raise ValueError(f"The `mode` argument should be one of ['skipgram', 'cbow']. Received: mode={mode!r}")
+    sizes = {"window_size": window_size, "num_ns": num_ns, "batch_size": batch_size, "mix_documents": mix_documents}
+    for arg, value in sizes.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"The `{arg}` argument should be a positive integer. Received: {arg}={value!r}")
+    docs = corpus if isinstance(corpus, tf.RaggedTensor) else vocabulary.encode(corpus)
+    if not np.any(docs.row_lengths().numpy() >= 2):
+        raise ValueError("No document of the corpus holds two in-vocabulary words: there is nothing to train on.")
+    keep = vocabulary.keep_probabilities(sample)
+    keep_t = tf.constant(keep, tf.float32)
+    cdf = tf.constant(np.cumsum(vocabulary.negative_distribution()), tf.float64)
+    offsets = tf.constant([*range(-window_size, 0), *range(1, window_size + 1)])
+    labels = tf.constant([[1.0] + [0.0] * num_ns])
+
+    def examples(ids, seed):  # one document -> (words, true word) rows
+        seed_keep, seed_reach = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+        ids = tf.boolean_mask(ids, tf.random.stateless_uniform(tf.shape(ids), seed_keep) < tf.gather(keep_t, ids))
+        n = tf.size(ids)
+        reach = (tf.random.stateless_uniform([n], seed_reach, 1, window_size + 1, dtype=tf.int32) if dynamic_window
+                 else tf.fill([n], window_size))
+        pos = tf.range(n)[:, None] + offsets                                    # (n, 2 * window_size)
+        valid = (pos >= 0) & (pos < n) & (tf.abs(offsets) <= reach[:, None])
+        neighbours = tf.where(valid, tf.gather(ids, tf.clip_by_value(pos, 0, tf.maximum(n - 1, 0))), 0)
+        if mode == "cbow":
+            rows = tf.reduce_any(valid, axis=1)  # a lone word has no window
+            return tf.boolean_mask(neighbours, rows), tf.boolean_mask(ids, rows)
+        targets = tf.broadcast_to(ids[:, None], tf.shape(pos))
+        return tf.boolean_mask(targets, valid), tf.boolean_mask(neighbours, valid)
+
+    def mix(chunk, seed):  # the rows of several documents, in random order
+        words, positives = chunk[0].values, chunk[1].values
+        order = tf.argsort(tf.random.stateless_uniform(tf.shape(positives), seed))
+        return tf.gather(words, order), tf.gather(positives, order)
+
+    def with_negatives(batch, seed):  # unigram^0.75 draws; a draw equal to the true word is redrawn
+        words, positives = batch
+        size = tf.shape(positives)[0]
+
+        def draw(i):
+            u = tf.random.stateless_uniform([size * num_ns], tf.random.experimental.stateless_fold_in(seed, i),
+                                            dtype=tf.float64)
+            ids = tf.minimum(tf.searchsorted(cdf, u, side="right", out_type=tf.int32), len(vocabulary) - 1)
+            return tf.reshape(ids, [size, num_ns])
+
+        def clash(negatives):
+            return tf.equal(negatives, positives[:, None])
+
+        _, negatives = tf.while_loop(lambda i, neg: tf.reduce_any(clash(neg)),
+                                     lambda i, neg: (i + 1, tf.where(clash(neg), draw(i), neg)), (1, draw(0)))
+        candidates = tf.concat([positives[:, None], negatives], axis=1)
+        return (words, candidates), tf.tile(labels, [size, 1])
+
+    seed = np.random.randint(2**31 - 1) if seed is None else seed  # numpy's global seed (keras.utils.set_random_seed)
+    ds = tf.data.Dataset.from_tensor_slices(docs)
+    if shuffle:
+        ds = ds.shuffle(int(docs.nrows()), seed=seed, reshuffle_each_iteration=True).repeat()
+    ds = tf.data.Dataset.zip((ds, _seeds(seed, shuffle))).map(examples, num_parallel_calls=tf.data.AUTOTUNE)
+    if shuffle:
+        rows = expected_examples(docs, keep, mode=mode, window_size=window_size, dynamic_window=dynamic_window)
+        ds = tf.data.Dataset.zip((ds.ragged_batch(mix_documents), _seeds(seed + 1, shuffle))).map(mix)
+    else:  # one pass, counted exactly (the draws are the same every pass)
+        rows = int(ds.reduce(np.int64(0), lambda n, ex: n + tf.shape(ex[1], out_type=tf.int64)[0]))
+        if rows == 0:
+            raise ValueError(f"The {int(docs.nrows())} document(s) give no example once frequent words are "
+                             f"subsampled (sample={sample}); give more documents or a larger `sample`.")
+        ds = ds.ragged_batch(mix_documents).map(lambda words, positives: (words.values, positives.values))
+    ds = tf.data.Dataset.zip((ds.rebatch(batch_size), _seeds(seed + 2, shuffle)))
+    ds = ds.map(with_negatives, num_parallel_calls=tf.data.AUTOTUNE)
+    steps = max(1, int(np.ceil(rows / batch_size)))
+    return ds.take(steps).apply(tf.data.experimental.assert_cardinality(steps)).prefetch(tf.data.AUTOTUNE)
