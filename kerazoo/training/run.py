@@ -132,6 +132,9 @@ def train(name: str, *, output: str | Path | None = None, epochs: int | None = N
             metrics["test_error"] = float(np.mean(y_true != y_pred))
             plot_paths.append(plots.confusion_matrix_plot(y_true, y_pred, out / "confusion_matrix.png",
                                                           data.class_names, title=f"{name} on {recipe.dataset} test:"))
+    family = importlib.import_module(f"kerazoo.models.{cfg.family}")
+    if hasattr(family, "recipe_plots"):  # e.g. reconstructions, sample grids, attention maps
+        plot_paths += family.recipe_plots(final, data, out)
     history = plots.read_history(out / "history.csv")
     plot_paths.insert(0, plots.learning_curves(history, out / "learning_curves.png", title=f"{name} on {recipe.dataset}"))
     final.save(out / "model.keras")
@@ -157,11 +160,11 @@ def evaluate(name: str, *, weights: str, data_dir=None, batch_size: int = 256) -
     from kerazoo.registry import get
     from kerazoo.training.tasks import raw_test_data
 
-    cfg, recipe, _ = resolve(name)
+    cfg, recipe, kwargs = resolve(name)
     model = get(name, weights=weights)
     if not model.compiled:
         model.compile(loss=recipe.loss, metrics=list(recipe.metrics))
-    data = raw_test_data(cfg, recipe, data_dir, batch_size=batch_size)
+    data = raw_test_data(cfg, recipe, kwargs, data_dir, batch_size=batch_size)
     metrics = {f"test_{k}": float(v) for k, v in model.evaluate(data, return_dict=True, verbose=0).items()}
     if cfg.task.endswith("classification"):
         y_true, y_pred = _predict_classes(model, data)

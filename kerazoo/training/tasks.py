@@ -107,14 +107,14 @@ def prepare(config, recipe, model_kwargs: dict, data_dir, seed: int) -> TaskData
     return family.recipe_data(recipe, model_kwargs, data_dir, seed)
 
 
-def raw_test_data(config, recipe, data_dir, *, batch_size: int = 256):
+def raw_test_data(config, recipe, model_kwargs: dict, data_dir, *, batch_size: int = 256):
     """The held-out test split in the shipped models' raw input form (uint8 pixels, strings)."""
     from kerazoo import data
     from kerazoo.data.sources import to_dataset
 
     if config.task not in TASKS:
         family = importlib.import_module(f"kerazoo.models.{config.family}")
-        return family.recipe_data(recipe, {}, data_dir, recipe.seed).test
+        return family.recipe_data(recipe, model_kwargs, data_dir, recipe.seed).test
     options = {k: v for k, v in recipe.data.items() if k != "sequence_length"}
     _, (x, y) = data.load_numpy(recipe.dataset, data_dir=data_dir, **options)
     if config.task == "text-classification":
