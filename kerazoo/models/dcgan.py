@@ -1,0 +1,294 @@
+"""DCGAN (Radford, Metz, Chintala 2016): a convolutional GAN trained with `fit`.
+
+The generator projects a latent vector with a dense layer, reshapes it into a small map and
+doubles its side with stride-2 `Conv2DTranspose` blocks (batch norm + LeakyReLU) up to the image,
+ending in tanh, so images live in [-1, 1]. The discriminator is a stack of stride-2 convolutions
+(LeakyReLU + dropout) ending in one logit. `DCGAN` wraps both functional models (`generator`,
+`discriminator`) in a `keras.Model` whose `train_step` alternates a discriminator update on real
+and generated images with a generator update (Goodfellow's non-saturating loss), as in keras-io's
+dcgan_overriding_train_step; `fit` logs `d_loss` and `g_loss` with Keras' progress bar.
+
+Real data: `fit` takes raw pixels. Integer images (uint8 0..255) are mapped to [-1, 1] inside
+the step and a missing channel axis is added, so `fit(x_train)` on `keras.datasets.mnist` arrays or
+`kerazoo.data.load("mnist")` pipelines works as is (labels are ignored); float images are taken to
+be in [-1, 1] already (`scale_images` does the same conversion outside the model).
+
+Reference:
+  A. Radford, L. Metz, S. Chintala. "Unsupervised representation learning with deep convolutional
+  generative adversarial networks." ICLR 2016. I. Goodfellow et al. "Generative adversarial
+  nets." NeurIPS 2014.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from kerazoo.models._common import check_positive, check_rate
+from kerazoo.registry import register_model
+
+__all__ = ["DCGAN", "dcgan", "scale_images", "plot_image_grid", "SampleGrid", "recipe_data"]
+
+
+def scale_images(images):
+    """Raw integer pixels (0..255) to float32 in [-1, 1]; adds the channel axis of `(N, H, W)`."""
+    dtype = keras.backend.standardize_dtype(images.dtype)
+    images = ops.cast(images, "float32")
+    if "int" in dtype:
+        images = images / 127.5 - 1.0
+    return ops.expand_dims(images, -1) if len(images.shape) == 3 else images
+
+
+@keras.saving.register_keras_serializable(package="kerazoo")
+class DCGAN(keras.Model):
+    """A generator and a discriminator trained against each other by `fit`.
+
+    `call(z)` is the generator. `fit(images)` draws fresh latent vectors every step; `fit(z, images)`
+    (latent vectors of rank 2 as `x`) uses the given ones. `compile()` defaults to Adam(2e-4,
+    beta_1=0.5) for both networks; one `optimizer=` is cloned for the discriminator, or give
+    `d_optimizer=`/`g_optimizer=`.
+    """
+
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, **kwargs):
+        super().__init__(**kwargs)
+        self.generator, self.discriminator = generator, discriminator
+        self.latent_dim = int(generator.input_shape[-1])
+        self.image_shape = tuple(generator.output_shape[1:])
+        self.noise = keras.random.SeedGenerator()
+        self.bce = keras.losses.BinaryCrossentropy(from_logits=True)
+        self.d_loss_tracker, self.g_loss_tracker = keras.metrics.Mean("d_loss"), keras.metrics.Mean("g_loss")
+        self.built = True  # both networks are built functional models
+
+    def call(self, z, training=False):
+        return self.generator(z, training=training)
+
+    def compile(self, optimizer=None, loss=None, metrics=None, *, d_optimizer=None, g_optimizer=None, **kwargs):
+        if loss is not None or metrics:
+            raise ValueError("DCGAN computes its own losses (d_loss, g_loss); compile it with an optimizer "
+                             f"only. Received: loss={loss!r}, metrics={metrics!r}")
+        adam = {"class_name": "adam", "config": {"learning_rate": 2e-4, "beta_1": 0.5}}
+        self.g_optimizer = keras.optimizers.get(g_optimizer or optimizer or adam)
+        if d_optimizer is None:  # a clone: both networks must not share one optimizer's slots
+            d_optimizer = self.g_optimizer.__class__.from_config(self.g_optimizer.get_config())
+        self.d_optimizer = keras.optimizers.get(d_optimizer)
+        super().compile(optimizer=self.g_optimizer, **kwargs)
+
+    def get_compile_config(self):
+        return {"d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+                "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer)} if self.compiled else None
+
+    def compile_from_config(self, config):
+        self.compile(**{k: keras.saving.deserialize_keras_object(v) for k, v in config.items()})
+        self.d_optimizer.build(self.discriminator.trainable_variables)  # so saved slots can load
+        self.g_optimizer.build(self.generator.trainable_variables)
+
+    @property
+    def metrics(self):
+        return [self.d_loss_tracker, self.g_loss_tracker]
+
+    # === Training ===
+    def _unpack(self, data):
+        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        if len(x.shape) == 2:  # (z, images)
+            return x, scale_images(y)
+        real = scale_images(x)  # labels, if any, are ignored
+        return keras.random.normal((ops.shape(real)[0], self.latent_dim), seed=self.noise), real
+
+    def _adversarial_losses(self, real, z, training):
+        real_logits = self.discriminator(real, training=training)
+        fake_logits = self.discriminator(self.generator(z, training=training), training=training)
+        d_loss = (self.bce(ops.ones_like(real_logits), real_logits)
+                  + self.bce(ops.zeros_like(fake_logits), fake_logits))
+        return d_loss, self.bce(ops.ones_like(fake_logits), fake_logits)
+
+    def train_step(self, data):
+        z, real = self._unpack(data)
+        with tf.GradientTape() as tape:  # 1. discriminator: real -> 1, generated -> 0
+            d_loss, _ = self._adversarial_losses(real, z, training=True)
+        grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
+        self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
+        with tf.GradientTape() as tape:  # 2. generator: make the discriminator say 1
+            fake_logits = self.discriminator(self.generator(z, training=True), training=True)
+            g_loss = self.bce(ops.ones_like(fake_logits), fake_logits)
+        grads = tape.gradient(g_loss, self.generator.trainable_weights)
+        self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        return {m.name: m.result() for m in self.metrics}
+
+    def test_step(self, data):
+        z, real = self._unpack(data)
+        d_loss, g_loss = self._adversarial_losses(real, z, training=False)
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        return {m.name: m.result() for m in self.metrics}
+
+    # === Sampling ===
+    def latent(self, n: int, seed: int | None = None) -> np.ndarray:
+        """`n` standard-normal latent vectors (float32), the same ones for the same `seed`."""
+        return np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype("float32")
+
+    def sample(self, n: int = 64, seed: int | None = None, batch_size: int = 256) -> np.ndarray:
+        """`n` generated images `(n, H, W, C)` in [-1, 1]; deterministic for a given `seed`."""
+        z = self.latent(n, seed)
+        return np.concatenate([ops.convert_to_numpy(self.generator(z[i:i + batch_size], training=False))
+                               for i in range(0, n, batch_size)])
+
+    def example_batch(self, n: int, seed: int):
+        """`(z, real images in [-1, 1])`: `model(z)` gives images, `train_on_batch(z, images)` trains."""
+        rng = np.random.default_rng(seed)
+        return self.latent(n, seed), rng.uniform(-1, 1, (n, *self.image_shape)).astype("float32")
+
+    # === Config ===
+    def get_config(self):
+        return {**super().get_config(), "generator": keras.saving.serialize_keras_object(self.generator),
+                "discriminator": keras.saving.serialize_keras_object(self.discriminator)}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("generator", "discriminator"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
+
+@register_model
+def dcgan(
+    *,
+    image_shape: tuple[int, ...] = (28, 28, 1),        # (H, W, C); sides multiples of 2**len(generator_filters)
+    latent_dim: int = 100,                              # size of z, as in the paper
+    generator_filters: tuple[int, ...] = (128, 64),     # projected map, then each stride-2 block
+    discriminator_filters: tuple[int, ...] = (64, 128),  # one stride-2 convolution each
+    kernel_size: int = 5,
+    negative_slope: float = 0.2,                        # LeakyReLU slope (Radford et al.)
+    dropout: float = 0.3,                               # discriminator dropout after each convolution
+    name: str = "dcgan",
+) -> DCGAN:
+    """A DCGAN for images of a configured size (MNIST's 28x28x1 by default).
+
+    Args:
+      image_shape: `(height, width, channels)` of the generated (and discriminated) images.
+      latent_dim: length of the generator's input vector z (standard normal).
+      generator_filters: channels of the dense projection's map and of each upsampling block.
+        The generator doubles the side `len(generator_filters)` times (the last doubling is the
+        tanh output layer), so it starts at `H / 2**len(generator_filters)`: 7x7 for 28x28.
+      discriminator_filters: channels of the discriminator's stride-2 convolutions.
+      kernel_size: kernel side of every (transposed) convolution.
+      negative_slope: LeakyReLU slope in both networks.
+      dropout: discriminator dropout rate after each convolution.
+      name: model name (sub-models are named `generator` and `discriminator`).
+
+    Returns:
+      A `DCGAN` (a `keras.Model`): `model(z)` gives images in [-1, 1]; compile it and `fit` it on images.
+
+    Reference:
+      Radford, Metz, Chintala, "Unsupervised representation learning with deep convolutional
+      generative adversarial networks", ICLR 2016.
+
+    Example:
+      >>> gan = kerazoo.get("dcgan", compile=True)
+      >>> (x_train, _), _ = keras.datasets.mnist.load_data()   # uint8 pixels are rescaled inside
+      >>> gan.fit(x_train, batch_size=128, epochs=5, callbacks=[SampleGrid("samples")])
+      >>> plot_image_grid(gan.sample(64, seed=0), "digits.png")
+    """
+    if len(image_shape) != 3:
+        raise ValueError(f"dcgan: `image_shape` should be (height, width, channels). Received: image_shape={image_shape}")
+    check_positive(image_shape=image_shape, latent_dim=latent_dim, generator_filters=generator_filters,
+                   discriminator_filters=discriminator_filters, kernel_size=kernel_size)
+    check_rate(dropout=dropout)
+    height, width, channels = image_shape
+    steps = len(generator_filters)
+    if height % 2 ** steps or width % 2 ** steps:
+        most = min((s & -s).bit_length() - 1 for s in (height, width))  # times both sides halve evenly
+        fix = f"use at most {most} generator_filters entries" if most else "odd sides cannot be made"
+        raise ValueError(
+            f"dcgan: the generator doubles its starting map {steps} times (once per generator_filters entry), "
+            f"so both image sides must be multiples of {2 ** steps} (e.g. {7 * 2 ** steps} or {2 ** (steps + 3)}); "
+            f"for {height}x{width} {fix}. Received: image_shape={image_shape}, generator_filters={generator_filters}")
+    start_h, start_w = height // 2 ** steps, width // 2 ** steps
+
+    # === Generator: z -> dense projection -> (Conv2DTranspose + BN + LeakyReLU) x n -> tanh ===
+    z = keras.Input(shape=(latent_dim,), name="z")
+    x = keras.layers.Dense(start_h * start_w * generator_filters[0], use_bias=False, name="project")(z)
+    x = keras.layers.BatchNormalization(name="project_bn")(x)
+    x = keras.layers.LeakyReLU(negative_slope, name="project_lrelu")(x)
+    x = keras.layers.Reshape((start_h, start_w, generator_filters[0]), name="reshape")(x)
+    for i, filters in enumerate(generator_filters[1:], start=1):
+        x = keras.layers.Conv2DTranspose(filters, kernel_size, strides=2, padding="same", use_bias=False,
+                                         name=f"up{i}")(x)
+        x = keras.layers.BatchNormalization(name=f"up{i}_bn")(x)
+        x = keras.layers.LeakyReLU(negative_slope, name=f"up{i}_lrelu")(x)
+    image = keras.layers.Conv2DTranspose(channels, kernel_size, strides=2, padding="same", activation="tanh",
+                                         name="to_image")(x)
+    generator = keras.Model(z, image, name="generator")
+
+    # === Discriminator: image -> (strided Conv2D + LeakyReLU + Dropout) x n -> logit ===
+    inputs = keras.Input(shape=image_shape, name="image")
+    x = inputs
+    for i, filters in enumerate(discriminator_filters, start=1):
+        x = keras.layers.Conv2D(filters, kernel_size, strides=2, padding="same", name=f"conv{i}")(x)
+        x = keras.layers.LeakyReLU(negative_slope, name=f"conv{i}_lrelu")(x)
+        if dropout:
+            x = keras.layers.Dropout(dropout, name=f"conv{i}_dropout")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    logit = keras.layers.Dense(1, name="logit")(x)
+    discriminator = keras.Model(inputs, logit, name="discriminator")
+
+    return DCGAN(generator, discriminator, name=name)
+
+
+def plot_image_grid(images, path: str | Path, *, columns: int | None = None, title: str = "") -> Path:
+    """Writes images in [-1, 1] (`(N, H, W, C)`, C = 1 or 3) as one grid PNG; returns its path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    images = np.clip((np.asarray(images, dtype="float32") + 1.0) / 2.0, 0.0, 1.0)
+    n = len(images)
+    columns = columns or int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns, rows + (0.4 if title else 0)), squeeze=False)
+    for ax, i in zip(axes.flat, range(rows * columns)):
+        ax.axis("off")
+        if i < n:
+            image = images[i]
+            ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=1)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(pad=0.1)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return Path(path)
+
+
+class SampleGrid(keras.callbacks.Callback):
+    """Saves a grid of `model.sample(n, seed)` as `directory/epoch_NNN.png` every `every` epochs.
+
+    The seed is fixed, so the grids show the same latent vectors improving epoch by epoch.
+    """
+
+    def __init__(self, directory: str | Path, every: int = 1, n: int = 64, seed: int = 0):
+        super().__init__()
+        check_positive(every=every, n=n)
+        self.directory, self.every, self.n, self.seed = Path(directory), every, n, seed
+        self.paths: list[Path] = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every == 0:
+            path = self.directory / f"epoch_{epoch + 1:03d}.png"
+            self.paths.append(plot_image_grid(self.model.sample(self.n, self.seed), path, title=f"epoch {epoch + 1}"))
+
+
+def recipe_data(recipe, model_kwargs, data_dir, seed):
+    """The recipe's image data set as `kerazoo.data` pipelines (raw uint8; labels are ignored)."""
+    from kerazoo import data
+    from kerazoo.training.tasks import TaskData
+
+    splits = data.load(recipe.dataset, data_dir=data_dir, batch_size=recipe.batch_size,
+                       validation_split=recipe.validation_split, seed=seed, **recipe.data)
+    return TaskData(splits["train"], splits["val"], splits["test"])

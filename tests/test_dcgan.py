@@ -1,0 +1,119 @@
+"""DCGAN specifics: the alternating `fit`, sampling, image sizes, saving, the sample-grid callback."""
+import numpy as np
+import pytest
+
+import kerazoo
+from kerazoo.models.dcgan import SampleGrid, plot_image_grid, scale_images
+
+TINY = dict(latent_dim=8, generator_filters=(16, 8), discriminator_filters=(8, 16), kernel_size=3)
+
+
+def tiny(**overrides):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = kerazoo.get("dcgan", **{**TINY, **overrides})
+    model.compile()
+    return model
+
+
+def digits(n=8, shape=(28, 28)):
+    return np.random.default_rng(0).integers(0, 256, (n, *shape)).astype("uint8")
+
+
+def is_png(path):
+    return path.is_file() and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_fit_updates_both_networks_and_logs_both_losses():
+    model = tiny()
+    g_before = np.array(model.generator.get_layer("project").kernel)
+    d_before = np.array(model.discriminator.get_layer("conv1").kernel)
+    labels = np.zeros(8, dtype="int64")  # a classification pipeline's (images, labels): labels ignored
+    history = model.fit(digits(), labels, batch_size=4, epochs=1, verbose=0)
+    assert set(history.history) == {"d_loss", "g_loss"}
+    assert all(np.isfinite(v[0]) for v in history.history.values())
+    assert not np.allclose(g_before, model.generator.get_layer("project").kernel)
+    assert not np.allclose(d_before, model.discriminator.get_layer("conv1").kernel)
+    assert int(model.d_optimizer.iterations) == int(model.g_optimizer.iterations) == 2
+
+
+def test_sample_shape_range_and_determinism():
+    model = tiny()
+    images = model.sample(6, seed=3)
+    assert images.shape == (6, 28, 28, 1)
+    assert images.min() >= -1 and images.max() <= 1
+    np.testing.assert_array_equal(images, model.sample(6, seed=3))
+    assert not np.allclose(images, model.sample(6, seed=4))
+    np.testing.assert_allclose(model.sample(3, seed=3), images[:3], atol=1e-6)  # same z prefix
+
+
+@pytest.mark.parametrize("shape, filters, start", [((32, 32, 3), (16, 8), 8), ((64, 48, 3), (32, 16, 8, 8), 4)])
+def test_other_image_sizes_build_and_train(shape, filters, start):
+    model = tiny(image_shape=shape, generator_filters=filters)
+    assert model.generator.get_layer("reshape").output.shape[1:3] == (start, shape[1] // 2 ** len(filters))
+    assert model.generator.output.shape[1:] == shape
+    assert model.discriminator.input.shape[1:] == shape and model.discriminator.output.shape[1:] == (1,)
+    assert model.sample(2, seed=0).shape == (2, *shape)
+    images = np.random.default_rng(0).uniform(-1, 1, (4, *shape)).astype("float32")
+    logs = model.train_on_batch(images, return_dict=True)
+    assert set(logs) == {"d_loss", "g_loss"} and all(np.isfinite(v) for v in logs.values())
+
+
+@pytest.mark.parametrize("shape, match", [((30, 30, 1), "multiples of 4.*at most 1"), ((27, 28, 1), "odd"),
+                                          ((28, 28), "height, width, channels"), ((28, 28, 0), "positive")])
+def test_bad_image_shapes_raise_clear_errors(shape, match):
+    with pytest.raises(ValueError, match=match):
+        kerazoo.get("dcgan", image_shape=shape)
+
+
+def test_compile_accepts_one_optimizer_or_two_and_rejects_a_loss():
+    import keras
+
+    model = kerazoo.get("dcgan", **TINY)
+    model.compile()  # Radford et al.'s Adam for both
+    assert model.d_optimizer is not model.g_optimizer
+    assert float(model.d_optimizer.beta_1) == 0.5 and np.isclose(float(model.g_optimizer.learning_rate), 2e-4)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=None, metrics=[])  # recipe.compile_model's call
+    assert model.d_optimizer is not model.g_optimizer
+    assert model.d_optimizer.get_config() == model.g_optimizer.get_config()
+    model.compile(d_optimizer=keras.optimizers.SGD(0.1), g_optimizer="rmsprop")
+    assert isinstance(model.d_optimizer, keras.optimizers.SGD)
+    assert isinstance(model.g_optimizer, keras.optimizers.RMSprop)
+    with pytest.raises(ValueError, match="own losses"):
+        model.compile(optimizer="adam", loss="binary_crossentropy")
+
+
+def test_keras_round_trip_after_training(tmp_path):
+    import keras
+
+    model = tiny()
+    model.compile(d_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5), g_optimizer=keras.optimizers.Adam(3e-4))
+    model.fit(digits(), batch_size=4, epochs=1, verbose=0)  # moves the batch-norm statistics too
+    model.save(tmp_path / "gan.keras")
+    restored = keras.saving.load_model(tmp_path / "gan.keras", safe_mode=True)
+    z = model.latent(5, seed=1)
+    np.testing.assert_array_equal(model(z), restored(z))
+    np.testing.assert_array_equal(model.discriminator(model(z)), restored.discriminator(restored(z)))
+    assert (restored.generator.name, restored.discriminator.name) == ("generator", "discriminator")
+    assert np.isclose(float(restored.d_optimizer.learning_rate), 1e-3)
+    assert np.isclose(float(restored.g_optimizer.learning_rate), 3e-4)
+    assert int(restored.d_optimizer.iterations) == 2  # optimizer state kept: training can resume
+    restored.fit(digits(), batch_size=4, epochs=1, verbose=0)
+
+
+def test_sample_grid_callback_writes_a_png_per_epoch(tmp_path):
+    model = tiny()
+    every_epoch, every_other = SampleGrid(tmp_path / "a", n=4, seed=0), SampleGrid(tmp_path / "b", every=2, n=4)
+    model.fit(digits(4), batch_size=4, epochs=2, verbose=0, callbacks=[every_epoch, every_other])
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["epoch_001.png", "epoch_002.png"]
+    assert [p.name for p in every_other.paths] == ["epoch_002.png"]
+    assert all(is_png(p) for p in every_epoch.paths + every_other.paths)
+
+
+def test_scale_images_and_rgb_grid(tmp_path):
+    scaled = np.asarray(scale_images(np.array([[[0, 255]]], dtype="uint8")))
+    assert scaled.shape == (1, 1, 2, 1) and scaled.dtype == np.float32
+    np.testing.assert_allclose(scaled.ravel(), [-1.0, 1.0])
+    rgb = np.random.default_rng(0).uniform(-1, 1, (5, 8, 8, 3))
+    assert is_png(plot_image_grid(rgb, tmp_path / "grid.png", title="rgb"))
