@@ -24,11 +24,12 @@ from kerazoo.registry import (  # noqa: E402
 )
 
 __version__ = "0.1.0"
-__all__ = ["get", "list_models", "describe", "register_model", "train", "evaluate", "finetune", "export", "data", "ConfigError",
+__all__ = ["get", "list_models", "describe", "register_model", "train", "evaluate", "finetune", "export", "tune", "hypermodel", "data", "ConfigError",
            "UnknownModelError", "WeightsError", "__version__"]
 
 _LAZY = {"train": "kerazoo.training.run", "evaluate": "kerazoo.training.run",
-         "finetune": "kerazoo.training.finetune", "export": "kerazoo.export"}
+         "finetune": "kerazoo.training.finetune", "export": "kerazoo.export",
+         "tune": "kerazoo.tuning", "hypermodel": "kerazoo.tuning"}
 
 
 def __getattr__(name):  # heavy entry points load on first use, so `import kerazoo` stays instant

@@ -220,6 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="optional: real MNIST/IMDB files for extra checks")
     p.add_argument("--quick", action="store_true", help="smaller budgets (for tests)")
     p.set_defaults(func=_cmd_demo)
+
+    from kerazoo.tuning import add_tune_command  # no TensorFlow import until a search runs
+
+    add_tune_command(sub)
     return parser
 
 

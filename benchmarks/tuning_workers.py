@@ -1,0 +1,179 @@
+"""Distributed tuning throughput (1 vs 2 local workers) and what a short LeNet-5 search finds on MNIST.
+
+    python benchmarks/tuning_workers.py [--trials 8] [--epochs 1] [--data-dir ../shared/data] [--search-trials 8]
+
+1. The same random search (LeNet-5 search space, `--trials` trials of `--epochs` epochs) runs
+   with a chief and 1 worker, then a chief and 2 workers (TensorFlow's default threads, then one
+   intra/inter-op thread per worker process), all `kerazoo tune` processes on
+   127.0.0.1. Throughput is trials per minute from the first trial's start to the last trial's end
+   (process start-up excluded; it is printed separately), and the 2-vs-1 ratio. The data is a
+   `--train-size` slice of MNIST when `--data-dir` has `mnist.npz`, else synthetic digits; it is
+   written to a temporary directory, never to the repository.
+2. With `--data-dir`: a `--search-trials` random search on the same slice against the default
+   config (the recipe as shipped) trained for the same epochs; validation and test accuracy.
+
+Both workers share this machine's cores, so the ratio shows the overhead and contention of
+distributed tuning here, not the speed-up of workers on separate machines.
+Writes benchmarks/results/tuning_workers.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _digits(n, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 10, n)
+    x = rng.integers(0, 60, (n, 28, 28)).astype("uint8")
+    for i, k in enumerate(y):
+        r, c = divmod(int(k), 5)
+        x[i, 4 + 10 * r: 12 + 10 * r, 2 + 5 * c: 6 + 5 * c] = 255
+    return x, y
+
+
+def _write_data(folder: Path, data_dir, train_size: int, test_size: int) -> str:
+    source = Path(data_dir or "/nonexistent") / "mnist" / "mnist.npz"
+    source = source if source.exists() else Path(data_dir or "/nonexistent") / "mnist.npz"
+    if source.exists():
+        with np.load(source) as f:
+            x, y, xt, yt = f["x_train"][:train_size], f["y_train"][:train_size], f["x_test"][:test_size], f["y_test"][:test_size]
+        kind = f"MNIST (first {train_size} training / {test_size} test digits)"
+    else:
+        (x, y), (xt, yt) = _digits(train_size), _digits(test_size, seed=1)
+        kind = f"synthetic digits ({train_size} / {test_size})"
+    np.savez(folder / "mnist.npz", x_train=x, y_train=y, x_test=xt, y_test=yt)
+    return kind
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def distributed_run(workers: int, folder: Path, trials: int, epochs: int, timeout: float, threads: int = 0) -> dict:
+    address = f"127.0.0.1:{_free_port()}"
+    directory = folder / f"search-{workers}w-{threads}t"
+    command = [sys.executable, "-m", "kerazoo.tuning", "tune", "lenet5", "--chief", address, "--max-trials",
+               str(trials), "--epochs", str(epochs), "--directory", str(directory), "--data-dir", str(folder),
+               "--no-tensorboard", "--quiet", "--seed", "7"]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    if threads:  # TensorFlow's thread pools per process (0: TensorFlow's default, all cores)
+        env.update(TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS=str(threads))
+    started = time.time()
+    procs = []
+    try:
+        for extra in [[]] + [["--worker", str(i)] for i in range(1, workers + 1)]:
+            log = open(folder / f"{workers}w-{threads}t-{len(procs)}.log", "w")
+            procs.append(subprocess.Popen(command + extra, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                          start_new_session=True))
+        while time.time() - started < timeout and any(p.poll() is None for p in procs):
+            time.sleep(0.5)
+        codes = [p.poll() for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+    wall = time.time() - started
+    if codes != [0] * len(procs):
+        raise RuntimeError(f"{workers} worker(s): exit codes {codes}; see the logs in {folder}")
+    ran = [t for i in range(1, workers + 1)
+           for t in json.loads((directory / "lenet5" / f"worker_tuner{i}.json").read_text())["trials"]]
+    first, last = min(t["started"] for t in ran), max(t["ended"] for t in ran)
+    return {"workers": workers, "threads_per_process": threads or "default", "trials": len(ran), "search_seconds": round(last - first, 1),
+            "trials_per_minute": round(60 * len(ran) / (last - first), 2), "wall_seconds": round(wall, 1),
+            "startup_seconds": round(first - started, 1),
+            "per_worker": {i: sum(1 for t in json.loads((directory / "lenet5" / f"worker_tuner{i}.json")
+                                                        .read_text())["trials"]) for i in range(1, workers + 1)}}
+
+
+def search_vs_default(folder: Path, trials: int, epochs: int) -> dict:
+    import keras_tuner as kt
+
+    from kerazoo import tuning
+
+    result = tuning.tune("lenet5", max_trials=trials, epochs=epochs, data_dir=str(folder), directory=folder / "search",
+                         overwrite=True, tensorboard=False, verbose=0, seed=7)
+
+    def trained(hm, hp):  # the recipe's data, the same epochs
+        from kerazoo.training.tasks import prepare
+
+        kwargs, recipe = hm.sample(hp)
+        data = prepare(hm.config, recipe, kwargs, str(folder), recipe.seed)
+        model = hm.build(hp)
+        history = hm.fit(hp, model, data.train, validation_data=data.val)
+        return (max(history.history["val_accuracy"]),
+                model.evaluate(data.test, return_dict=True, verbose=0)["accuracy"])
+
+    hm = tuning.hypermodel("lenet5", epochs=epochs)
+    hm.fit_verbose = 0
+    default_val, default_test = trained(hm, kt.HyperParameters())
+    best_hp = result.tuner_object.get_best_hyperparameters(1)[0]
+    best_val, best_test = trained(hm, best_hp)
+    return {"trials": trials, "epochs": epochs, "best_values": result.best["values"],
+            "search_best_val_accuracy": result.best["score"],
+            "default": {"val_accuracy": default_val, "test_accuracy": default_test},
+            "best_retrained": {"val_accuracy": best_val, "test_accuracy": best_test}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=8, help="trials of the throughput search")
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--train-size", type=int, default=6000)
+    parser.add_argument("--test-size", type=int, default=2000)
+    parser.add_argument("--data-dir", help="folder with mnist.npz (or mnist/mnist.npz)")
+    parser.add_argument("--search-trials", type=int, default=8, help="trials of the search-vs-default part")
+    parser.add_argument("--search-epochs", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--output", default="benchmarks/results/tuning_workers.json")
+    args = parser.parse_args()
+
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="kerazoo-tune-bench-") as tmp:
+        folder = Path(tmp)
+        kind = _write_data(folder, args.data_dir, args.train_size, args.test_size)
+        runs = [distributed_run(w, folder, args.trials, args.epochs, args.timeout, t) for w, t in ((1, 0), (2, 0), (2, 1))]
+        ratio = runs[1]["trials_per_minute"] / runs[0]["trials_per_minute"]
+        ratio_1t = runs[2]["trials_per_minute"] / runs[0]["trials_per_minute"]
+        print(f"\nLeNet-5 random search, {args.trials} trials x {args.epochs} epoch(s) on {kind}; "
+              f"{os.cpu_count()} cores, load average before {load_before[0]:.1f}")
+        print(f"{'workers':>8}{'TF threads':>11}{'trials/min':>12}{'search s':>10}{'start-up s':>12}{'wall s':>8}"
+              "  trials per worker")
+        for r in runs:
+            print(f"{r['workers']:>8}{r['threads_per_process']:>11}{r['trials_per_minute']:>12.2f}{r['search_seconds']:>10.1f}"
+                  f"{r['startup_seconds']:>12.1f}{r['wall_seconds']:>8.1f}  {r['per_worker']}")
+        print(f"2 workers / 1 worker throughput: {ratio:.2f}x (default threads), {ratio_1t:.2f}x (1 thread per worker)")
+        report = {"data": kind, "trials": args.trials, "epochs": args.epochs, "cores": os.cpu_count(),
+                  "load_average_before": load_before, "runs": runs, "throughput_ratio_2_vs_1": round(ratio, 3),
+                  "throughput_ratio_2_single_thread_vs_1": round(ratio_1t, 3)}
+        if args.data_dir and kind.startswith("MNIST"):
+            comparison = search_vs_default(folder, args.search_trials, args.search_epochs)
+            d, b = comparison["default"], comparison["best_retrained"]
+            print(f"\nsearch ({args.search_trials} trials x {args.search_epochs} epochs) vs the default config, "
+                  f"same data and epochs:")
+            print(f"{'':>16}{'val acc':>10}{'test acc':>10}")
+            print(f"{'default config':>16}{d['val_accuracy']:>10.4f}{d['test_accuracy']:>10.4f}")
+            print(f"{'best found':>16}{b['val_accuracy']:>10.4f}{b['test_accuracy']:>10.4f}  {comparison['best_values']}")
+            report["search_vs_default"] = comparison
+        report["load_average_after"] = os.getloadavg()
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2, default=str))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
