@@ -1,0 +1,427 @@
+"""Speed on one machine, measured side by side in one run and reported as ratios.
+
+    python benchmarks/speed.py --data-dir ../shared/data [--only training serving import scaling] [--quick]
+
+Sections:
+  training  kerazoo's input path (kerazoo.data pipelines: cache -> shuffle -> batch -> prefetch,
+            plus `steps_per_execution`, XLA `jit_compile`, length bucketing for text) vs plain
+            `model.fit` on NumPy arrays, same model and epochs: steady-state samples/s (epochs after
+            the first, which traces) and held-out accuracy. LeNet-5 on MNIST, IMDB LSTM on token ids.
+  serving   the shipped lenet5.mnist: SavedModel `serving_default` signature vs `model.predict` of
+            the `.keras` model (and a direct `model(x)` call), per-call latency at batch 1 and 64.
+  import    `import kerazoo; kerazoo.list_models()` vs `import tensorflow`, fresh interpreters.
+  scaling   one process vs two logical CPU replicas (MirroredStrategy + fit) and vs two local
+            workers (MultiWorkerMirroredStrategy + kerazoo.distribute.fit_multiworker), fresh
+            processes, same global batch.
+
+Prints a table per section and writes benchmarks/results/speed.json (with the load average
+before/after: other processes share the machine). `--quick` shrinks everything for a smoke run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+# === Training ===
+
+def _epoch_timer():
+    import keras
+
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seconds = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self._t = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(time.perf_counter() - self._t)
+
+    return EpochTimer()
+
+
+def _run_variant(build, fit_data, n_train, epochs, test, fit_kwargs=None, compile_kwargs=None):
+    """Builds (same seed), fits and evaluates one variant; returns its row."""
+    import keras
+
+    keras.backend.clear_session()
+    model = build(**(compile_kwargs or {}))
+    timer = _epoch_timer()
+    started = time.perf_counter()
+    x, y = fit_data if isinstance(fit_data, tuple) else (fit_data, None)
+    model.fit(x, y, epochs=epochs, verbose=0, callbacks=[timer], **(fit_kwargs or {}))
+    total = time.perf_counter() - started
+    steady = timer.seconds[1:] or timer.seconds
+    accuracy = model.evaluate(*test, batch_size=512, verbose=0, return_dict=True)["accuracy"]
+    return {"samples_per_s": round(n_train * len(steady) / sum(steady), 1), "fit_seconds": round(total, 1),
+            "epoch_seconds": [round(s, 2) for s in timer.seconds], "test_accuracy": round(float(accuracy), 4)}
+
+
+def _compile(model, recipe, **options):
+    from kerazoo.recipe import make_optimizer
+
+    model.compile(optimizer=make_optimizer(recipe), loss=recipe.loss, metrics=list(recipe.metrics), **options)
+    return model
+
+
+def bench_lenet(data_dir, epochs, quick):
+    import keras
+
+    import kerazoo
+    from kerazoo.data.sources import load_numpy, to_dataset
+    from kerazoo.training.run import resolve
+
+    _, recipe, kwargs = resolve("lenet5")
+    (x, y), (xt, yt) = load_numpy("mnist", data_dir=data_dir)
+    if quick:
+        x, y, xt, yt = x[:4096], y[:4096], xt[:1024], yt[:1024]
+    bs = recipe.batch_size
+
+    def build(**options):
+        keras.utils.set_random_seed(recipe.seed)
+        return _compile(kerazoo.get("lenet5", **kwargs), recipe, **options)
+
+    pipeline = to_dataset((x, y), batch_size=bs, shuffle=True, seed=recipe.seed)
+    variants = [
+        ("numpy fit, Keras defaults (batch 32)", (x, y), {"shuffle": True}, {}),
+        (f"numpy fit, batch {bs}", (x, y), {"batch_size": bs, "shuffle": True}, {}),
+        (f"kerazoo pipeline, batch {bs}", pipeline, {}, {}),
+        (f"kerazoo pipeline, batch {bs}, steps_per_execution=32", pipeline, {}, {"steps_per_execution": 32}),
+        (f"kerazoo pipeline, batch {bs}, steps_per_execution=32, jit_compile", pipeline, {},
+         {"steps_per_execution": 32, "jit_compile": True}),
+    ]
+    return _variants("lenet5 / MNIST", variants, build, len(x), epochs, (xt, yt))
+
+
+def bench_imdb(data_dir, epochs, quick, n_train):
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    import kerazoo
+    from kerazoo.data.sources import load_numpy, to_dataset
+    from kerazoo.training.run import resolve
+    from kerazoo.training.tasks import make_vectorizer
+
+    _, recipe, kwargs = resolve("imdb_lstm")
+    (texts, y), (test_texts, yt) = load_numpy("imdb", data_dir=data_dir)
+    rng = np.random.default_rng(0)
+    n_train = 1024 if quick else n_train
+    train_idx, test_idx = rng.permutation(len(y))[:n_train], rng.permutation(len(yt))[:min(n_train, 5000)]
+    length = recipe.data.get("sequence_length", 400)
+    vectorizer = make_vectorizer(texts.astype(str), vocab_size=kwargs["vocab_size"], sequence_length=length)
+
+    def ids(t):
+        return np.concatenate([vectorizer(tf.constant(t[i:i + 2048].astype(str))).numpy()
+                               for i in range(0, len(t), 2048)])
+
+    x, y = ids(texts[train_idx]), y[train_idx].astype("float32")
+    xt, yt = ids(test_texts[test_idx]), yt[test_idx].astype("float32")
+    bs = recipe.batch_size
+
+    def build(**options):
+        keras.utils.set_random_seed(recipe.seed)
+        return _compile(kerazoo.get("imdb_lstm", **kwargs), recipe, **options)
+
+    pipeline = to_dataset((x, y), batch_size=bs, shuffle=True, seed=recipe.seed)
+    variants = [
+        ("numpy fit, Keras defaults (batch 32)", (x, y), {"shuffle": True}, {}),
+        (f"numpy fit, batch {bs}", (x, y), {"batch_size": bs, "shuffle": True}, {}),
+        (f"kerazoo pipeline, batch {bs}", pipeline, {}, {}),
+        (f"kerazoo pipeline, batch {bs}, steps_per_execution=16", pipeline, {}, {"steps_per_execution": 16}),
+        (f"kerazoo pipeline, batch {bs}, length buckets", bucketed(x, y, bs, recipe.seed), {}, {}),
+    ]
+    section = _variants(f"imdb_lstm / IMDB ({len(x)} reviews, {length} tokens)", variants, build, len(x), epochs,
+                        (xt, yt))
+    section["mean_tokens_per_review"] = round(float((x != 0).sum(1).mean()), 1)
+    return section
+
+
+def bucketed(x, y, batch_size, seed, boundaries=(64, 128, 192, 256, 320)):
+    """Reviews trimmed of their padding and batched with reviews of similar length (padded per batch)."""
+    import numpy as np
+    import tensorflow as tf
+
+    lengths = np.maximum((x != 0).sum(1), 1)
+    ds = tf.data.Dataset.from_tensor_slices((x, y, lengths)).cache()
+    ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).map(lambda a, b, n: (a[:n], b))
+    return ds.bucket_by_sequence_length(lambda a, b: tf.shape(a)[0], list(boundaries),
+                                        [batch_size] * (len(boundaries) + 1)).prefetch(tf.data.AUTOTUNE)
+
+
+def _variants(title, variants, build, n_train, epochs, test):
+    rows = []
+    for label, data, fit_kwargs, compile_kwargs in variants:
+        try:
+            row = _run_variant(build, data, n_train, epochs, test, fit_kwargs, compile_kwargs)
+        except Exception as e:  # noqa: BLE001 - a setting that does not run is a result too
+            row = {"error": f"{type(e).__name__}: {str(e).splitlines()[0][:160]}"}
+        rows.append({"variant": label, **row})
+        print(f"  {title}: {label}: {row}", flush=True)
+    first = rows[0].get("samples_per_s")
+    same_batch = rows[1].get("samples_per_s")
+    for row in rows:
+        if "samples_per_s" in row:
+            row["vs_numpy_default"] = round(row["samples_per_s"] / first, 2) if first else None
+            row["vs_numpy_same_batch"] = round(row["samples_per_s"] / same_batch, 2) if same_batch else None
+    return {"title": title, "epochs": epochs, "train_samples": n_train, "rows": rows}
+
+
+def print_training(section):
+    print(f"\n{section['title']}, {section['epochs']} epochs of {section['train_samples']} samples "
+          "(samples/s over the epochs after the first)")
+    print(f"{'variant':<66}{'samples/s':>10}{'x numpy32':>10}{'x numpy=bs':>11}{'test acc':>10}")
+    for r in section["rows"]:
+        if "error" in r:
+            print(f"{r['variant']:<66}  failed: {r['error']}")
+            continue
+        print(f"{r['variant']:<66}{r['samples_per_s']:>10.0f}{r['vs_numpy_default']:>10.2f}"
+              f"{r['vs_numpy_same_batch']:>11.2f}{r['test_accuracy']:>10.4f}")
+
+
+# === Serving ===
+
+def _latency(fn, calls):
+    for _ in range(5):
+        fn()
+    times = []
+    for _ in range(calls):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def bench_serving(quick):
+    import numpy as np
+    import tensorflow as tf
+
+    import kerazoo
+    from kerazoo.weights import artifacts_dir
+
+    model = kerazoo.get("lenet5.mnist")
+    path = artifacts_dir() / "lenet5.mnist" / "saved_model"
+    signature = tf.saved_model.load(str(path)).signatures["serving_default"]
+    rng = np.random.default_rng(0)
+    rows = []
+    for batch, calls in ((1, 50 if quick else 300), (64, 20 if quick else 100)):
+        x = rng.integers(0, 256, (batch, 28, 28), dtype=np.uint8)
+        xt = tf.constant(x)
+        (reference,) = signature(xt).values()
+        np.testing.assert_allclose(reference.numpy(), model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
+        ms = {"model.predict(.keras)": _latency(lambda: model.predict(x, verbose=0), calls),
+              "model(x) (.keras, eager call)": _latency(lambda: model(xt, training=False), calls),
+              "SavedModel serving_default": _latency(lambda: signature(xt), calls)}
+        base = ms["model.predict(.keras)"]
+        for how, seconds in ms.items():
+            rows.append({"batch": batch, "how": how, "ms_per_call": round(seconds * 1e3, 3),
+                         "speedup_vs_predict": round(base / seconds, 1)})
+    return {"rows": rows}
+
+
+def print_serving(section):
+    print("\nserving lenet5.mnist (median per-call latency, same outputs checked)")
+    print(f"{'batch':>5}  {'how':<34}{'ms/call':>10}{'x predict':>11}")
+    for r in section["rows"]:
+        print(f"{r['batch']:>5}  {r['how']:<34}{r['ms_per_call']:>10.3f}{r['speedup_vs_predict']:>11.1f}")
+
+
+# === Import ===
+
+def bench_import(quick):
+    runs = 3 if quick else 7
+    programs = {"python -c pass": "pass",
+                "import kerazoo; kerazoo.list_models()": "import sys, kerazoo; kerazoo.list_models(); "
+                                                          "print(int('tensorflow' in sys.modules or 'keras' in sys.modules))",
+                "import tensorflow": "import tensorflow"}
+    rows = []
+    for label, code in programs.items():
+        seconds, imported_tf = [], None
+        for _ in range(runs):
+            t = time.perf_counter()
+            out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                                 env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+            seconds.append(time.perf_counter() - t)
+            if out.stdout.strip():
+                imported_tf = out.stdout.strip() == "1"
+        rows.append({"program": label, "median_s": round(statistics.median(seconds), 3),
+                     "min_s": round(min(seconds), 3), "imports_tensorflow": imported_tf})
+    return {"runs": runs, "rows": rows}
+
+
+def print_import(section):
+    print(f"\nimport time, fresh interpreters (median of {section['runs']})")
+    for r in section["rows"]:
+        extra = "" if r["imports_tensorflow"] is None else f"  imports TensorFlow/Keras: {r['imports_tensorflow']}"
+        print(f"  {r['program']:<42}{r['median_s']:>7.3f} s (min {r['min_s']:.3f}){extra}")
+
+
+# === Scaling: fresh processes ===
+
+def _child_scaling(mode: str, n: int, epochs: int, batch: int, data_dir: str) -> None:
+    """One measurement in this (fresh) process; prints a JSON line."""
+    from kerazoo import distribute
+
+    if mode == "mirrored2":
+        s = distribute.strategy("mirrored", cpu_replicas=2, verbose=False)
+    elif mode == "worker":
+        s = distribute.strategy("multiworker", verbose=False)
+    else:
+        s = None
+    import keras
+
+    import kerazoo
+    from kerazoo.data.sources import load_numpy, to_dataset
+    from kerazoo.training.run import resolve
+
+    _, recipe, kwargs = resolve("lenet5")
+    (x, y), _ = load_numpy("mnist", data_dir=data_dir)
+    x, y = x[:n], y[:n]
+    data = to_dataset((x, y), batch_size=batch, shuffle=True, seed=recipe.seed)  # global batch
+    keras.utils.set_random_seed(recipe.seed)
+    with distribute.scope(s, precision=None):
+        model = _compile(kerazoo.get("lenet5", **kwargs), recipe)
+    timer = _epoch_timer()
+    if distribute.is_multiworker(s):
+        import tempfile
+
+        distribute.fit_multiworker(model, data, epochs=epochs, strategy=s, callbacks=[timer], verbose=0,
+                                   checkpoint_dir=tempfile.mkdtemp(prefix="kerazoo-bench-"))
+    else:
+        model.fit(data, epochs=epochs, verbose=0, callbacks=[timer])
+    steady = timer.seconds[1:]
+    print(json.dumps({"samples_per_s": round(n * len(steady) / sum(steady), 1),
+                      "epoch_seconds": [round(t, 2) for t in timer.seconds],
+                      "replicas": s.num_replicas_in_sync if s else 1}), flush=True)
+
+
+def _launch(args_list, envs, timeout):
+    procs = [subprocess.Popen([sys.executable, __file__, *args], env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **env},
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+             for args, env in zip(args_list, envs)]
+    try:
+        outs = [p.communicate(timeout=timeout)[0] for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.killpg(p.pid, 9)
+                p.wait()
+    results = [json.loads(line) for out in outs for line in out.splitlines() if line.startswith("{")]
+    if len(results) != len(procs):
+        raise RuntimeError(f"scaling run failed (exit codes {[p.returncode for p in procs]})")
+    return results
+
+
+def bench_scaling(data_dir, quick):
+    import socket
+
+    from kerazoo.distribute import tf_config
+
+    n, epochs, batch = (2048, 2, 128) if quick else (16384, 3, 128)
+    common = ["--n", str(n), "--epochs", str(epochs), "--batch", str(batch), "--data-dir", str(data_dir)]
+    rows = []
+
+    def ports(k):
+        socks = [socket.socket() for _ in range(k)]
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        out = [f"127.0.0.1:{s.getsockname()[1]}" for s in socks]
+        for s in socks:
+            s.close()
+        return out
+
+    timeout = 1800
+    (one,) = _launch([["--_child", "single", *common]], [{}], timeout)
+    rows.append({"setup": "1 process, default strategy, model.fit", **one})
+    (two,) = _launch([["--_child", "mirrored2", *common]], [{}], timeout)
+    rows.append({"setup": "2 logical CPU replicas, MirroredStrategy, model.fit", **two})
+    workers = ports(1)
+    (w1,) = _launch([["--_child", "worker", *common]], [{"TF_CONFIG": json.dumps(tf_config(workers, 0))}], timeout)
+    rows.append({"setup": "1 worker, MultiWorkerMirroredStrategy, fit_multiworker", **w1})
+    workers = ports(2)
+    w2 = _launch([["--_child", "worker", *common]] * 2, [{"TF_CONFIG": json.dumps(tf_config(workers, i))} for i in range(2)],
+                 timeout)
+    rows.append({"setup": "2 local workers, MultiWorkerMirroredStrategy, fit_multiworker", **w2[0]})
+    base = rows[0]["samples_per_s"]
+    for row in rows:
+        row["vs_one_process"] = round(row["samples_per_s"] / base, 2)
+    rows[1]["vs_one_replica"] = round(rows[1]["samples_per_s"] / rows[0]["samples_per_s"], 2)
+    rows[3]["vs_one_worker"] = round(rows[3]["samples_per_s"] / rows[2]["samples_per_s"], 2)
+    return {"model": "lenet5 (recipe variant)", "train_samples": n, "epochs": epochs, "global_batch": batch,
+            "cpu_count": os.cpu_count(), "rows": rows}
+
+
+def print_scaling(section):
+    print(f"\nscaling on {section['cpu_count']} cores: lenet5, {section['train_samples']} MNIST samples, global batch "
+          f"{section['global_batch']}, samples/s over epochs 2..{section['epochs']}")
+    for r in section["rows"]:
+        ratio = r.get("vs_one_replica", r.get("vs_one_worker"))
+        print(f"  {r['setup']:<62}{r['samples_per_s']:>9.0f} samples/s  x{r['vs_one_process']:.2f} of 1 process"
+              + (f"  (x{ratio:.2f} of its 1-replica/1-worker row)" if ratio else ""))
+
+
+# === Main ===
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", required=False, help="folder with mnist.npz and aclImdb_v1.tar.gz")
+    parser.add_argument("--only", nargs="*", choices=("training", "serving", "import", "scaling"))
+    parser.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run, not a measurement")
+    parser.add_argument("--epochs", type=int, default=3, help="training epochs per variant (first one is warm-up)")
+    parser.add_argument("--imdb-reviews", type=int, default=5000, help="IMDB training reviews (subset, seeded)")
+    parser.add_argument("--output", default=str(REPO / "benchmarks" / "results" / "speed.json"))
+    parser.add_argument("--_child", help=argparse.SUPPRESS)  # a scaling measurement in a fresh process
+    parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args._child:
+        _child_scaling(args._child, args.n, args.epochs, args.batch, args.data_dir)
+        return
+    sections = args.only or ["training", "serving", "import", "scaling"]
+    if any(s in sections for s in ("training", "scaling")) and not args.data_dir:
+        parser.error("--data-dir is needed for the training and scaling sections")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    epochs = 2 if args.quick else args.epochs
+    result = {"machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
+                          "loadavg_before": [round(v, 2) for v in os.getloadavg()]},
+              "quick": args.quick}
+    started = time.time()
+    if "import" in sections:  # first: nothing of ours is warm
+        result["import"] = bench_import(args.quick)
+        print_import(result["import"])
+    if "scaling" in sections:
+        result["scaling"] = bench_scaling(args.data_dir, args.quick)
+        print_scaling(result["scaling"])
+    if "serving" in sections:
+        result["serving"] = bench_serving(args.quick)
+        print_serving(result["serving"])
+    if "training" in sections:
+        result["training"] = [bench_lenet(args.data_dir, epochs, args.quick),
+                              bench_imdb(args.data_dir, epochs, args.quick, args.imdb_reviews)]
+        for section in result["training"]:
+            print_training(section)
+    from kerazoo.training.run import versions
+
+    result["machine"]["loadavg_after"] = [round(v, 2) for v in os.getloadavg()]
+    result["seconds"] = round(time.time() - started)
+    result["versions"] = versions()
+    out = Path(args.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2))
+    print(f"\nload average before/after: {result['machine']['loadavg_before']} / {result['machine']['loadavg_after']}"
+          f"; wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
