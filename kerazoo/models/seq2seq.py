@@ -1,0 +1,341 @@
+"""Sequence-to-sequence with attention: a recurrent encoder-decoder (Bahdanau or Luong scores).
+
+Encoder: `source_embedding` (padding id 0 masked) -> `encoder` (GRU or LSTM, bidirectional by
+option) whose final states, forward and backward concatenated, start the decoder. Decoder
+(teacher forcing): `target_embedding` -> `decoder` RNN -> `attention` over the encoder outputs
+(`keras.layers.Attention`, Luong's dot score, or `keras.layers.AdditiveAttention` on the
+`attention_query`/`attention_key` projections, Bahdanau's additive score) -> `attention_vector`
+`tanh(W [context; h])` (Luong's attentional state) -> `predictions`, a softmax over the target
+vocabulary per step. Padding is masked throughout: in the RNNs, the attention and the loss.
+
+The model carries its `ParallelVectorizer` (vocabularies) in its config, so one `.keras` file
+translates raw strings: `inference_models()` gives keras-io lstm_seq2seq's encoder and one-step
+decoder built from the trained layers, `translate` decodes greedily or by beam search and
+returns the attention weights, `plot_attention` draws them.
+
+Reference:
+  Bahdanau, Cho, Bengio, "Neural machine translation by jointly learning to align and
+  translate", ICLR 2015; Luong, Pham, Manning, "Effective approaches to attention-based neural
+  machine translation", EMNLP 2015.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Literal, Sequence
+
+import keras
+import numpy as np
+
+from kerazoo.data.dates import END, START, ParallelVectorizer, date_vectorizer
+from kerazoo.models._common import check_choice, check_positive, check_rate
+from kerazoo.registry import register_model
+
+__all__ = ["seq2seq_attention", "Seq2SeqAttention", "Translation", "plot_attention", "exact_match", "recipe_data"]
+
+_CELLS = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
+
+
+@dataclasses.dataclass
+class Translation:
+    """One decoded sequence: its tokens, the attention each output token paid to the source."""
+
+    source: str
+    text: str
+    source_tokens: list[str]
+    tokens: list[str]
+    attention: np.ndarray  # (len(tokens), len(source_tokens)), rows sum to 1
+    log_prob: float        # of the tokens and the final [END]
+
+
+@keras.saving.register_keras_serializable(package="kerazoo")
+class Seq2SeqAttention(keras.Model):
+    """The teacher-forcing model; arguments as in `seq2seq_attention` (the registered builder)."""
+
+    def __init__(self, *, vectorizer=None, embedding_dim=32, units=64, cell="gru", attention="luong",
+                 attention_units=None, bidirectional=True, dropout=0.0, **kwargs):
+        check_choice("cell", cell, list(_CELLS))
+        check_choice("attention", attention, ["bahdanau", "luong"])
+        check_positive(embedding_dim=embedding_dim, units=units, **({} if attention_units is None else
+                                                                    {"attention_units": attention_units}))
+        check_rate(dropout=dropout)
+        if attention == "luong" and attention_units is not None:
+            raise ValueError("`attention_units` sizes Bahdanau's projections; Luong's dot score has none. Received: "
+                             f"attention='luong', attention_units={attention_units}")
+        try:
+            vec = date_vectorizer() if vectorizer is None else ParallelVectorizer.from_config(vectorizer)
+        except (TypeError, KeyError) as e:
+            raise ValueError(f"`vectorizer` should be a ParallelVectorizer.get_config() dict. Received keys "
+                             f"{sorted(vectorizer)}: {e}") from None
+        width = 2 * units if bidirectional else units  # the decoder continues the concatenated encoder states
+        # === Layers ===
+        rnn = _CELLS[cell]
+        encoder = rnn(units, dropout=dropout, return_sequences=True, return_state=True, name="encoder_rnn")
+        layers = {
+            "source_embedding": keras.layers.Embedding(len(vec.source_vocabulary), embedding_dim, mask_zero=True,
+                                                       name="source_embedding"),
+            "encoder": keras.layers.Bidirectional(encoder, name="encoder") if bidirectional else encoder,
+            "target_embedding": keras.layers.Embedding(len(vec.target_vocabulary), embedding_dim, mask_zero=True,
+                                                       name="target_embedding"),
+            "decoder": rnn(width, dropout=dropout, return_sequences=True, return_state=True, name="decoder"),
+            "context_and_state": keras.layers.Concatenate(name="context_and_state"),
+            "attention_vector": keras.layers.Dense(width, activation="tanh", name="attention_vector"),
+            "dropout": keras.layers.Dropout(dropout, name="dropout"),
+            "predictions": keras.layers.Dense(len(vec.target_vocabulary), activation="softmax", name="predictions"),
+        }
+        if bidirectional:
+            for part in ("h", "c") if cell == "lstm" else ("h",):
+                layers[f"encoder_state_{part}"] = keras.layers.Concatenate(name=f"encoder_state_{part}")
+        if attention == "luong":
+            layers["attention"] = keras.layers.Attention(score_mode="dot", name="attention")
+        else:
+            layers["attention_query"] = keras.layers.Dense(attention_units or width, use_bias=False,
+                                                           name="attention_query")
+            layers["attention_key"] = keras.layers.Dense(attention_units or width, use_bias=False, name="attention_key")
+            layers["attention"] = keras.layers.AdditiveAttention(name="attention")
+        # === Functional Model ===
+        source = keras.Input(shape=(None,), dtype="int32", name="source")
+        target_in = keras.Input(shape=(None,), dtype="int32", name="target_in")
+        encoder_outputs, states = _encode(layers, source)
+        probs, _, _ = _decode(layers, target_in, encoder_outputs, states)  # masks travel with the tensors
+        super().__init__(inputs=[source, target_in], outputs=probs, **kwargs)
+        # === Config ===
+        self.vectorizer = vec
+        self.embedding_dim, self.units, self.cell, self.attention = embedding_dim, units, cell, attention
+        self.attention_units, self.bidirectional, self.dropout = attention_units, bidirectional, dropout
+
+    def get_config(self):
+        return {"vectorizer": self.vectorizer.get_config(), "embedding_dim": self.embedding_dim, "units": self.units,
+                "cell": self.cell, "attention": self.attention, "attention_units": self.attention_units,
+                "bidirectional": self.bidirectional, "dropout": self.dropout, "name": self.name,
+                "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        return cls(**config)
+
+    def inference_models(self) -> tuple[keras.Model, keras.Model]:
+        """`(encoder, decoder_step)` sharing this model's trained layers (keras-io lstm_seq2seq).
+
+        `encoder`: `source` ids -> `[encoder_outputs, *states]`. `decoder_step`: `[token (batch, 1),
+        encoder_outputs, source_mask (batch, source_len) bool, *states]` -> `[probs (batch, 1, vocab),
+        attention (batch, 1, source_len), *states]`.
+        """
+        layers = {layer.name: layer for layer in self.layers}
+        layers["encoder"] = self.get_layer("encoder" if self.bidirectional else "encoder_rnn")
+        source = keras.Input(shape=(None,), dtype="int32", name="source")
+        encoder_outputs, states = _encode(layers, source)
+        encoder = keras.Model(source, [encoder_outputs, *states], name="encoder_model")
+        token = keras.Input(shape=(1,), dtype="int32", name="token")
+        outputs = keras.Input(shape=(None, encoder_outputs.shape[-1]), name="encoder_outputs")
+        source_mask = keras.Input(shape=(None,), dtype="bool", name="source_mask")
+        state_in = [keras.Input(shape=(s.shape[-1],), name=f"state_{i}") for i, s in enumerate(states)]
+        probs, attention, state_out = _decode(layers, token, outputs, state_in, source_mask)
+        step = keras.Model([token, outputs, source_mask, *state_in], [probs, attention, *state_out],
+                           name="decoder_step_model")
+        return encoder, step
+
+    def translate(self, texts: str | Sequence[str], *, beam_width: int | None = None, max_length: int | None = None,
+                  batch_size: int = 256) -> Translation | list[Translation]:
+        """Decodes raw strings: greedily (`beam_width=None`) or by beam search of that width.
+
+        Beam search ranks by the summed log-probability (no length penalty); a finished beam keeps
+        its score. `max_length` defaults to the vectorizer's `max_target_length` + 1 (else 50).
+        Returns one `Translation` for a string, a list for a sequence of strings.
+        """
+        single = isinstance(texts, str)
+        texts = [texts] if single else list(texts)
+        if beam_width is not None:
+            check_positive(beam_width=beam_width)
+        max_length = max_length or (self.vectorizer.max_target_length or 49) + 1
+        check_positive(max_length=max_length, batch_size=batch_size)
+        encoder, step = self.inference_models()
+        vocab, results = self.vectorizer.target_vocabulary, []
+        for start in range(0, len(texts), batch_size):
+            chunk = texts[start:start + batch_size]
+            ids = self.vectorizer.encode_source(chunk).numpy()
+            mask = ids != 0
+            encoder_outputs, *states = (np.asarray(t) for t in encoder(ids, training=False))
+            tokens, attention, log_prob = _search(step, encoder_outputs, mask, states, beam_width or 1,
+                                                  max_length, greedy=beam_width is None)
+            source_tokens = self.vectorizer.tokenize(chunk)[:, :ids.shape[1]].to_list()
+            for i, text in enumerate(chunk):
+                n = int(np.argmax(tokens[i] == END)) if (tokens[i] == END).any() else len(tokens[i])
+                out = [vocab[t] for t in tokens[i, :n]]
+                results.append(Translation(text, self.vectorizer.join(out), [t.decode() for t in source_tokens[i]],
+                                           out, attention[i, :n, :mask[i].sum()], float(log_prob[i])))
+        return results[0] if single else results
+
+    def example_batch(self, n: int, seed: int):
+        """Valid id sequences with padding at the ends, and the shifted targets."""
+        rng = np.random.default_rng(seed)
+
+        def ids(vocab_size, length):
+            out = rng.integers(4, vocab_size, size=(n, length))
+            return out * (np.arange(length) < rng.integers(1, length + 1, size=(n, 1)))
+
+        target = ids(len(self.vectorizer.target_vocabulary), 7)
+        target_in = np.concatenate([np.full((n, 1), START), target], 1)
+        target_out = np.concatenate([target, np.zeros((n, 1), int)], 1)
+        target_out[np.arange(n), (target != 0).sum(1)] = END
+        return [ids(len(self.vectorizer.source_vocabulary), 9).astype("int32"), target_in.astype("int32")], target_out
+
+
+def _encode(layers, source):
+    outputs, *states = layers["encoder"](layers["source_embedding"](source))
+    if "encoder_state_h" in layers:  # bidirectional: [forward states..., backward states...]
+        half = len(states) // 2
+        states = [layers[f"encoder_state_{p}"]([f, b]) for p, f, b in zip("hc", states[:half], states[half:])]
+    return outputs, states
+
+
+def _decode(layers, target_in, encoder_outputs, states, source_mask=None):
+    hidden, *states = layers["decoder"](layers["target_embedding"](target_in), initial_state=states)
+    query, key = hidden, encoder_outputs
+    if "attention_query" in layers:
+        query, key = layers["attention_query"](hidden), layers["attention_key"](encoder_outputs)
+    mask = None if source_mask is None else [None, source_mask]
+    context, scores = layers["attention"]([query, encoder_outputs, key], mask=mask, return_attention_scores=True)
+    x = layers["attention_vector"](layers["context_and_state"]([context, hidden]))
+    return layers["predictions"](layers["dropout"](x)), scores, states
+
+
+def _search(step, encoder_outputs, mask, states, width, max_length, greedy):
+    """Greedy or beam decoding over a batch: `(tokens (B, T), attention (B, T, S), log_prob (B,))`."""
+    batch, source_len = mask.shape
+    if greedy:
+        width = 1
+    rep = lambda a: np.repeat(a, width, axis=0)  # noqa: E731  rows b*width + k
+    encoder_outputs, mask, states = rep(encoder_outputs), rep(mask), [rep(s) for s in states]
+    scores = np.full((batch, width), -np.inf)
+    scores[:, 0] = 0.0
+    done = np.zeros((batch, width), bool)
+    tokens, attention = np.zeros((batch, width, 0), int), np.zeros((batch, width, 0, source_len))
+    token = np.full((batch * width, 1), START, "int32")
+    for _ in range(max_length):
+        probs, weights, *states = (np.asarray(t) for t in step([token, encoder_outputs, mask, *states], training=False))
+        with np.errstate(divide="ignore"):
+            log_p = np.log(probs[:, 0, :]).reshape(batch, width, -1)
+        if greedy:
+            choice = log_p[:, 0].argmax(-1)[:, None]
+            parent, new = np.zeros_like(choice), np.where(done, END, choice)
+            scores = scores + np.where(done, 0.0, np.take_along_axis(log_p[:, 0], choice, 1))
+        else:
+            log_p[done] = -np.inf
+            log_p[done, END] = 0.0  # a finished beam only continues with [END], at no cost
+            candidates = (scores[:, :, None] + log_p).reshape(batch, -1)
+            best = np.argsort(-candidates, axis=1, kind="stable")[:, :width]
+            parent, new = best // log_p.shape[-1], best % log_p.shape[-1]
+            scores = np.take_along_axis(candidates, best, 1)
+        weights = np.take_along_axis(weights.reshape(batch, width, 1, source_len), parent[:, :, None, None], 1)
+        tokens = np.concatenate([np.take_along_axis(tokens, parent[:, :, None], 1), new[:, :, None]], 2)
+        attention = np.concatenate([np.take_along_axis(attention, parent[:, :, None, None], 1), weights], 2)
+        done = np.take_along_axis(done, parent, 1) | (new == END)
+        rows = (np.arange(batch)[:, None] * width + parent).ravel()
+        states = [s[rows] for s in states]
+        if done.all():
+            break
+        token = new.reshape(-1, 1).astype("int32")
+    return tokens[:, 0], attention[:, 0], scores[:, 0]
+
+
+def plot_attention(translation: Translation, path, title: str | None = None) -> Path:
+    """A PNG heat map of `translation.attention`: source tokens across, output tokens down."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    show = lambda tokens: [t if t.strip() else "␣" for t in tokens]  # noqa: E731  visible spaces
+    rows, cols = translation.attention.shape
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.32 * cols + 1.5), max(3.0, 0.32 * rows + 1.2)))
+    image = ax.imshow(translation.attention, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+    ax.set_xticks(range(cols), show(translation.source_tokens), fontsize=9)
+    ax.set_yticks(range(rows), show(translation.tokens), fontsize=9)
+    ax.set_xlabel("source")
+    ax.set_ylabel("output")
+    ax.set_title(title or f"{translation.source!r} -> {translation.text!r}", fontsize=10)
+    fig.colorbar(image, ax=ax, fraction=0.04)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def exact_match(model: Seq2SeqAttention, pairs: Sequence[tuple[str, str]], *, beam_width: int | None = None) -> float:
+    """Fraction of `(source, target)` pairs translated exactly (after the vectorizer's lower-casing)."""
+    outputs = model.translate([s for s, _ in pairs], beam_width=beam_width)
+    vec = model.vectorizer
+    expected = [vec.join([t.decode() for t in tokens]) for tokens in vec.tokenize([t for _, t in pairs]).to_list()]
+    return float(np.mean([o.text == e for o, e in zip(outputs, expected)]))
+
+
+@register_model
+def seq2seq_attention(
+    *,
+    vectorizer: dict | None = None,                         # ParallelVectorizer config; None: the date task's
+    embedding_dim: int = 32,                                # source and target embedding width
+    units: int = 64,                                        # encoder RNN width (per direction)
+    cell: Literal["gru", "lstm"] = "gru",
+    attention: Literal["bahdanau", "luong"] = "luong",
+    attention_units: int | None = None,                     # Bahdanau's projection width (None: decoder width)
+    bidirectional: bool = True,
+    dropout: float = 0.0,
+    name: str = "seq2seq_attention",
+) -> keras.Model:
+    """Recurrent encoder-decoder with attention, trained with teacher forcing.
+
+    Args:
+      vectorizer: `ParallelVectorizer.get_config()` of the corpus (vocabularies, level, casing);
+        it sets both vocabulary sizes and travels in the model's config. `None`: the date task's
+        character vocabularies (`kerazoo.data.dates.date_vectorizer()`).
+      embedding_dim: width of the source and target embeddings (id 0, padding, masked).
+      units: encoder RNN width; the decoder is `2 * units` wide when bidirectional.
+      cell: `"gru"` or `"lstm"`, for encoder and decoder.
+      attention: `"luong"` (dot score, `keras.layers.Attention`) or `"bahdanau"` (additive score
+        on learned projections, `keras.layers.AdditiveAttention`).
+      attention_units: width of Bahdanau's query/key projections (default: the decoder width).
+      bidirectional: bidirectional encoder (its final states concatenated start the decoder).
+      dropout: input dropout of both RNNs and dropout before `predictions`.
+      name: model name.
+
+    Returns:
+      A `Seq2SeqAttention` mapping `[source (batch, S), target_in (batch, T)]` int ids to the
+      per-step softmax `(batch, T, target vocabulary)`; train it with
+      `sparse_categorical_crossentropy` on `target_out` (padding is masked out of the loss).
+
+    Reference:
+      Bahdanau, Cho, Bengio, "Neural machine translation by jointly learning to align and
+      translate", ICLR 2015; Luong, Pham, Manning, "Effective approaches to attention-based
+      neural machine translation", EMNLP 2015.
+
+    Example:
+      >>> model = kerazoo.get("seq2seq_attention", attention="bahdanau", compile=True)
+      >>> model.fit(kerazoo.data.dates.date_datasets(20000)["train"], epochs=10)
+      >>> model.translate("3rd of March 1998", beam_width=3).text
+      '1998-03-03'
+    """
+    return Seq2SeqAttention(vectorizer=vectorizer, embedding_dim=embedding_dim, units=units, cell=cell,
+                            attention=attention, attention_units=attention_units, bidirectional=bidirectional,
+                            dropout=dropout, name=name)
+
+
+def recipe_data(recipe, model_kwargs: dict, data_dir, seed: int):
+    """`kerazoo.train`'s data: generated dates (`dataset: dates`, held-out test days unseen).
+
+    `recipe.data` options: `n_train` (20000), `n_val` (1000), `n_test` (1000) pairs.
+    """
+    from kerazoo.data.dates import date_splits, make_dataset
+    from kerazoo.training.tasks import TaskData
+
+    check_choice("dataset", recipe.dataset, ["dates"])
+    options = {"n_train": 20000, "n_val": 1000, "n_test": 1000}
+    unknown = set(recipe.data) - set(options)
+    if unknown:
+        raise ValueError(f"seq2seq recipe data: unknown option(s) {sorted(unknown)}. Accepted: {sorted(options)}.")
+    pairs = date_splits(**{**options, **recipe.data}, seed=seed)
+    vec = ParallelVectorizer.from_config(model_kwargs["vectorizer"]) if model_kwargs.get("vectorizer") else None
+    vec = vec or date_vectorizer()
+    sets = {k: make_dataset(p, vec, batch_size=recipe.batch_size, shuffle=k == "train", seed=seed) if p else None
+            for k, p in pairs.items()}
+    return TaskData(sets["train"], sets["val"], sets["test"], extra={"pairs": pairs})
