@@ -85,6 +85,21 @@ def test_auto_is_the_default_strategy_on_cpu(capsys):
     assert distribute.global_batch_size(32) == 32
 
 
+def test_cpu_strategy_trains_with_fit(capsys):
+    import keras
+    import tensorflow as tf
+
+    s = distribute.strategy("cpu")
+    assert isinstance(s, tf.distribute.OneDeviceStrategy) and "OneDeviceStrategy on /cpu:0" in capsys.readouterr().err
+    with distribute.scope(s):
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+        model.compile("sgd", "mse")
+    assert model.distribute_strategy is s
+    x = np.ones((8, 3), "float32")
+    history = model.fit(x, x[:, :1], batch_size=4, epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2 and history.history["loss"][1] < history.history["loss"][0]
+
+
 @pytest.mark.parametrize("kind, says", [("tpu", "no TPU configured. Found: CPU:0"),
                                         ("gpu", "TensorFlow sees no GPU. Found: CPU:0")])
 def test_missing_hardware_is_a_clear_error(kind, says, monkeypatch):
@@ -168,7 +183,8 @@ MIRRORED = textwrap.dedent("""
                       "bn_copies_equal": bool(np.array_equal(stats[0], stats[1])) and float(np.abs(stats[0]).max()) > 0,
                       "devices": [c.device for c in s.experimental_local_results(v)],
                       "copies_equal": all(np.array_equal(copies[0], c) for c in copies),
-                      "max_diff": max(float(np.abs(a - b).max()) for a, b in zip(single.get_weights(), mirrored.get_weights())),
+                      "max_diff": max(float(np.abs(a - b).max())
+                                      for a, b in zip(single.get_weights(), mirrored.get_weights())),
                       "moved": max(float(np.abs(a - b).max()) for a, b in zip(initial, mirrored.get_weights()))}))
 """)
 
@@ -207,7 +223,8 @@ WORKER = textwrap.dedent("""
     with distribute.scope(s):
         model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, activation="tanh"),
                                   keras.layers.BatchNormalization(), keras.layers.Dense(1, activation="sigmoid")])
-        model.compile(keras.optimizers.Adam(0.02), "binary_crossentropy", metrics=["accuracy"])
+        model.compile(keras.optimizers.Adam(0.02), "binary_crossentropy", metrics=["accuracy"],
+                      steps_per_execution=4)              # 6 steps an epoch: calls of 4, then 2
 
     started = []
     class Crash(keras.callbacks.Callback):                  # worker 1 dies inside epoch `crash_epoch`
@@ -284,7 +301,7 @@ def _cli_has_strategy():
 
 @pytest.mark.slow
 @pytest.mark.skipif(not _cli_has_strategy(), reason="`kerazoo train --strategy` is not integrated yet")
-def test_kerazoo_train_multiworker_on_two_workers(tmp_path):
+def test_kerazoo_train_multiworker_resumes_after_a_kill(tmp_path):
     rng = np.random.default_rng(0)
     y = np.arange(120) % 10
     x = (rng.random((120, 28, 28)) * 40).astype(np.uint8)
@@ -293,15 +310,33 @@ def test_kerazoo_train_multiworker_on_two_workers(tmp_path):
     np.savez(tmp_path / "mnist.npz", x_train=x[:96], y_train=y[:96].astype(np.uint8),
              x_test=x[96:], y_test=y[96:].astype(np.uint8))
     run = tmp_path / "run"
+    command = ["-m", "kerazoo.cli", "train", "lenet5", "--strategy", "multiworker", "--epochs", "3", "--batch-size",
+               "8", "--data-dir", str(tmp_path), "--output", str(run)]
+
+    # 1) the job is killed (every worker) once the chief has written a checkpoint
+    with _processes() as procs:
+        for i, env in enumerate(_cluster_env(2, tmp_path)):
+            with open(tmp_path / f"killed{i}.log", "w") as f:
+                _start(procs, command, env, f)
+        deadline = time.time() + LAUNCH_TIMEOUT
+        while not (run / "backup" / "checkpoint").exists():
+            assert time.time() < deadline and all(p.poll() is None for p in procs), \
+                (tmp_path / "killed0.log").read_text()[-3000:]
+            time.sleep(0.1)
+    assert not (run / "model.keras").exists(), "killed before the end"
+
+    # 2) the same command again: resumes from the chief's checkpoint, both workers end alike
     logs = [tmp_path / f"cli{i}.log" for i in range(2)]
     with _processes() as procs:
         for env, log in zip(_cluster_env(2, tmp_path), logs):
             with open(log, "w") as f:
-                _start(procs, ["-m", "kerazoo.cli", "train", "lenet5", "--strategy", "multiworker", "--epochs", "2",
-                               "--batch-size", "8", "--data-dir", str(tmp_path), "--output", str(run)], env, f)
+                _start(procs, command, env, f)
         codes = _wait(procs)
-    assert codes == [0, 0], "\n".join(log.read_text()[-2000:] for log in logs)
-    trained = [next(line for line in log.read_text().splitlines() if line.startswith("Trained lenet5")) for log in logs]
+    text = [log.read_text() for log in logs]
+    assert codes == [0, 0], "\n".join(t[-2000:] for t in text)
+    assert "Resuming from" in text[0]
+    trained = [next(line for line in t.splitlines() if line.startswith("Trained lenet5")) for t in text]
     assert trained[0].split(";")[0] == trained[1].split(";")[0], "both workers end with the same model"
-    assert (run / "model.keras").is_file() and json.loads((run / "run.json").read_text())["epochs_run"] == 2
-    assert not (run / "backup").exists()
+    with open(run / "history.csv") as f:
+        assert {int(line.split(",")[0]) for line in list(f)[1:]} == {0, 1, 2}
+    assert (run / "model.keras").is_file() and not (run / "backup").exists()
