@@ -46,6 +46,32 @@ def _serving_spec(model, run: dict):
     return tf.TensorSpec(spec.shape, spec.dtype, name=spec.name), f"{spec.dtype} {list(spec.shape[1:])}"
 
 
+def _export_saved_model(model, run: dict, path: Path) -> str:
+    """Writes the SavedModel; returns a description of its `serving_default` input.
+
+    The model's forward pass on raw inputs, or the family's `serving_endpoint(model)` (e.g. seq2seq:
+    source strings in, decoded strings and attention out) through Keras' `ExportArchive`.
+    """
+    import importlib
+
+    import keras
+
+    from kerazoo.config import load_config
+
+    family = importlib.import_module(f"kerazoo.models.{load_config(run['name']).family}")
+    if hasattr(family, "serving_endpoint"):
+        fn, signature, input_text = family.serving_endpoint(model)
+        archive = keras.export.ExportArchive()
+        archive.track(model)
+        archive.add_endpoint("serving_default", fn, input_signature=signature)
+        archive.write_out(str(path), verbose=False)
+        return input_text
+    spec, input_text = _serving_spec(model, run)
+    model.export(str(path), format="tf_saved_model", verbose=False,
+                 input_signature=spec if isinstance(spec, list) else [spec])
+    return input_text
+
+
 def export(run_dir: str | Path, *, tag: str | None = None, destination: str | Path | None = None,
            notes: str = "") -> Path:
     """Turns a `kerazoo train` run directory into a shipped artifact; returns its folder.
@@ -73,9 +99,7 @@ def export(run_dir: str | Path, *, tag: str | None = None, destination: str | Pa
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
     model.save(dest / "model.keras")  # uncompiled: no optimizer state in the shipped file
-    spec, input_text = _serving_spec(model, run)
-    model.export(str(dest / "saved_model"), format="tf_saved_model", verbose=False,
-                 input_signature=spec if isinstance(spec, list) else [spec])
+    input_text = _export_saved_model(model, run, dest / "saved_model")
     card = {"name": f"{arch}.{tag}", "arch": arch, "tag": tag, "dataset": run["dataset"], "split": run["split"],
             "metrics": run["metrics"], "num_params": int(model.count_params()), "input": input_text,
             "class_names": run.get("class_names"), "model": run["model"], "recipe": run["recipe"],

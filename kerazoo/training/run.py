@@ -106,16 +106,16 @@ def train(name: str, *, output: str | Path | None = None, epochs: int | None = N
     model = compile_model(get(name, **kwargs), recipe)
     monitor = "val_loss" if data.val is not None else "loss"
     (out / "checkpoints").mkdir(exist_ok=True)
+    family = importlib.import_module(f"kerazoo.models.{cfg.family}")
     cbs = [keras.callbacks.BackupAndRestore(str(backup)),
            keras.callbacks.ModelCheckpoint(str(out / "checkpoints" / "best.keras"), monitor=monitor, save_best_only=True),
            keras.callbacks.CSVLogger(str(out / "history.csv"), append=resuming),
            keras.callbacks.TensorBoard(str(out / "logs")),
-           *_recipe_callbacks(recipe), *callbacks]
+           *_recipe_callbacks(recipe), *_hook(family, "recipe_callbacks", [], recipe, data, out), *callbacks]
     plot_paths = []
     if resuming:
         print(f"Resuming the interrupted run in {out}")
     elif recipe.pretrain:  # e.g. DBN: greedy RBM pretraining initialises the network fit then tunes
-        family = importlib.import_module(f"kerazoo.models.{cfg.family}")
         if not hasattr(family, "recipe_pretrain"):
             raise ValueError(f"{name}: the recipe has a `pretrain` block, but kerazoo.models.{cfg.family} "
                              "has no pretraining stage (recipe_pretrain).")
@@ -126,15 +126,11 @@ def train(name: str, *, output: str | Path | None = None, epochs: int | None = N
     final = data.wrap(model) if data.wrap else model
     metrics = {}
     if data.test is not None:
-        metrics = {f"test_{k}": float(v) for k, v in model.evaluate(data.test, return_dict=True, verbose=0).items()}
-        if cfg.task.endswith("classification"):
-            y_true, y_pred = _predict_classes(model, data.test)
-            metrics["test_error"] = float(np.mean(y_true != y_pred))
-            plot_paths.append(plots.confusion_matrix_plot(y_true, y_pred, out / "confusion_matrix.png",
+        metrics, classes = _held_out_metrics(cfg, family, model, data)
+        if classes is not None:
+            plot_paths.append(plots.confusion_matrix_plot(*classes, out / "confusion_matrix.png",
                                                           data.class_names, title=f"{name} on {recipe.dataset} test:"))
-    family = importlib.import_module(f"kerazoo.models.{cfg.family}")
-    if hasattr(family, "recipe_plots"):  # e.g. reconstructions, sample grids, attention maps
-        plot_paths += family.recipe_plots(final, data, out)
+    plot_paths += _hook(family, "recipe_plots", [], final, data, out)  # reconstructions, attention maps, ...
     history = plots.read_history(out / "history.csv")
     plot_paths.insert(0, plots.learning_curves(history, out / "learning_curves.png", title=f"{name} on {recipe.dataset}"))
     final.save(out / "model.keras")
@@ -145,6 +141,23 @@ def train(name: str, *, output: str | Path | None = None, epochs: int | None = N
     (out / "run.json").write_text(json.dumps(run, indent=2, default=_jsonable))
     print(f"Trained {name}: {', '.join(f'{k}={v:.4f}' for k, v in metrics.items())}; everything is in {out}")
     return TrainResult(final, history, metrics, out, plot_paths)
+
+
+def _hook(family, name: str, default, *args):
+    """A family module's optional recipe hook (see `kerazoo.training.tasks`), or `default`."""
+    return getattr(family, name)(*args) if hasattr(family, name) else default
+
+
+def _held_out_metrics(cfg, family, model, data) -> tuple[dict, tuple | None]:
+    """`test_*` metrics: Keras' `evaluate`, the error rate of classifiers, the family's own
+    (`recipe_metrics`, e.g. exact match by decoding); and `(true, predicted)` classes of classifiers."""
+    metrics = {f"test_{k}": float(v) for k, v in model.evaluate(data.test, return_dict=True, verbose=0).items()}
+    classes = None
+    if cfg.task.endswith("classification"):
+        classes = _predict_classes(model, data.test)
+        metrics["test_error"] = float(np.mean(classes[0] != classes[1]))
+    metrics.update({f"test_{k}": float(v) for k, v in _hook(family, "recipe_metrics", {}, model, data).items()})
+    return metrics, classes
 
 
 def _predict_classes(model, dataset):
@@ -158,18 +171,25 @@ def _predict_classes(model, dataset):
 def evaluate(name: str, *, weights: str, data_dir=None, batch_size: int = 256) -> dict:
     """Test-split metrics of a trained model: a shipped tag (`"mnist"`) or a `.keras` path."""
     from kerazoo.registry import get
-    from kerazoo.training.tasks import raw_test_data
+    from kerazoo.training.tasks import held_out_data
 
     cfg, recipe, kwargs = resolve(name)
     model = get(name, weights=weights)
     if not model.compiled:
         model.compile(loss=recipe.loss, metrics=list(recipe.metrics))
-    data = raw_test_data(cfg, recipe, kwargs, data_dir, batch_size=batch_size)
-    metrics = {f"test_{k}": float(v) for k, v in model.evaluate(data, return_dict=True, verbose=0).items()}
-    if cfg.task.endswith("classification"):
-        y_true, y_pred = _predict_classes(model, data)
-        metrics["test_error"] = float(np.mean(y_true != y_pred))
-    return metrics
+    family = importlib.import_module(f"kerazoo.models.{cfg.family}")
+    data = held_out_data(cfg, recipe, {**kwargs, **_trained_with(name, weights)}, data_dir, batch_size=batch_size)
+    return _held_out_metrics(cfg, family, model, data)[0]
+
+
+def _trained_with(name: str, weights: str) -> dict:
+    """The builder arguments shipped weights (their card) or a run's `.keras` (its run.json) were trained with."""
+    from kerazoo.weights import available
+
+    if weights in available(name):
+        return dict(available(name)[weights].get("model", {}))
+    run = Path(weights).expanduser().parent / "run.json"
+    return json.loads(run.read_text())["model"] if run.is_file() else {}
 
 
 def versions() -> dict:

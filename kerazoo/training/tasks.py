@@ -2,9 +2,20 @@
 
 Classifiers get kerazoo.data pipelines; text classifiers also get a `TextVectorization` adapted
 on the training texts, applied in the (cached) input pipeline while training and put in front of
-the trained network afterwards, so the shipped model takes raw review strings. A family whose
-task is not here provides `recipe_data(recipe, model_kwargs, data_dir, seed) -> TaskData` in its
-module.
+the trained network afterwards, so the shipped model takes raw review strings.
+
+Family hooks: optional functions of `kerazoo/models/<family>.py` that `kerazoo train`, `evaluate`,
+`export` and `tune` call when present:
+
+- `recipe_data(recipe, model_kwargs, data_dir, seed) -> TaskData`: the data of a task not in `TASKS`.
+- `recipe_pretrain(model, data, options, out) -> [png]`: a stage before `fit` (DBN's RBMs).
+- `recipe_callbacks(recipe, data, out) -> [Callback]`: extra callbacks of `fit` (DCGAN's sample grids).
+- `recipe_metrics(model, data) -> {name: float}`: held-out metrics Keras' `evaluate` does not
+  compute (exact match by decoding); reported as `test_<name>` next to `evaluate`'s.
+- `recipe_plots(model, data, out) -> [png]`: plots of the trained model (reconstructions, attention).
+- `serving_endpoint(model) -> (fn, input_signature, description)`: what the SavedModel's
+  `serving_default` runs instead of the model's forward pass (raw strings in, translations out).
+- `tuning_callbacks(data) -> [Callback]`: metrics a search objective may name (`kerazoo.tuning`).
 """
 from __future__ import annotations
 
@@ -107,16 +118,18 @@ def prepare(config, recipe, model_kwargs: dict, data_dir, seed: int) -> TaskData
     return family.recipe_data(recipe, model_kwargs, data_dir, seed)
 
 
-def raw_test_data(config, recipe, model_kwargs: dict, data_dir, *, batch_size: int = 256):
-    """The held-out test split in the shipped models' raw input form (uint8 pixels, strings)."""
+def held_out_data(config, recipe, model_kwargs: dict, data_dir, *, batch_size: int = 256) -> TaskData:
+    """`TaskData` whose `test` is the held-out split in the shipped models' raw input form (uint8
+    pixels, strings); families with their own data give their `recipe_data`."""
     from kerazoo import data
     from kerazoo.data.sources import to_dataset
 
     if config.task not in TASKS:
         family = importlib.import_module(f"kerazoo.models.{config.family}")
-        return family.recipe_data(recipe, model_kwargs, data_dir, recipe.seed).test
+        return family.recipe_data(recipe, model_kwargs, data_dir, recipe.seed)
     options = {k: v for k, v in recipe.data.items() if k != "sequence_length"}
     _, (x, y) = data.load_numpy(recipe.dataset, data_dir=data_dir, **options)
     if config.task == "text-classification":
         x, y = x.astype(str), y.astype("float32")
-    return to_dataset((x, y), batch_size=batch_size, cache=False)
+    return TaskData(None, test=to_dataset((x, y), batch_size=batch_size, cache=False),
+                    class_names=_CLASS_NAMES.get(recipe.dataset))
