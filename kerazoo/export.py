@@ -14,7 +14,7 @@ from pathlib import Path
 
 from kerazoo.weights import artifacts_dir
 
-__all__ = ["export", "file_table", "sha256"]
+__all__ = ["export", "export_saved_model", "file_table", "sha256"]
 
 
 def sha256(path: Path) -> str:
@@ -31,7 +31,7 @@ def file_table(folder: Path) -> dict[str, dict]:
             for p in sorted(folder.rglob("*")) if p.is_file() and p.name not in ("card.json", "README.md")}
 
 
-def _serving_spec(model, run: dict):
+def _serving_spec(model, model_kwargs: dict):
     import tensorflow as tf
 
     if len(model.inputs) > 1:  # e.g. word2vec's [words, candidates]: one list argument
@@ -40,35 +40,57 @@ def _serving_spec(model, run: dict):
     spec = model.inputs[0]
     if str(spec.dtype) == "string":
         return tf.TensorSpec((None,), tf.string, name="text"), "raw text strings"
-    if run["model"].get("rescaling"):
+    if model_kwargs.get("rescaling"):
         shape = (None,) + tuple(spec.shape[1:])
         return tf.TensorSpec(shape, tf.uint8, name="image"), f"uint8 pixels 0-255, shape {list(shape[1:])}"
     return tf.TensorSpec(spec.shape, spec.dtype, name=spec.name), f"{spec.dtype} {list(spec.shape[1:])}"
 
 
-def _export_saved_model(model, run: dict, path: Path) -> str:
-    """Writes the SavedModel; returns a description of its `serving_default` input.
+def _store_weights_once(archive) -> None:
+    """Makes a `keras.export.ExportArchive` store every weight once; call it before `write_out`.
 
-    The model's forward pass on raw inputs, or the family's `serving_endpoint(model)` (e.g. seq2seq:
-    source strings in, decoded strings and attention out) through Keras' `ExportArchive`.
+    Keras 3.15 writes each variable twice into a SavedModel (keras-team/keras#23553, fix pending
+    in #23563): `track()` keeps the `keras.Variable` wrappers, the endpoints capture the
+    `tf.Variable`s inside them, and TensorFlow's checkpoint de-duplication sees two objects. Like
+    that fix, this points the tracked collections at the `tf.Variable`s, halving the artifact (and
+    the memory TF Serving holds) with the same signatures and variables.
+    """
+    for attr in ("variables", "trainable_variables", "non_trainable_variables"):
+        tracked = getattr(archive._tf_trackable, attr, None)
+        if tracked is not None:
+            setattr(archive._tf_trackable, attr, [getattr(v, "value", v) for v in tracked])
+
+
+def export_saved_model(model, path: str | Path, *, name: str, model_kwargs: dict | None = None) -> str:
+    """Writes `model` as a TF SavedModel whose `serving_default` takes raw inputs; returns a description of them.
+
+    The endpoint is the model's forward pass (uint8 pixels when the model rescales them itself,
+    raw strings for text models), or the family's `serving_endpoint(model)` (e.g. seq2seq: source
+    strings in, decoded strings and attention out), written with Keras' `ExportArchive`.
+
+    Args:
+      name: the catalogue name the model was built as (its family decides the endpoint).
+      model_kwargs: the builder arguments it was built with (`rescaling` means uint8 input).
     """
     import importlib
 
-    import keras
-
     from kerazoo.config import load_config
 
-    family = importlib.import_module(f"kerazoo.models.{load_config(run['name']).family}")
+    family = importlib.import_module(f"kerazoo.models.{load_config(name).family}")
+    import keras
+
+    archive = keras.export.ExportArchive()
     if hasattr(family, "serving_endpoint"):
-        fn, signature, input_text = family.serving_endpoint(model)
-        archive = keras.export.ExportArchive()
-        archive.track(model)
-        archive.add_endpoint("serving_default", fn, input_signature=signature)
-        archive.write_out(str(path), verbose=False)
-        return input_text
-    spec, input_text = _serving_spec(model, run)
-    model.export(str(path), format="tf_saved_model", verbose=False,
-                 input_signature=spec if isinstance(spec, list) else [spec])
+        endpoint = family.serving_endpoint(model)
+        for resource in [model, *endpoint.get("track", ())]:
+            archive.track(resource)
+        archive.add_endpoint("serving_default", endpoint["fn"])
+        input_text = endpoint["input"]
+    else:  # what `model.export` does
+        spec, input_text = _serving_spec(model, model_kwargs or {})
+        archive.track_and_add_endpoint("serving_default", model, spec if isinstance(spec, list) else [spec])
+    _store_weights_once(archive)
+    archive.write_out(str(path), verbose=False)
     return input_text
 
 
@@ -99,7 +121,7 @@ def export(run_dir: str | Path, *, tag: str | None = None, destination: str | Pa
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
     model.save(dest / "model.keras")  # uncompiled: no optimizer state in the shipped file
-    input_text = _export_saved_model(model, run, dest / "saved_model")
+    input_text = export_saved_model(model, dest / "saved_model", name=arch, model_kwargs=run["model"])
     card = {"name": f"{arch}.{tag}", "arch": arch, "tag": tag, "dataset": run["dataset"], "split": run["split"],
             "metrics": run["metrics"], "num_params": int(model.count_params()), "input": input_text,
             "class_names": run.get("class_names"), "model": run["model"], "recipe": run["recipe"],

@@ -45,3 +45,29 @@ def test_generator_is_seeded_and_varied():
 def test_variants_build(cell, attention):
     model = kerazoo.get("seq2seq_attention", cell=cell, attention=attention, units=8, embedding_dim=4)
     assert model.translate("1 jan 2000").text is not None
+
+
+def test_savedmodel_translates_raw_strings_like_greedy_translate(trained, tmp_path):
+    """The exported `serving_default` decodes in the graph: strings in, the same translations out."""
+    import tensorflow as tf
+
+    from kerazoo.export import export_saved_model
+
+    model, test = trained
+    sources = [s for s, _ in test[:8]] + ["", "no date here at all"]
+    export_saved_model(model, tmp_path / "sm", name="seq2seq_attention")
+    served = tf.saved_model.load(str(tmp_path / "sm")).signatures["serving_default"]
+    out = served(tf.constant(sources))
+    expected = model.translate(sources)
+    assert [t.decode() for t in out["translation"].numpy()] == [t.text for t in expected]
+    for row, t in zip(out["attention"].numpy(), expected):
+        np.testing.assert_allclose(row[:len(t.tokens), :t.attention.shape[1]], t.attention, atol=1e-5)
+
+
+def test_recipe_reports_exact_match_and_attention_maps(tmp_path):
+    run = kerazoo.train("seq2seq_attention", epochs=1, output=tmp_path / "run", verbose=0,
+                        config={"recipe": {"data": {"n_train": 256, "n_val": 32, "n_test": 32}}},
+                        model_overrides={"units": 8, "embedding_dim": 4})
+    assert {"test_exact_match", "test_exact_match_beam3", "test_accuracy"} <= set(run.metrics)
+    assert 0 <= run.metrics["test_exact_match"] <= 1
+    assert [p.name for p in run.plots if p.name.startswith("attention_")] == [f"attention_{i}.png" for i in range(4)]

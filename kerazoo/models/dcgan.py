@@ -30,7 +30,9 @@ from keras import ops
 from kerazoo.models._common import check_positive, check_rate
 from kerazoo.registry import register_model
 
-__all__ = ["DCGAN", "dcgan", "scale_images", "plot_image_grid", "SampleGrid", "recipe_data"]
+__all__ = ["DCGAN", "dcgan", "scale_images", "to_pixels", "plot_image_grid", "SampleGrid", "LeNetScores",
+           "lenet_scores", "recipe_data", "recipe_callbacks", "recipe_metrics", "recipe_plots", "serving_endpoint",
+           "tuning_callbacks"]
 
 
 def scale_images(images):
@@ -40,6 +42,11 @@ def scale_images(images):
     if "int" in dtype:
         images = images / 127.5 - 1.0
     return ops.expand_dims(images, -1) if len(images.shape) == 3 else images
+
+
+def to_pixels(images) -> np.ndarray:
+    """Images in [-1, 1] `(N, H, W, C)` to uint8 pixels 0..255 of the same shape (the inverse of `scale_images`)."""
+    return np.clip(np.round((np.asarray(images, "float32") + 1.0) * 127.5), 0, 255).astype(np.uint8)
 
 
 @keras.saving.register_keras_serializable(package="kerazoo")
@@ -284,6 +291,86 @@ class SampleGrid(keras.callbacks.Callback):
             self.paths.append(plot_image_grid(self.model.sample(self.n, self.seed), path, title=f"epoch {epoch + 1}"))
 
 
+# === How good are the samples: scores from the shipped MNIST classifier ===
+
+def _frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets (the FID formula)."""
+    from scipy import linalg
+
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root, _ = linalg.sqrtm(cov_a @ cov_b, disp=False)
+    return float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a + cov_b - 2.0 * np.real(root)))
+
+
+def lenet_scores(images, reference, *, classifier=None, batch_size: int = 1000) -> dict[str, float]:
+    """Scores of generated digits by the shipped `lenet5.mnist` classifier (MNIST-shaped images only).
+
+    - `lenet_fid`: Fréchet distance between the classifier's 84-d F6 features of `images` and of
+      `reference` (real digits): FID (Heusel et al. 2017) with LeNet-5 in place of Inception; 0 for
+      identical distributions, lower is better.
+    - `lenet_score`: `exp(E_x KL(p(y|x) || p(y)))`, the Inception Score (Salimans et al. 2016) with
+      LeNet-5: between 1 and 10, high when each sample is clearly one digit and all ten appear.
+
+    Args:
+      images, reference: `(N, 28, 28[, 1])` images, uint8 pixels or floats in [-1, 1].
+      classifier: a loaded `lenet5.mnist` (default: loads it).
+    """
+    classifier = classifier or _lenet()
+    features = keras.Model(classifier.inputs, [classifier.get_layer("f6").output, classifier.output])
+
+    def run(x):
+        x = np.asarray(x)
+        x = to_pixels(x) if x.dtype.kind == "f" else x.astype(np.uint8)
+        f, p = features.predict(x.reshape(len(x), 28, 28), batch_size=batch_size, verbose=0)
+        return np.asarray(f, "float64"), np.asarray(p, "float64")
+
+    (f_gen, p_gen), (f_ref, _) = run(images), run(reference)
+    marginal = p_gen.mean(0, keepdims=True)
+    kl = np.sum(p_gen * (np.log(p_gen + 1e-12) - np.log(marginal + 1e-12)), axis=1)
+    return {"lenet_fid": _frechet_distance(f_gen, f_ref), "lenet_score": float(np.exp(kl.mean()))}
+
+
+def _lenet():
+    from kerazoo.registry import get
+
+    return get("lenet5.mnist")
+
+
+def _scorable(data) -> bool:
+    from kerazoo.weights import available
+
+    return data.extra.get("dataset") == "mnist" and "mnist" in available("lenet5")
+
+
+def _images(dataset, limit: int) -> np.ndarray:
+    batches, n = [], 0
+    for batch in dataset:
+        x = batch[0] if isinstance(batch, tuple) else batch
+        batches.append(np.asarray(x))
+        n += len(batches[-1])
+        if n >= limit:
+            break
+    return np.concatenate(batches)[:limit]
+
+
+class LeNetScores(keras.callbacks.Callback):
+    """Adds `val_lenet_fid` and `val_lenet_score` (`lenet_scores` of `n` samples against real
+    images) to the epoch logs, so that a search can minimise the FID."""
+
+    def __init__(self, reference, n: int = 2000, seed: int = 0):
+        super().__init__()
+        self.reference, self.n, self.seed, self.classifier = np.asarray(reference), n, seed, None
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.classifier = self.classifier or _lenet()
+        scores = lenet_scores(self.model.sample(self.n, self.seed), self.reference, classifier=self.classifier)
+        if logs is not None:
+            logs.update({f"val_{k}": v for k, v in scores.items()})
+
+
+# === Family hooks: kerazoo train / evaluate / export / tune ===
+
 def recipe_data(recipe, model_kwargs, data_dir, seed):
     """The recipe's image data set as `kerazoo.data` pipelines (raw uint8; labels are ignored)."""
     from kerazoo import data
@@ -291,4 +378,39 @@ def recipe_data(recipe, model_kwargs, data_dir, seed):
 
     splits = data.load(recipe.dataset, data_dir=data_dir, batch_size=recipe.batch_size,
                        validation_split=recipe.validation_split, seed=seed, **recipe.data)
-    return TaskData(splits["train"], splits["val"], splits["test"])
+    return TaskData(splits["train"], splits["val"], splits["test"], extra={"dataset": recipe.dataset})
+
+
+def recipe_callbacks(recipe, data, out: Path) -> list[keras.callbacks.Callback]:
+    """A grid of the same 64 latent vectors after every epoch, in `out/samples/`."""
+    return [SampleGrid(Path(out) / "samples")]
+
+
+def recipe_metrics(model: DCGAN, data, n: int = 10000) -> dict[str, float]:
+    """`lenet_scores` of `n` samples against the real test images (MNIST runs, with lenet5.mnist shipped)."""
+    if not _scorable(data) or data.test is None:
+        return {}
+    return lenet_scores(model.sample(n, seed=0), _images(data.test, n))
+
+
+def recipe_plots(model: DCGAN, data, out: Path) -> list[Path]:
+    """The final 8x8 sample grid, `samples.png`."""
+    return [plot_image_grid(model.sample(64, seed=0), Path(out) / "samples.png", title=f"{model.name} samples")]
+
+
+def serving_endpoint(model: DCGAN):
+    """The SavedModel's `serving_default`: latent vectors z -> `{"images": [-1, 1], "pixels": uint8}`."""
+    def generate(z):
+        images = model.generator(z, training=False)
+        return {"images": images, "pixels": tf.cast(tf.round((images + 1.0) * 127.5), tf.uint8)}
+
+    spec = tf.TensorSpec((None, model.latent_dim), tf.float32, name="z")
+    return {"fn": tf.function(generate, input_signature=[spec]), "track": [],
+            "input": f"float32 latent vectors z, shape [{model.latent_dim}] (standard normal)"}
+
+
+def tuning_callbacks(data) -> list[keras.callbacks.Callback]:
+    """`kerazoo.tuning`: `val_lenet_fid` every epoch of a trial (`objective: {name: val_lenet_fid, direction: min}`)."""
+    if not _scorable(data):
+        return []
+    return [LeNetScores(_images(data.val if data.val is not None else data.test, 2000))]

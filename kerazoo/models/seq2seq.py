@@ -31,7 +31,8 @@ from kerazoo.data.dates import END, START, ParallelVectorizer, date_vectorizer
 from kerazoo.models._common import check_choice, check_positive, check_rate
 from kerazoo.registry import register_model
 
-__all__ = ["seq2seq_attention", "Seq2SeqAttention", "Translation", "plot_attention", "exact_match", "recipe_data"]
+__all__ = ["seq2seq_attention", "Seq2SeqAttention", "Translation", "plot_attention", "exact_match", "recipe_data",
+           "recipe_metrics", "recipe_plots", "serving_endpoint", "tuning_callbacks", "ExactMatch"]
 
 _CELLS = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
 
@@ -339,3 +340,74 @@ def recipe_data(recipe, model_kwargs: dict, data_dir, seed: int):
     sets = {k: make_dataset(p, vec, batch_size=recipe.batch_size, shuffle=k == "train", seed=seed) if p else None
             for k, p in pairs.items()}
     return TaskData(sets["train"], sets["val"], sets["test"], extra={"pairs": pairs})
+
+
+def recipe_metrics(model: Seq2SeqAttention, data) -> dict[str, float]:
+    """Held-out exact match of whole translations, greedy and with a beam of 3 (`kerazoo train`/`evaluate`)."""
+    pairs = data.extra["pairs"]["test"]
+    return {"exact_match": exact_match(model, pairs), "exact_match_beam3": exact_match(model, pairs, beam_width=3)}
+
+
+def recipe_plots(model: Seq2SeqAttention, data, out: Path, n: int = 4) -> list[Path]:
+    """Attention heat maps of the first `n` held-out sources (`attention_<i>.png`)."""
+    translations = model.translate([source for source, _ in data.extra["pairs"]["test"][:n]])
+    return [plot_attention(t, Path(out) / f"attention_{i}.png") for i, t in enumerate(translations)]
+
+
+def serving_endpoint(model: Seq2SeqAttention):
+    """The SavedModel's `serving_default`: raw source strings -> greedy translations and attention.
+
+    Greedy decoding runs inside the graph (a `tf.while_loop` over the one-step decoder), so TF
+    Serving or `tf.saved_model.load` translate strings with no Python code of kerazoo's. Returns
+    `{"translation": (batch,) strings, "attention": (batch, max_length, source_length) floats}`
+    (attention rows after a translation's end are zeros).
+    """
+    import tensorflow as tf
+
+    encoder, step = model.inference_models()
+    vec = model.vectorizer
+    vec.encode_source(["0"])  # builds the lookup layers, which the SavedModel tracks
+    max_length = (vec.max_target_length or 49) + 1
+    vocabulary = tf.constant(vec.target_vocabulary)
+    separator = "" if vec.level == "char" else " "
+
+    def translate(text):
+        ids = vec.encode_source(text)
+        mask = tf.not_equal(ids, 0)
+        encoder_outputs, *states = encoder(ids, training=False)
+        batch = tf.shape(ids)[0]
+        token, done = tf.fill([batch, 1], START), tf.zeros([batch], tf.bool)
+        tokens = tf.TensorArray(tf.int32, size=max_length)
+        attention = tf.TensorArray(tf.float32, size=max_length)
+        for t in tf.range(max_length):
+            probs, weights, *states = step([token, encoder_outputs, mask, *states], training=False)
+            choice = tf.where(done, END, tf.argmax(probs[:, 0], -1, output_type=tf.int32))
+            tokens = tokens.write(t, choice)
+            attention = attention.write(t, tf.where(done[:, None], 0.0, weights[:, 0]))
+            done = done | tf.equal(choice, END)
+            token = choice[:, None]
+        ids_out = tf.transpose(tokens.stack())
+        kept = tf.ragged.boolean_mask(ids_out, tf.equal(tf.cumsum(tf.cast(tf.equal(ids_out, END), tf.int32), 1), 0))
+        text_out = tf.strings.reduce_join(tf.gather(vocabulary, kept), axis=1, separator=separator)
+        return {"translation": text_out, "attention": tf.transpose(attention.stack(), [1, 0, 2])}
+
+    endpoint = tf.function(translate, input_signature=[tf.TensorSpec((None,), tf.string, name="text")])
+    return {"fn": endpoint, "track": [vec._lookups["source"]],
+            "input": "raw source strings; returns greedy translations and attention weights"}
+
+
+class ExactMatch(keras.callbacks.Callback):
+    """Adds `val_exact_match` (whole translations right, greedy) to the epoch logs, for search objectives."""
+
+    def __init__(self, pairs: Sequence[tuple[str, str]], *, limit: int = 500):
+        super().__init__()
+        self.pairs = list(pairs)[:limit]
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["val_exact_match"] = exact_match(self.model, self.pairs)
+
+
+def tuning_callbacks(data) -> list[keras.callbacks.Callback]:
+    """`kerazoo.tuning`: the validation exact match every trial logs (`objective: val_exact_match`)."""
+    return [ExactMatch(data.extra["pairs"]["val"])] if "pairs" in getattr(data, "extra", {}) else []

@@ -21,7 +21,9 @@ def read_history(csv_path: str | Path) -> dict[str, list[float]]:
     """A `CSVLogger` file as `{metric: [per-epoch values]}` (the whole run, resumes included)."""
     with open(csv_path, newline="") as f:
         rows = list(csv.DictReader(f))
-    return {k: [float(r[k]) for r in rows if r.get(k) not in (None, "")] for k in (rows[0] if rows else {})}
+    missing = (None, "", "NA")  # CSVLogger writes NA for a metric an epoch did not log
+    history = {k: [float(r[k]) for r in rows if r.get(k) not in missing] for k in (rows[0] if rows else {})}
+    return {k: v for k, v in history.items() if v}
 
 
 def learning_curves(history: dict[str, Sequence[float]], path: str | Path, title: str = "") -> Path:
