@@ -82,7 +82,7 @@ def export_saved_model(model, path: str | Path, *, name: str, model_kwargs: dict
     archive = keras.export.ExportArchive()
     if hasattr(family, "serving_endpoint"):
         endpoint = family.serving_endpoint(model)
-        for resource in [model, *endpoint.get("track", ())]:
+        for resource in endpoint.get("track", [model]):  # what the endpoint uses (default: the model)
             archive.track(resource)
         archive.add_endpoint("serving_default", endpoint["fn"])
         input_text = endpoint["input"]

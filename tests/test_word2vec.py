@@ -199,3 +199,41 @@ def test_kerazoo_train_ships_a_model_with_its_vocabulary(tmp_path):
     assert len(shipped.vocabulary) == 33 and "alpha" in shipped.word_vectors()
     assert "val_loss" in result.history
     assert json.loads((result.output / "run.json").read_text())["model"]["vocab_size"] == 33
+    assert {p.name for p in result.plots} >= {"neighbours.png"}
+    assert (result.output / "projector" / "vectors.tsv").is_file()
+
+
+def test_savedmodel_serves_word_vectors(tmp_path):
+    """The exported `serving_default` maps words to the input-embedding rows; unknown words say so."""
+    import tensorflow as tf
+
+    from kerazoo.export import export_saved_model
+
+    vocab = Vocabulary.build(planted_corpus(), min_count=1)
+    model = kerazoo.get("word2vec", vocab_size=len(vocab), embedding_dim=8, vocabulary=vocab.words)
+    export_saved_model(model, tmp_path / "sm", name="word2vec")
+    served = tf.saved_model.load(str(tmp_path / "sm")).signatures["serving_default"]
+    out = served(tf.constant(["alpha", "Red!", "zebra"]))
+    vectors = model.word_vectors()
+    np.testing.assert_array_equal(out["vectors"].numpy()[:2], np.stack([vectors["alpha"], vectors["red"]]))
+    assert out["known"].numpy().tolist() == [True, True, False]
+    stored = tf.train.load_checkpoint(str(tmp_path / "sm" / "variables" / "variables")).get_variable_to_shape_map()
+    assert sorted(s for k, s in stored.items() if "VARIABLE_VALUE" in k) == [[len(vocab), 8]]  # word vectors only
+
+
+def test_linear_probe_reads_what_the_vectors_carry():
+    """A probe on averaged vectors separates texts by their planted group only if the vectors do."""
+    from kerazoo.models.word2vec import linear_probe_accuracy
+
+    docs = planted_corpus(200, seed=1)
+    labels = np.array([int(any(w in d.split() for w in GROUPS[0] + GROUPS[1])) for d in docs])
+    vocab = Vocabulary.build(docs, min_count=1)
+    rng = np.random.default_rng(0)
+    grouped = rng.normal(size=(len(vocab), 8)).astype("float32")  # planted vectors: one direction per group
+    for g, group in enumerate(GROUPS):
+        for w in group:
+            grouped[vocab.index[w]] = np.eye(8)[g] * 3 + rng.normal(scale=0.1, size=8)
+    split = (docs[:100], labels[:100]), (docs[100:], labels[100:])
+    assert linear_probe_accuracy(WordVectors(grouped, vocab.words), *split) > 0.95
+    noise = WordVectors(rng.normal(size=(len(vocab), 8)), vocab.words)
+    assert linear_probe_accuracy(noise, *split) < 0.9

@@ -405,7 +405,7 @@ def serving_endpoint(model: DCGAN):
         return {"images": images, "pixels": tf.cast(tf.round((images + 1.0) * 127.5), tf.uint8)}
 
     spec = tf.TensorSpec((None, model.latent_dim), tf.float32, name="z")
-    return {"fn": tf.function(generate, input_signature=[spec]), "track": [],
+    return {"fn": tf.function(generate, input_signature=[spec]), "track": [model.generator],
             "input": f"float32 latent vectors z, shape [{model.latent_dim}] (standard normal)"}
 
 

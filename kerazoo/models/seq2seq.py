@@ -392,7 +392,7 @@ def serving_endpoint(model: Seq2SeqAttention):
         return {"translation": text_out, "attention": tf.transpose(attention.stack(), [1, 0, 2])}
 
     endpoint = tf.function(translate, input_signature=[tf.TensorSpec((None,), tf.string, name="text")])
-    return {"fn": endpoint, "track": [vec._lookups["source"]],
+    return {"fn": endpoint, "track": [model, vec._lookups["source"]],
             "input": "raw source strings; returns greedy translations and attention weights"}
 
 

@@ -28,7 +28,10 @@ import numpy as np
 from kerazoo.models._common import check_choice, check_positive
 from kerazoo.registry import register_model
 
-__all__ = ["word2vec", "Word2Vec", "WordVectors", "UnknownWordError", "recipe_data"]
+__all__ = ["word2vec", "Word2Vec", "WordVectors", "UnknownWordError", "linear_probe_accuracy", "recipe_data",
+           "recipe_metrics", "recipe_plots", "serving_endpoint", "PROBE_WORDS"]
+
+PROBE_WORDS = ("good", "bad", "great", "awful", "boring", "funny", "actor", "music")  # plots of neighbours
 
 
 class UnknownWordError(KeyError):
@@ -287,6 +290,82 @@ def recipe_data(recipe, model_kwargs: dict, data_dir, seed: int):
                                 window_size=kwargs.get("window_size", 2), num_ns=kwargs.get("num_ns", 4),
                                 batch_size=recipe.batch_size, sample=options["sample"], shuffle=shuffle, seed=seed)
 
+    extra = {"vocabulary": vocab}
+    if recipe.dataset == "imdb":  # labelled reviews for the linear probe of the vectors
+        extra["probe"] = {"train": splits["train"], "test": splits["test"]}
     return TaskData(pipeline(train, True), pipeline(val, False) if val else None,
                     pipeline(test[:options["test_documents"]], False) if test else None,
-                    wrap=lambda model: model.with_vocabulary(vocab.words), extra={"vocabulary": vocab})
+                    wrap=lambda model: model.with_vocabulary(vocab.words), extra=extra)
+
+
+def _mean_vectors(vectors: WordVectors, texts) -> np.ndarray:
+    """Each text's average word vector (words outside the vocabulary skipped; zeros if none is known)."""
+    from kerazoo.data.word2vec import tokenize
+
+    out = []
+    for batch in tokenize(list(texts)):
+        for tokens in batch.to_list():
+            ids = [vectors.index[t] for t in (w.decode() for w in tokens) if t in vectors.index and t]
+            out.append(vectors.vectors[ids].mean(0) if ids else np.zeros(vectors.vectors.shape[1], np.float32))
+    return np.stack(out)
+
+
+def linear_probe_accuracy(vectors: WordVectors, train: tuple, test: tuple) -> float:
+    """Accuracy of a logistic regression on averaged word vectors, fitted on `train` `(texts, labels)`
+    and scored on `test`: how much of a labelled task the vectors alone carry (Maas et al. 2011's
+    evaluation of word vectors on IMDB sentiment)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    probe.fit(_mean_vectors(vectors, train[0]), np.asarray(train[1]))
+    return float(probe.score(_mean_vectors(vectors, test[0]), np.asarray(test[1])))
+
+
+# === Family hooks: kerazoo train / evaluate / export ===
+
+def _with_vocabulary(model: Word2Vec, data) -> Word2Vec:
+    return model if model.vocabulary is not None else model.with_vocabulary(data.extra["vocabulary"].words)
+
+
+def recipe_metrics(model: Word2Vec, data) -> dict[str, float]:
+    """IMDB runs: the sentiment accuracy of a linear probe on averaged vectors (25k train -> 25k test reviews)."""
+    if "probe" not in data.extra:
+        return {}
+    return {"probe_accuracy": linear_probe_accuracy(_with_vocabulary(model, data).word_vectors(),
+                                                    data.extra["probe"]["train"], data.extra["probe"]["test"])}
+
+
+def recipe_plots(model: Word2Vec, data, out: Path) -> list[Path]:
+    """Nearest neighbours of a few common words (`neighbours.png`) and TensorBoard projector files."""
+    vectors = _with_vocabulary(model, data).word_vectors()
+    vectors.save_projector(Path(out) / "projector")
+    words = [w for w in PROBE_WORDS if w in vectors][:6] or [w for w in vectors.words[1:5]]
+    return [vectors.plot_neighbours(words, Path(out) / "neighbours.png", k=6)]
+
+
+def serving_endpoint(model: Word2Vec):
+    """The SavedModel's `serving_default`: words (strings) -> `{"vectors": (n, dim), "known": (n,) bool}`.
+
+    Words are standardised like the training text (lower case, punctuation off); an unknown word
+    gets the padding row and `known=False`. Only the word vectors are exported (not the context
+    embedding that training also needs: that lives in the `.keras` file).
+    """
+    import tensorflow as tf
+
+    from kerazoo.layers import text_standardize
+
+    if model.vocabulary is None:
+        raise ValueError(f"{model.name} carries no vocabulary to serve words with; use model.with_vocabulary(...).")
+    lookup = keras.layers.StringLookup(vocabulary=model.vocabulary[1:], num_oov_indices=1, name="word_lookup")
+    embedding = model.get_layer("embedding")
+
+    def vectors(words):
+        ids = lookup(tf.strings.strip(text_standardize(words)))
+        return {"vectors": embedding(ids), "known": tf.greater(ids, 0)}
+
+    spec = tf.TensorSpec((None,), tf.string, name="words")
+    lookup(tf.constant([""]))
+    return {"fn": tf.function(vectors, input_signature=[spec]), "track": [embedding, lookup],
+            "input": f"words (strings); returns their {model.embedding_dim}-d vectors"}
