@@ -149,3 +149,29 @@ def test_unknown_dataset():
 def test_real_mnist_when_present(shared_data):
     (x, y), (xt, yt) = data.load_numpy("mnist", data_dir=shared_data)
     assert x.shape == (60000, 28, 28) and xt.shape == (10000, 28, 28) and np.bincount(yt).min() > 800
+
+
+@pytest.mark.parametrize("as_tarball", [False, True])
+def test_imdb_validation_holds_out_whole_movies(tmp_path, as_tarball):
+    """Reviews of one movie share its names and plot: the hold-out takes whole movies, like the test split."""
+    root = tmp_path / "src" / "aclImdb" / "train"
+    movies = {"pos": [f"tt{i % 7}" for i in range(40)], "neg": [f"tt{7 + i % 5}" for i in range(30)]}
+    for label, owners in movies.items():
+        (root / label).mkdir(parents=True)
+        for i, movie in enumerate(owners):  # review i of a label is line i of urls_<label>.txt
+            (root / label / f"{i}_{8 if label == 'pos' else 2}.txt").write_text(f"review {i} of {movie}")
+        (root / f"urls_{label}.txt").write_text("".join(f"http://www.imdb.com/title/{m}/usercomments\n"
+                                                        for m in owners))
+    (tmp_path / "src" / "aclImdb" / "test" / "pos").mkdir(parents=True)
+    (tmp_path / "src" / "aclImdb" / "test" / "pos" / "0_9.txt").write_text("fine")
+    if as_tarball:
+        with tarfile.open(tmp_path / "aclImdb_v1.tar.gz", "w:gz") as tar:
+            tar.add(tmp_path / "src" / "aclImdb", arcname="aclImdb")
+    root = tmp_path if as_tarball else tmp_path / "src"
+    splits = data.load("imdb", data_dir=root, validation_split=0.25, seed=3, as_numpy=True)
+    movie = lambda text: text.rsplit(" ", 1)[-1]  # noqa: E731
+    train, val = {movie(t) for t in splits["train"][0]}, {movie(t) for t in splits["val"][0]}
+    assert train and val and not train & val
+    assert len(splits["train"][0]) + len(splits["val"][0]) == 70 and 10 <= len(splits["val"][0]) <= 30
+    again = data.load("imdb", data_dir=root, validation_split=0.25, seed=3, as_numpy=True)
+    assert list(again["val"][0]) == list(splits["val"][0])  # seeded

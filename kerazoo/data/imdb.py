@@ -2,7 +2,10 @@
 and plain text corpora (for word2vec).
 
 Raw reviews come back as NumPy arrays of Python strings with labels 1 (pos) / 0 (neg); the
-text models' `TextVectorization` turns them into token ids inside the model.
+text models' `TextVectorization` turns them into token ids inside the model. The archive's
+`urls_{pos,neg}.txt` name each review's movie: `load_imdb` returns them as `train_groups`, so a
+validation hold-out takes whole movies (`kerazoo.data.load`), as the official test split does
+(a random hold-out shares movies, and their names, with training and overstates test accuracy).
 """
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from kerazoo.data.sources import cache_dir, fetch, register_loader
 
 ACLIMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 _MEMBER = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg|unsup)/[^/]+\.txt$")
+_URLS = re.compile(r"(?:^|/)aclImdb/train/urls_(pos|neg)\.txt$")
 
 
 def _download_aclimdb():
@@ -30,6 +34,7 @@ def _download_aclimdb():
 @functools.cache
 def _read_aclimdb(path: Path, with_unsup: bool) -> dict:
     texts: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    urls: dict[str, list[str]] = {}  # label -> the movie of review id i, line i
     wanted = ("pos", "neg", "unsup") if with_unsup else ("pos", "neg")
     if path.is_dir():
         root = path if (path / "train").is_dir() else path / "aclImdb"
@@ -38,13 +43,18 @@ def _read_aclimdb(path: Path, with_unsup: bool) -> dict:
                 folder = root / split / label
                 if folder.is_dir():
                     texts[(split, label)] = [(f.name, f.read_text(encoding="utf-8")) for f in folder.glob("*.txt")]
+        for label in ("pos", "neg"):
+            if (root / "train" / f"urls_{label}.txt").is_file():
+                urls[label] = (root / "train" / f"urls_{label}.txt").read_text(encoding="utf-8").split()
     else:
         with tarfile.open(path, "r:*") as tar:
             for member in tar:
-                match = _MEMBER.search(member.name)
+                match, url_match = _MEMBER.search(member.name), _URLS.search(member.name)
                 if member.isfile() and match and match.group(2) in wanted:
                     data = tar.extractfile(member).read().decode("utf-8")
                     texts.setdefault(match.groups(), []).append((member.name.rsplit("/", 1)[-1], data))
+                elif member.isfile() and url_match:
+                    urls[url_match.group(1)] = tar.extractfile(member).read().decode("utf-8").split()
     if not texts.get(("train", "pos")) or not texts.get(("test", "pos")):
         raise FileNotFoundError(f"{path} does not hold aclImdb/{{train,test}}/{{pos,neg}}/*.txt reviews")
 
@@ -54,6 +64,11 @@ def _read_aclimdb(path: Path, with_unsup: bool) -> dict:
         return np.array([t for t, _ in items], dtype=object), np.array([y for _, y in items], dtype=np.int32)
 
     out = {"train": split("train"), "test": split("test")}
+    groups = [urls.get(label, []) for label in ("pos", "neg")]
+    names = [[n for n, _ in sorted(texts.get(("train", label), []))] for label in ("pos", "neg")]
+    ids = [[int(n.split("_")[0]) for n in part] for part in names]
+    if all(part and max(i) < len(g) for part, i, g in zip(names, ids, groups)):  # every review's movie is known
+        out["train_groups"] = np.array([g[i] for part, g in zip(ids, groups) for i in part], dtype=object)
     if with_unsup:
         out["unsup"] = np.array([t for _, t in sorted(texts.get(("train", "unsup"), []))], dtype=object)
     return out

@@ -7,7 +7,7 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["DataNotFoundError", "find", "LOADERS", "register_loader", "load_numpy", "load", "cache_dir"]
+__all__ = ["DataNotFoundError", "find", "LOADERS", "register_loader", "load_numpy", "load", "holdout", "cache_dir"]
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -95,8 +95,9 @@ def load(name: str, *, data_dir=None, batch_size: int = 32, validation_split: fl
          seed: int = 1337, as_numpy: bool = False, cache: bool = True, **options) -> dict:
     """Train/validation/test splits of a data set as batched `tf.data` pipelines.
 
-    The validation split is a seeded random hold-out of the training set; the test split is the
-    official one. Pipelines cache, shuffle (training only, seeded), batch and prefetch.
+    The validation split is a seeded random hold-out of the training set (of whole groups when the
+    loader names them, e.g. IMDB's movies: see `holdout`); the test split is the official one.
+    Pipelines cache, shuffle (training only, seeded), batch and prefetch.
 
     Args:
       name: one of `kerazoo.data.LOADERS` (mnist, fashion_mnist, cifar10, digits, imdb, imdb_npz, ...).
@@ -113,9 +114,8 @@ def load(name: str, *, data_dir=None, batch_size: int = 32, validation_split: fl
     """
     splits = _loader(name)(data_dir=data_dir, **options)
     (x, y), test = splits["train"], splits["test"]
-    order = np.random.default_rng(seed).permutation(len(x))
-    n_val = int(round(len(x) * validation_split))
-    val_idx, train_idx = order[:n_val], order[n_val:]
+    val_idx, train_idx = holdout(len(x), validation_split, seed, groups=splits.get("train_groups"))
+    n_val = len(val_idx)
     arrays = {"train": (x[train_idx], y[train_idx]), "val": (x[val_idx], y[val_idx]) if n_val else None,
               "test": test}
     if as_numpy:
@@ -123,6 +123,24 @@ def load(name: str, *, data_dir=None, batch_size: int = 32, validation_split: fl
     return {split: None if xy is None else to_dataset(xy, batch_size=batch_size, shuffle=split == "train",
                                                      seed=seed, cache=cache)
             for split, xy in arrays.items()}
+
+
+def holdout(n: int, fraction: float, seed: int, *, groups=None) -> tuple[np.ndarray, np.ndarray]:
+    """`(validation indices, training indices)`: a seeded `fraction` of `n` examples held out.
+
+    With `groups` (one key per example), whole groups are held out, drawn in random order until
+    they hold about `fraction` of the examples, so no group is on both sides.
+    """
+    rng = np.random.default_rng(seed)
+    if groups is None or not fraction:
+        order = rng.permutation(n)
+        n_val = int(round(n * fraction))
+        return order[:n_val], order[n_val:]
+    keys, inverse, counts = np.unique(np.asarray(groups).astype(str), return_inverse=True, return_counts=True)
+    order = rng.permutation(len(keys))
+    taken = order[:int(np.searchsorted(np.cumsum(counts[order]), n * fraction)) + 1]
+    in_val = np.isin(inverse, taken)
+    return rng.permutation(np.flatnonzero(in_val)), rng.permutation(np.flatnonzero(~in_val))
 
 
 def to_dataset(xy: tuple, *, batch_size: int, shuffle: bool = False, seed: int = 1337, cache: bool = True,
