@@ -136,7 +136,7 @@ def test_text_model_trains_on_a_raw_aclimdb_tree_and_serves_strings(tmp_path):
                 (path / f"{i}_{9 if label else 1}.txt").write_text(text)
     result = kerazoo.train("imdb_gru", epochs=6, batch_size=16, lr=1e-2, data_dir=tmp_path, output=tmp_path / "run",
                            model_overrides={"vocab_size": 50, "embedding_dim": 8, "units": [8], "bidirectional": False},
-                           config={"recipe": {"data": {"sequence_length": 16}}}, verbose=0)
+                           config={"recipe": {"data": {"sequence_length": 16}, "pretrain": {}}}, verbose=0)
     assert result.metrics["test_accuracy"] >= 0.9, result.metrics
     model = result.model  # raw strings in: the vectorizer is part of the model
     texts = np.array(["a superb movie, loved it", "dull and boring film"], dtype=object)

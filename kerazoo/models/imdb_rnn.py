@@ -13,9 +13,11 @@ Reference:
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 import keras
+import numpy as np
 
 from kerazoo.layers import MaskedGlobalMaxPooling1D
 from kerazoo.models._common import check_choice, check_positive, check_rate
@@ -113,3 +115,44 @@ imdb_rnn = _register("imdb_rnn", "SimpleRNN", "Elman, 'Finding structure in time
 imdb_lstm = _register("imdb_lstm", "LSTM", "Hochreiter & Schmidhuber, 'Long short-term memory', 1997.")
 imdb_gru = _register("imdb_gru", "GRU", "Cho et al., 'Learning phrase representations using RNN "
                      "encoder-decoder for statistical machine translation', 2014.")
+
+
+def recipe_pretrain(model: keras.Model, data, options: dict, out: Path) -> list:
+    """`kerazoo train` stage before `fit`: the `embedding` starts from pretrained word vectors.
+
+    Recipe `pretrain: {embeddings: word2vec.imdb}` (a shipped word2vec artifact or a `.keras`
+    path): the row of every vectorizer token the word vectors know is copied in; the others are
+    drawn uniformly at the pretrained rows' scale (Kim 2014). The vectors are fine-tuned with
+    the classifier. Writes `embeddings.json` (source, coverage of the vocabulary).
+
+    Reference:
+      Dai & Le, "Semi-supervised sequence learning", NeurIPS 2015 (word2vec-initialised LSTMs on IMDB).
+    """
+    import json
+
+    from kerazoo.registry import get
+
+    unknown = set(options) - {"embeddings"}
+    if unknown or "embeddings" not in options:
+        raise ValueError(f"{model.name} recipe pretrain: accepted option is `embeddings` (e.g. word2vec.imdb or a "
+                         f"word2vec .keras path). Received: {sorted(options)}")
+    source = str(options["embeddings"])
+    w2v = get("word2vec", weights=source) if source.endswith(".keras") else get(source)
+    vectors = w2v.word_vectors()
+    layer = model.get_layer("embedding")
+    table = np.array(layer.embeddings)
+    if table.shape[1] != vectors.vectors.shape[1]:
+        raise ValueError(f"{source} has {vectors.vectors.shape[1]}-d vectors but {model.name}'s embedding is "
+                         f"{table.shape[1]}-d; train with embedding_dim={vectors.vectors.shape[1]}.")
+    tokens = data.extra["vectorizer"].get_vocabulary()[:len(table)]
+    known = [(i, vectors.index[t]) for i, t in enumerate(tokens) if t and t in vectors.index]
+    rows, ids = (np.array(c) for c in zip(*known))
+    scale = float(np.sqrt(3) * vectors.vectors[ids].std())  # uniform(-a, a) with the pretrained rows' spread
+    table = np.random.default_rng(0).uniform(-scale, scale, table.shape).astype("float32")
+    table[rows] = vectors.vectors[ids]
+    layer.embeddings.assign(table)
+    coverage = {"source": source, "rows": len(table), "pretrained_rows": len(rows),
+                "coverage": round(len(rows) / len(table), 4)}
+    print(f"{model.name}: embedding rows from {source}: {len(rows)} of {len(table)}")
+    (Path(out) / "embeddings.json").write_text(json.dumps(coverage, indent=2))
+    return []
