@@ -29,7 +29,7 @@ from kerazoo.models._common import check_choice, check_positive
 from kerazoo.registry import register_model
 
 __all__ = ["word2vec", "Word2Vec", "WordVectors", "UnknownWordError", "linear_probe_accuracy", "recipe_data",
-           "recipe_metrics", "recipe_plots", "serving_endpoint", "PROBE_WORDS"]
+           "recipe_metrics", "recipe_plots", "serving_endpoint", "tuning_callbacks", "ProbeAccuracy", "PROBE_WORDS"]
 
 PROBE_WORDS = ("good", "bad", "great", "awful", "boring", "funny", "actor", "music")  # plots of neighbours
 
@@ -343,6 +343,33 @@ def recipe_plots(model: Word2Vec, data, out: Path) -> list[Path]:
     vectors.save_projector(Path(out) / "projector")
     words = [w for w in PROBE_WORDS if w in vectors][:6] or [w for w in vectors.words[1:5]]
     return [vectors.plot_neighbours(words, Path(out) / "neighbours.png", k=6)]
+
+
+class ProbeAccuracy(keras.callbacks.Callback):
+    """Adds `val_probe_accuracy` to the epoch logs: `linear_probe_accuracy` of the current vectors
+    on two disjoint halves of labelled training reviews (never the test reviews), a score that,
+    unlike the loss, compares runs with different windows, negatives or modes."""
+
+    def __init__(self, vocabulary: Sequence[str], texts, labels, *, n: int = 2000, seed: int = 0):
+        super().__init__()
+        order = np.random.default_rng(seed).permutation(len(labels))[:2 * n]
+        texts, labels = np.asarray(texts, dtype=object)[order], np.asarray(labels)[order]
+        half = len(order) // 2
+        self.vocabulary, self.fit_on, self.score_on = list(vocabulary), (texts[:half], labels[:half]), \
+            (texts[half:], labels[half:])
+
+    def on_epoch_end(self, epoch, logs=None):
+        vectors = WordVectors(self.model.vectors, self.vocabulary)
+        if logs is not None:
+            logs["val_probe_accuracy"] = linear_probe_accuracy(vectors, self.fit_on, self.score_on)
+
+
+def tuning_callbacks(data) -> list[keras.callbacks.Callback]:
+    """`kerazoo.tuning` on IMDB: `val_probe_accuracy` every epoch of a trial (the search space's objective)."""
+    if "probe" not in data.extra:
+        return []
+    texts, labels = data.extra["probe"]["train"]
+    return [ProbeAccuracy(data.extra["vocabulary"].words, texts, labels)]
 
 
 def serving_endpoint(model: Word2Vec):
