@@ -2,9 +2,13 @@
 
 1. `lenet5.mnist` on real handwritten digits it never saw (scikit-learn's digits, resized).
 2. Transfer: fine-tuning `lenet5.mnist` on a few digits vs the same budget from scratch.
-3. `imdb_*.imdb` on raw review sentences (when shipped).
-4. `seq2seq_attention.dates` translating dates, with attention maps (when shipped).
-Numbers go to `results.json`, plots to PNG files, and everything to `report.md` / `report.html`.
+3. `imdb_*.imdb` on raw review sentences.
+4. `seq2seq_attention.dates` translating dates, with attention maps, in Python and through its
+   SavedModel (decoding inside the graph).
+5. `word2vec.imdb`: nearest neighbours of a few words.
+6. `dcgan.mnist`: generated digits, and what `lenet5.mnist` reads in them.
+Sections 3-6 run when their artifact is shipped. Numbers go to `results.json`, plots to PNG
+files, and everything to `report.md` / `report.html`.
 """
 from __future__ import annotations
 
@@ -104,13 +108,52 @@ def _dates_section(out: Path) -> dict:
         return {}
     from kerazoo.models import seq2seq
 
+    import tensorflow as tf
+
+    from kerazoo.weights import artifacts_dir
+
     model = kerazoo.get(names[0])
+    served = tf.saved_model.load(str(artifacts_dir() / names[0] / "saved_model")).signatures["serving_default"]
+    in_graph = [t.decode() for t in served(tf.constant(DATES))["translation"].numpy()]
     results = {}
-    for i, text in enumerate(DATES):
-        translation = seq2seq.translate(model, text)
+    for i, (text, graph_text) in enumerate(zip(DATES, in_graph)):
+        translation = model.translate(text, beam_width=3)
         seq2seq.plot_attention(translation, out / f"attention_{i}.png")
-        results[text] = translation.text
+        results[text] = {"beam3": translation.text, "savedmodel_greedy": graph_text}
     return results
+
+
+def _words_section(out: Path) -> dict:
+    if "word2vec.imdb" not in kerazoo.list_models("word2vec", pretrained=True):
+        return {}
+    from kerazoo.models.word2vec import PROBE_WORDS
+
+    vectors = kerazoo.get("word2vec.imdb").word_vectors()
+    words = [w for w in PROBE_WORDS if w in vectors][:6]
+    vectors.plot_neighbours(words, out / "neighbours.png", k=6, title="word2vec.imdb: nearest neighbours")
+    return {w: [n for n, _ in vectors.most_similar(w, 6)] for w in words}
+
+
+def _gan_section(out: Path) -> dict:
+    if "dcgan.mnist" not in kerazoo.list_models("dcgan", pretrained=True):
+        return {}
+    from kerazoo.models.dcgan import plot_image_grid, to_pixels
+
+    gan = kerazoo.get("dcgan.mnist")
+    plot_image_grid(gan.sample(64, seed=0), out / "dcgan_samples.png", title="dcgan.mnist: 64 samples")
+    read = kerazoo.get("lenet5.mnist").predict(to_pixels(gan.sample(1000, seed=1))[..., 0], verbose=0)
+    counts = np.bincount(read.argmax(-1), minlength=10)
+    return {"lenet5_reads_1000_samples_as": counts.tolist(), "mean_confidence": float(read.max(-1).mean())}
+
+
+def _cards() -> list[dict]:
+    rows = []
+    for name in kerazoo.list_models(pretrained=True):
+        arch, tag = name.split(".", 1)
+        card = kerazoo.describe(arch)["weights"][tag]
+        rows.append({"artifact": name, "data": card["dataset"], "params": card["num_params"],
+                     "metrics": {k: round(v, 4) for k, v in card["metrics"].items()}})
+    return rows
 
 
 def run_demo(output: str | Path = "kerazoo-demo", *, data_dir=None, quick: bool = False) -> Path:
@@ -129,6 +172,11 @@ def run_demo(output: str | Path = "kerazoo-demo", *, data_dir=None, quick: bool 
     results["sentiment"] = _text_section()
     print("4. dates with attention ...")
     results["dates"] = _dates_section(out)
+    print("5. word vectors ...")
+    results["words"] = _words_section(out)
+    print("6. generated digits ...")
+    results["gan"] = _gan_section(out)
+    results["artifacts"] = _cards()
     results["seconds"] = round(time.time() - started, 1)
     (out / "results.json").write_text(json.dumps(results, indent=2))
     report = _report(results)
@@ -162,24 +210,67 @@ def _report(r: dict) -> str:
         lines.append("No IMDB artifact is shipped in this version.")
     lines += ["", "## Dates with attention", ""]
     if r["dates"]:
-        lines += [f"- `{k}` -> `{v}` ![attention](attention_{i}.png)" for i, (k, v) in enumerate(r["dates"].items())]
+        lines += ["`seq2seq_attention.dates` with beam search (width 3) in Python, and greedy decoding inside its "
+                  "SavedModel (what TF Serving would run):", "", "| written | beam 3 | SavedModel |", "|---|---|---|"]
+        lines += [f"| {k} | `{v['beam3']}` | `{v['savedmodel_greedy']}` |" for k, v in r["dates"].items()]
+        lines += [""] + [f"![attention](attention_{i}.png)" for i in range(len(r["dates"]))]
     else:
         lines.append("No date-translation artifact is shipped in this version.")
+    if r.get("words"):
+        lines += ["", "## Word vectors", "", "`word2vec.imdb` (skip-gram on 75,000 IMDB reviews), nearest neighbours:", ""]
+        lines += [f"- **{w}**: {', '.join(ns)}" for w, ns in r["words"].items()] + ["", "![neighbours](neighbours.png)"]
+    if r.get("gan"):
+        g = r["gan"]
+        lines += ["", "## Generated digits", "", "`dcgan.mnist` samples; `lenet5.mnist` reads 1,000 of them as digits "
+                  f"0-9: {g['lenet5_reads_1000_samples_as']} (mean confidence {g['mean_confidence']:.3f}).", "",
+                  "![samples](dcgan_samples.png)"]
+    if r.get("artifacts"):
+        lines += ["", "## Shipped artifacts (metrics from their cards, measured on held-out data)", "",
+                  "| artifact | data | parameters | metrics |", "|---|---|---|---|"]
+        lines += [f"| `{a['artifact']}` | {a['data']} | {a['params']:,} | "
+                  + ", ".join(f"{k}={v}" for k, v in a["metrics"].items()) + " |" for a in r["artifacts"]]
     return "\n".join(lines) + "\n"
 
 
+def _inline(text: str) -> str:
+    """Markdown's `code` and **bold** as HTML, the rest escaped."""
+    import re
+
+    text = html.escape(text)
+    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+    return re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", text)
+
+
 def _html(markdown: str, out: Path) -> str:
-    body = []
+    """The report as one HTML page: headings, paragraphs, lists, tables and the PNGs."""
+    body, table = [], []
+
+    def flush():
+        if table:
+            rows = [[c.strip() for c in line.strip("|").split("|")] for line in table if not set(line) <= set("|-: ")]
+            head, *rest = rows
+            body.append("<table border=1 cellpadding=4 style='border-collapse:collapse'><tr>"
+                        + "".join(f"<th>{_inline(c)}</th>" for c in head) + "</tr>"
+                        + "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r) + "</tr>" for r in rest)
+                        + "</table>")
+            table.clear()
+
     for line in markdown.splitlines():
+        if line.startswith("|"):
+            table.append(line)
+            continue
+        flush()
         if line.startswith("# "):
-            body.append(f"<h1>{html.escape(line[2:])}</h1>")
+            body.append(f"<h1>{_inline(line[2:])}</h1>")
         elif line.startswith("## "):
-            body.append(f"<h2>{html.escape(line[3:])}</h2>")
+            body.append(f"<h2>{_inline(line[3:])}</h2>")
         elif line.startswith("!["):
             src = line[line.index("(") + 1:-1]
-            body.append(f'<img src="{src}" style="max-width:100%">')
+            width = "45%" if src.startswith("attention_") else "100%"
+            body.append(f'<img src="{src}" style="max-width:{width}">')
+        elif line.startswith("- "):
+            body.append(f"<li>{_inline(line[2:])}</li>")
         elif line.strip():
-            body.append(f"<p>{html.escape(line)}</p>")
-    for png in sorted(out.glob("attention_*.png")):
-        body.append(f'<img src="{png.name}" style="max-width:45%">')
+            body.append(f"<p>{_inline(line)}</p>")
+    flush()
     return "<!doctype html><meta charset='utf-8'><title>kerazoo demo</title>\n" + "\n".join(body) + "\n"
