@@ -95,24 +95,39 @@ def export_saved_model(model, path: str | Path, *, name: str, model_kwargs: dict
 
 
 def export(run_dir: str | Path, *, tag: str | None = None, destination: str | Path | None = None,
-           notes: str = "") -> Path:
+           notes: str | None = None) -> Path:
     """Turns a `kerazoo train` run directory into a shipped artifact; returns its folder.
 
+    Also accepts an artifact folder (`card.json` + `model.keras`): it is exported again with this
+    version of kerazoo (same weights, metrics and notes; new files and checksums).
+
     Args:
-      run_dir: a directory written by `kerazoo.train` (`model.keras` + `run.json`).
-      tag: artifact tag (default: the run's data set), giving `<arch>.<tag>`.
+      run_dir: a directory written by `kerazoo.train` (`model.keras` + `run.json`), or an artifact.
+      tag: artifact tag (default: the run's data set, or the artifact's tag), giving `<arch>.<tag>`.
       destination: parent folder (default: the package's `saved_models/`).
-      notes: free text for the README card (e.g. what differs from the paper).
+      notes: free text for the README card (e.g. what differs from the paper); default: the
+        artifact's own when re-exporting one.
     """
+    import tempfile
+
     import keras
 
     from kerazoo.registry import builder
 
     run_dir = Path(run_dir)
-    run = json.loads((run_dir / "run.json").read_text())
+    if not (run_dir / "run.json").is_file() and (run_dir / "card.json").is_file():
+        card = json.loads((run_dir / "card.json").read_text())
+        run, tag = {**card, "name": card["arch"]}, tag or card["tag"]
+        notes = card.get("notes", "") if notes is None else notes
+    else:
+        run = json.loads((run_dir / "run.json").read_text())
+        run["records"] = {p.stem: json.loads(p.read_text()) for p in sorted(run_dir.glob("*.json"))
+                          if p.name != "run.json"}  # e.g. pretraining.json: per-layer reconstruction errors
     arch, tag = run["name"], tag or run["dataset"]
     builder(arch)  # imports the family, registering its custom layers
-    model = keras.saving.load_model(run_dir / "model.keras", compile=False, safe_mode=True)
+    with tempfile.TemporaryDirectory() as tmp:  # the source may be the destination: read it first
+        shutil.copy(run_dir / "model.keras", Path(tmp) / "model.keras")
+        model = keras.saving.load_model(Path(tmp) / "model.keras", compile=False, safe_mode=True)
     for layer in model.layers:  # a nested network trained on its own keeps its optimizer: not shipped
         if isinstance(layer, keras.Model) and layer.compiled:
             layer.optimizer, layer.compiled = None, False
@@ -126,9 +141,10 @@ def export(run_dir: str | Path, *, tag: str | None = None, destination: str | Pa
             "metrics": run["metrics"], "num_params": int(model.count_params()), "input": input_text,
             "class_names": run.get("class_names"), "model": run["model"], "recipe": run["recipe"],
             "seed": run["seed"], "epochs_run": run["epochs_run"], "train_seconds": run["train_seconds"],
-            "versions": run["versions"], "files": file_table(dest)}
+            "versions": run["versions"], "records": run.get("records", {}), "notes": notes or "",
+            "files": file_table(dest)}
     (dest / "card.json").write_text(json.dumps(card, indent=2) + "\n")
-    (dest / "README.md").write_text(_readme(card, notes))
+    (dest / "README.md").write_text(_readme(card, notes or ""))
     return dest
 
 
@@ -136,6 +152,7 @@ def _readme(card: dict, notes: str) -> str:
     metrics = "\n".join(f"| {k} | {v:.4f} |" for k, v in card["metrics"].items())
     files = "\n".join(f"| `{k}` | {v['bytes']:,} | `{v['sha256'][:16]}...` |" for k, v in card["files"].items())
     r = card["recipe"]
+    records = "".join(f"- Training record `{k}`: `{json.dumps(v)}`\n" for k, v in card.get("records", {}).items())
     return f"""# {card['name']}
 
 `kerazoo.get("{card['name']}")` loads `model.keras` offline (sha256-checked);
@@ -147,6 +164,7 @@ def _readme(card: dict, notes: str) -> str:
   training machine; TensorFlow {card['versions']['tensorflow']}, Keras {card['versions']['keras']}.
 - Recipe: {r['optimizer']} lr={r['learning_rate']} batch={r['batch_size']} epochs<={r['epochs']}; builder arguments
   `{json.dumps(card['model'])}`.
+{records}
 {notes}
 
 | metric | value |

@@ -160,3 +160,21 @@ def test_artifacts_found_after_a_wheel_install(tmp_path):
     assert lines[0].startswith(str(tmp_path / "site")), "the wheel's copy was not the one imported"
     assert "lenet5.mnist" in lines[1] and int(lines[2]) == json.loads(
         (root / "saved_models" / "lenet5.mnist" / "card.json").read_text())["num_params"]
+
+
+def test_reexport_keeps_weights_metrics_and_stores_each_weight_once(tmp_path):
+    """`kerazoo export <artifact>` refreshes an artifact: same weights and card metrics, one copy of each weight."""
+    import tensorflow as tf
+
+    from kerazoo.export import export
+
+    card, folder = _card("lenet5.mnist")
+    dest = export(folder, destination=tmp_path)
+    again = json.loads((dest / "card.json").read_text())
+    assert dest.name == "lenet5.mnist" and again["metrics"] == card["metrics"] and again["model"] == card["model"]
+    stored = tf.train.load_checkpoint(str(dest / "saved_model" / "variables" / "variables")).get_variable_to_shape_map()
+    weights_stored = sum(int(np.prod(s)) for k, s in stored.items() if "VARIABLE_VALUE" in k and s)
+    assert card["num_params"] <= weights_stored < card["num_params"] + 16  # each once (+ a seed state)
+    model, reexported = kerazoo.get("lenet5.mnist"), kerazoo.get("lenet5", weights=str(dest / "model.keras"))
+    x = _raw_inputs(model)
+    np.testing.assert_array_equal(model.predict(x, verbose=0), reexported.predict(x, verbose=0))
