@@ -173,23 +173,27 @@ def evaluate(name: str, *, weights: str, data_dir=None, batch_size: int = 256) -
     from kerazoo.registry import get
     from kerazoo.training.tasks import held_out_data
 
-    cfg, recipe, kwargs = resolve(name)
+    trained = _trained_with(name, weights)  # the weights' own recipe and builder arguments, when recorded
+    cfg, recipe, kwargs = resolve(name, config={"recipe": trained.get("recipe", {})},
+                                  model_overrides=trained.get("model", {}))
     model = get(name, weights=weights)
     if not model.compiled:
         model.compile(loss=recipe.loss, metrics=list(recipe.metrics))
     family = importlib.import_module(f"kerazoo.models.{cfg.family}")
-    data = held_out_data(cfg, recipe, {**kwargs, **_trained_with(name, weights)}, data_dir, batch_size=batch_size)
+    data = held_out_data(cfg, recipe, kwargs, data_dir, batch_size=batch_size)
     return _held_out_metrics(cfg, family, model, data)[0]
 
 
 def _trained_with(name: str, weights: str) -> dict:
-    """The builder arguments shipped weights (their card) or a run's `.keras` (its run.json) were trained with."""
+    """`{"model", "recipe"}` shipped weights (their card) or a run's `.keras` (its run.json) were trained with."""
     from kerazoo.weights import available
 
     if weights in available(name):
-        return dict(available(name)[weights].get("model", {}))
-    run = Path(weights).expanduser().parent / "run.json"
-    return json.loads(run.read_text())["model"] if run.is_file() else {}
+        record = available(name)[weights]
+    else:
+        run = Path(weights).expanduser().parent / "run.json"
+        record = json.loads(run.read_text()) if run.is_file() else {}
+    return {k: record[k] for k in ("model", "recipe") if k in record}
 
 
 def versions() -> dict:

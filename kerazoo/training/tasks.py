@@ -77,6 +77,9 @@ def string_model(vectorizer, network, name: str):
     return keras.Model(text, network(vectorizer(text)), name=name)
 
 
+_PIPELINE_OPTIONS = ("sequence_length", "bucket_boundaries")  # recipe `data:` keys of the text pipeline, not the loader
+
+
 def bucket_by_length(ds, boundaries, batch_size: int):
     """`(ids, label)` examples padded to a fixed length -> batches of reviews of similar length, each
     padded only to its longest review.
@@ -147,7 +150,7 @@ def held_out_data(config, recipe, model_kwargs: dict, data_dir, *, batch_size: i
     if config.task not in TASKS:
         family = importlib.import_module(f"kerazoo.models.{config.family}")
         return family.recipe_data(recipe, model_kwargs, data_dir, recipe.seed)
-    options = {k: v for k, v in recipe.data.items() if k != "sequence_length"}
+    options = {k: v for k, v in recipe.data.items() if k not in _PIPELINE_OPTIONS}
     _, (x, y) = data.load_numpy(recipe.dataset, data_dir=data_dir, **options)
     if config.task == "text-classification":
         x, y = x.astype(str), y.astype("float32")
