@@ -30,6 +30,14 @@ class Recipe:
     validation_split: float = 0.1
     callbacks: dict = dataclasses.field(default_factory=dict)  # early_stopping: {...}, ...
     seed: int = 1337
+    steps_per_execution: int = 1      # train steps per compiled call (speed only; set per family by measurement)
+    jit_compile: bool = False         # XLA-compile the train step (speed only; slower than graph mode on CPU here)
+
+    def __post_init__(self):
+        if isinstance(self.steps_per_execution, bool) or not isinstance(self.steps_per_execution, int) \
+                or self.steps_per_execution < 1:
+            raise ValueError(f"recipe steps_per_execution must be a positive int. "
+                             f"Received: steps_per_execution={self.steps_per_execution!r}")
 
 
 def recipe_of(config_recipe: dict, **overrides: Any) -> Recipe:
@@ -50,6 +58,8 @@ def make_optimizer(recipe: Recipe):
 
 
 def compile_model(model, recipe: Recipe):
-    """Compiles `model` with the recipe's optimizer, loss and metrics; returns it."""
-    model.compile(optimizer=make_optimizer(recipe), loss=recipe.loss, metrics=list(recipe.metrics))
+    """Compiles `model` with the recipe's optimizer, loss, metrics and speed settings
+    (`steps_per_execution`, `jit_compile`); returns it."""
+    model.compile(optimizer=make_optimizer(recipe), loss=recipe.loss, metrics=list(recipe.metrics),
+                  steps_per_execution=recipe.steps_per_execution, jit_compile=recipe.jit_compile)
     return model

@@ -75,6 +75,18 @@ def test_compile_uses_the_recipe_with_gradient_clipping():
     assert not kerazoo.get("lenet5").compiled  # uncompiled by default
 
 
+def test_compile_applies_the_recipe_speed_settings():
+    from kerazoo.config import load_config
+    from kerazoo.recipe import Recipe, compile_model
+
+    model = compile_model(kerazoo.get("lenet5"), Recipe(loss="mse", steps_per_execution=8, jit_compile=True))
+    assert model.steps_per_execution == 8 and model.jit_compile is True
+    configured = load_config("lenet5").recipe.get("steps_per_execution", 1)
+    assert kerazoo.get("lenet5", compile=True).steps_per_execution == configured
+    with pytest.raises(ValueError, match="positive int. Received: steps_per_execution=0"):
+        Recipe(steps_per_execution=0)
+
+
 def test_describe_reports_catalogue_facts():
     info = kerazoo.describe("lenet5")
     assert info["family"] == "lenet" and info["num_params"] == 61706 and info["defaults"]["variant"] == "classic"
