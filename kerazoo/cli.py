@@ -7,6 +7,7 @@ read as YAML, so `--set input_shape=[28,28]` and `--set bidirectional=true` work
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import sys
@@ -15,6 +16,7 @@ from typing import Any, Sequence
 import yaml
 
 import kerazoo
+from kerazoo import distribute
 from kerazoo.config import ConfigError
 
 
@@ -103,7 +105,7 @@ def _cmd_train(args) -> int:
 
     result = train(args.name, output=args.output, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                    dataset=args.dataset, seed=args.seed, data_dir=args.data_dir, config=args.config,
-                   model_overrides=_parse_sets(args.set))
+                   model_overrides=_parse_sets(args.set), strategy=distribute.from_arguments(args))
     print(f"model: {result.output / 'model.keras'}\nplots: {', '.join(str(p) for p in result.plots)}")
     return 0
 
@@ -130,10 +132,17 @@ def _cmd_finetune(args) -> int:
     from kerazoo import data
     from kerazoo.training.finetune import finetune
 
-    splits = data.load(args.dataset, data_dir=args.data_dir, batch_size=args.batch_size, seed=args.seed)
-    model = kerazoo.get(args.name, weights=args.weights, **_parse_sets(args.set))
+    if args.strategy == "multiworker":
+        raise distribute.StrategyError("--strategy multiworker: fine-tuning trains with Keras' fit, which fails "
+                                       "under MultiWorkerMirroredStrategy. Accepted here: auto, cpu, gpu, "
+                                       "mirrored, tpu.")
+    strategy = distribute.as_strategy(distribute.from_arguments(args))  # first: before TensorFlow initialises
+    splits = data.load(args.dataset, data_dir=args.data_dir, seed=args.seed,
+                       batch_size=distribute.global_batch_size(args.batch_size, strategy))
+    with distribute.scope(strategy) if strategy is not None else contextlib.nullcontext():
+        model = kerazoo.get(args.name, weights=args.weights, **_parse_sets(args.set))
     finetune(model, splits["train"], splits["val"], head_epochs=args.head_epochs,
-             finetune_epochs=args.finetune_epochs, learning_rate=args.lr, seed=args.seed)
+             finetune_epochs=args.finetune_epochs, learning_rate=args.lr, seed=args.seed, strategy=strategy)
     metrics = model.evaluate(splits["test"], return_dict=True, verbose=0)
     out = Path(args.output or f"kerazoo_runs/{args.name}-finetuned-{args.dataset}.keras")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -187,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="directory with the data set files (offline); or KERAZOO_DATA_DIR")
     p.add_argument("--config", help="config overlay YAML with model:/recipe: blocks (e.g. best.yaml from tune)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a builder argument")
+    distribute.add_arguments(p)
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("evaluate", help="test-split metrics of shipped weights or a .keras file")
@@ -209,10 +219,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--head-epochs", type=int, default=5)
     p.add_argument("--finetune-epochs", type=int, default=5)
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--batch-size", type=int, default=32, help="per replica")
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--data-dir")
     p.add_argument("--output", help="where to save the fine-tuned .keras model")
+    distribute.add_arguments(p)
     p.set_defaults(func=_cmd_finetune)
 
     p = sub.add_parser("demo", help="offline tour on the shipped weights: accuracy, transfer, text, plots")

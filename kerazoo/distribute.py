@@ -17,6 +17,9 @@ policy (`precision_policy`: `mixed_bfloat16` on TPU, `mixed_float16` on GPUs wit
 `float32` on CPU). A recipe's `batch_size` is per replica: the global batch that the input
 pipeline produces is `global_batch_size(batch_size, strategy)` = batch size x replicas, so one
 replica sees the recipe's batch whatever the hardware (the learning rate is not rescaled).
+`kerazoo.train`, `finetune` and `tune` take `strategy=` (a kind or a strategy) and do all this.
+A process gets one strategy per kind and devices: asking again returns the same object (two
+`MirroredStrategy` objects over the same devices break each other's collectives in TF 2.21).
 
 Keras' `fit` works under `MirroredStrategy` (checked on 2 logical CPUs, and `OneDeviceStrategy`);
 `TPUStrategy` is the strategy `fit` was designed for, but is not tested here (no TPU). Under
@@ -42,7 +45,8 @@ import weakref
 from pathlib import Path
 from typing import Callable, Sequence
 
-__all__ = ["KINDS", "StrategyError", "strategy", "scope", "precision_policy", "global_batch_size",
+__all__ = ["KINDS", "StrategyError", "strategy", "as_strategy", "kind_of", "scope", "precision_policy",
+           "global_batch_size",
            "is_multiworker", "is_chief", "worker_info", "output_dir", "fit_multiworker", "unwrap",
            "sync_moving_statistics", "SyncMovingStatistics", "tf_config", "slurm_tf_config"]
 
@@ -119,14 +123,81 @@ def strategy(kind: str = "auto", *, cpu_replicas: int | None = None, tpu: str | 
             devices = [d.name for d in tf.config.list_logical_devices("CPU")]
         _say(f"MirroredStrategy over {len(devices)} device(s): {', '.join(devices)}"
              + ("" if gpus or len(devices) > 1 else " (one replica: cpu_replicas=N splits the CPU)"), verbose)
-        return tf.distribute.MirroredStrategy(devices)
+        return _once(("mirrored", *devices), lambda: tf.distribute.MirroredStrategy(devices))
     if len(gpus) > 1:
         _say(f"MirroredStrategy over the {len(gpus)} local GPUs", verbose)
-        return tf.distribute.MirroredStrategy()
+        devices = [f"/gpu:{i}" for i in range(len(gpus))]
+        return _once(("mirrored", *devices), lambda: tf.distribute.MirroredStrategy(devices))
     hint = " (TF_CONFIG is set: use kind='multiworker' to train on the cluster)" if os.environ.get("TF_CONFIG") else ""
     _say(("default strategy on the one GPU (/GPU:0)" if gpus else "default strategy on the CPU (no TPU or GPU found)")
          + hint, verbose)
     return tf.distribute.get_strategy()
+
+
+def as_strategy(spec, *, what: str = "strategy", verbose: bool = True):
+    """`spec` as a strategy: None stays None (TensorFlow's default strategy, nothing changed), a kind
+    is created with `strategy(kind)`, a `tf.distribute.Strategy` is returned as is.
+
+    Raises:
+      StrategyError: anything else, or an unknown kind (the message says what is accepted).
+    """
+    if spec is None:
+        return None
+    if isinstance(spec, str):
+        return strategy(spec, verbose=verbose)
+    import tensorflow as tf
+
+    if not isinstance(spec, tf.distribute.Strategy):
+        raise StrategyError(f"{what} must be a kind ({', '.join(KINDS)}) or a tf.distribute.Strategy. "
+                            f"Received: {spec!r} of type {type(spec).__name__}.")
+    return spec
+
+
+def kind_of(strategy=None) -> str:
+    """The kind a strategy is (`multiworker`, `tpu`, `mirrored`, `cpu`, `one_device`, `default`), for records."""
+    import tensorflow as tf
+
+    strategy = strategy or tf.distribute.get_strategy()
+    if is_multiworker(strategy):
+        return "multiworker"
+    if isinstance(strategy, tf.distribute.TPUStrategy):
+        return "tpu"
+    if isinstance(strategy, tf.distribute.MirroredStrategy):
+        return "mirrored"
+    if isinstance(strategy, tf.distribute.OneDeviceStrategy):
+        return "cpu" if "CPU" in strategy.extended.worker_devices[0].upper() else "one_device"
+    return "default"
+
+
+def add_arguments(parser) -> None:
+    """`--strategy KIND` and `--cpu-replicas N` on an argparse (sub)parser (`kerazoo train/finetune/tune`)."""
+    parser.add_argument("--strategy", choices=KINDS, help="distribution strategy (default: TensorFlow's default); "
+                        "the recipe's batch size is per replica")
+    parser.add_argument("--cpu-replicas", type=int, metavar="N",
+                        help="with --strategy mirrored and no GPU: split the CPU into N replicas")
+
+
+def from_arguments(args):
+    """The strategy `add_arguments`' options ask for: None, a kind, or a created strategy (`--cpu-replicas`)."""
+    if args.cpu_replicas is None:
+        return args.strategy
+    if args.strategy != "mirrored":
+        raise StrategyError(f"--cpu-replicas is for --strategy mirrored. Received: --strategy {args.strategy}, "
+                            f"--cpu-replicas {args.cpu_replicas}.")
+    return strategy("mirrored", cpu_replicas=args.cpu_replicas)
+
+
+_CREATED: dict = {}  # (kind, devices...) -> the strategy this process created for them
+
+
+def _once(key: tuple, make: Callable):
+    """One strategy per kind and devices in a process, created on first use. Two `MirroredStrategy`
+    objects over the same devices break each other's collectives in TF 2.21 ("Shape mismatch in the
+    collective instance 100": both number their all-reduces from the same keys), and a second
+    `MultiWorkerMirroredStrategy` cannot be created at all; so `strategy()` hands out the same one."""
+    if key not in _CREATED:
+        _CREATED[key] = make()
+    return _CREATED[key]
 
 
 def _found_devices() -> str:
@@ -188,6 +259,10 @@ def _split_cpu(n: int) -> None:
 def _multiworker(verbose: bool):
     import tensorflow as tf
 
+    if ("multiworker",) in _CREATED:
+        s = _CREATED[("multiworker",)]
+        _say(f"MultiWorkerMirroredStrategy (created before): {s.num_replicas_in_sync} replicas in sync", verbose)
+        return s
     raw = os.environ.get("TF_CONFIG")
     resolver = None
     if raw:
@@ -206,7 +281,7 @@ def _multiworker(verbose: bool):
                             "(SLURM_PROCID, SLURM_STEP_NUM_TASKS). Found neither. "
                             "`python -m kerazoo.distribute tf-config --help` writes one.")
     try:
-        s = tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver)
+        s = _once(("multiworker",), lambda: tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver))
     except RuntimeError as e:
         raise StrategyError("strategy('multiworker') must be created at the start of the program, before any "
                             f"TensorFlow op ({e}).") from e

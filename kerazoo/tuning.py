@@ -63,6 +63,7 @@ from typing import Any, Mapping, Sequence
 
 import yaml
 
+from kerazoo import distribute
 from kerazoo._typecheck import coerce, type_name
 from kerazoo.config import ConfigError
 
@@ -615,10 +616,18 @@ def _classes():
         """A catalogue model as a `keras_tuner.HyperModel`: the builder with sampled arguments,
         compiled and fitted by the recipe with sampled recipe values."""
 
-        def __init__(self, name, space, config, recipe, kwargs, *, epochs=None, fit_verbose="auto"):
+        def __init__(self, name, space, config, recipe, kwargs, *, epochs=None, fit_verbose="auto", strategy=None):
             super().__init__(name=f"kerazoo_{name}")
             self.model_name, self.space, self.config, self.recipe, self.kwargs = name, space, config, recipe, kwargs
             self.epochs, self.fit_verbose = epochs, fit_verbose
+            self.strategy = strategy  # models are built in its scope; recipe batch sizes are per replica
+
+        def data_recipe(self):
+            """The recipe the data is prepared with: its batch size is the global batch under `strategy`."""
+            if self.strategy is None:
+                return self.recipe
+            return dataclasses.replace(self.recipe, batch_size=distribute.global_batch_size(self.recipe.batch_size,
+                                                                                            self.strategy))
 
         def sample(self, hp):
             """`(builder kwargs, Recipe)` for the values in `hp` (declaring the space on it)."""
@@ -638,13 +647,15 @@ def _classes():
 
             kwargs, recipe = self.sample(hp)
             keras.utils.set_random_seed(recipe.seed)
-            try:
-                model = get(self.model_name, **kwargs)
-            except (ValueError, TypeError) as e:
-                changed = {k: v for k, v in kwargs.items() if self.kwargs.get(k, object()) != v}
-                raise kt.errors.FailedTrialError(f"{self.model_name}: the builder rejects the sampled values "
-                                                 f"{changed}: {e}") from e
-            return compile_model(model, recipe)
+            # the tuner enters the strategy's scope (distribution_strategy=); this adds its precision policy
+            with distribute.scope(self.strategy) if self.strategy is not None else contextlib.nullcontext():
+                try:
+                    model = get(self.model_name, **kwargs)
+                except (ValueError, TypeError) as e:
+                    changed = {k: v for k, v in kwargs.items() if self.kwargs.get(k, object()) != v}
+                    raise kt.errors.FailedTrialError(f"{self.model_name}: the builder rejects the sampled values "
+                                                     f"{changed}: {e}") from e
+                return compile_model(model, recipe)
 
         def fit(self, hp, model, *args, **kwargs):
             import tensorflow as tf
@@ -657,18 +668,20 @@ def _classes():
                 args, data_kwargs = args[0].inputs(model_kwargs)
                 kwargs.update(data_kwargs)
             kwargs.setdefault("epochs", recipe.epochs if "epochs" in sampled else self.epochs or recipe.epochs)
-            kwargs["callbacks"] = [*kwargs.get("callbacks", []), *_recipe_callbacks(recipe)]
+            sync = [distribute.SyncMovingStatistics()] if model.distribute_strategy.num_replicas_in_sync > 1 else []
+            kwargs["callbacks"] = [*sync, *kwargs.get("callbacks", []), *_recipe_callbacks(recipe)]
+            batch_size = distribute.global_batch_size(recipe.batch_size, model.distribute_strategy)
             kwargs["verbose"] = self.fit_verbose
             if recipe.pretrain and not kwargs.get("initial_epoch"):  # as kerazoo.train: e.g. DBN's RBMs first
                 self._pretrain(model, recipe, args)
             if args and isinstance(args[0], tf.data.Dataset):
                 kwargs.setdefault("shuffle", False)  # pipelines shuffle themselves, seeded
                 if "batch_size" in sampled:  # they come batched by the recipe's default: rebatch
-                    args = (self._rebatch(args[0], recipe.batch_size), *args[1:])
+                    args = (self._rebatch(args[0], batch_size), *args[1:])
                     if isinstance(kwargs.get("validation_data"), tf.data.Dataset):
-                        kwargs["validation_data"] = self._rebatch(kwargs["validation_data"], recipe.batch_size)
+                        kwargs["validation_data"] = self._rebatch(kwargs["validation_data"], batch_size)
             else:
-                kwargs.setdefault("batch_size", recipe.batch_size)
+                kwargs.setdefault("batch_size", batch_size)
             return model.fit(*args, **kwargs)
 
         def _pretrain(self, model, recipe, args):
@@ -884,7 +897,7 @@ class _PerTrialData:
 
         if self._key(kwargs) != self.key:  # one data set kept at a time
             self.task = None
-            self.task = prepare(self.hm.config, self.hm.recipe, dict(kwargs), self.data_dir, self.seed)
+            self.task = prepare(self.hm.config, self.hm.data_recipe(), dict(kwargs), self.data_dir, self.seed)
             self.key = self._key(kwargs)
         return (self.task.train,), {"validation_data": self.task.val}
 
@@ -900,7 +913,7 @@ def _recipe_data(hm, data_dir, seed):
     from kerazoo.training.tasks import prepare
 
     reads = _RecordingDict(hm.kwargs)
-    task = prepare(hm.config, hm.recipe, reads, data_dir, seed)
+    task = prepare(hm.config, hm.data_recipe(), reads, data_dir, seed)
     family = importlib.import_module(f"kerazoo.models.{hm.config.family}")
     searched = {p.arg for p in hm.space.params if p.target == "model"}
     shaping = sorted((reads.read | set(getattr(family, "DATA_ARGUMENTS", ()))) & searched)
@@ -971,7 +984,7 @@ def tune(name: str, *, tuner: str = "random", max_trials: int | None = 10, epoch
          overwrite: bool = False, executions_per_trial: int = 1, objective=None, search_space: Mapping | None = None,
          model_overrides: Mapping | None = None, seed: int | None = None, chief: str | None = None,
          worker: str | int | None = None, chief_timeout: float = 60.0, callbacks: Sequence = (),
-         tensorboard: bool = True, verbose: int = 1) -> TuneResult:
+         tensorboard: bool = True, verbose: int = 1, strategy=None) -> TuneResult:
     """Searches a catalogue model's hyperparameters with KerasTuner.
 
     Runs on one machine, or as the chief (the oracle, `chief=HOST:PORT`) or a worker
@@ -1006,6 +1019,10 @@ def tune(name: str, *, tuner: str = "random", max_trials: int | None = 10, epoch
       callbacks: extra Keras callbacks for every trial.
       tensorboard: write TensorBoard logs with the HParams dashboard to `<project>/logs`.
       verbose: 0 silent, 1 KerasTuner's progress and a line per epoch.
+      strategy: None (TensorFlow's default), a kind of `kerazoo.distribute.strategy` (`auto`, `cpu`,
+        `gpu`, `mirrored`, `tpu`) or a `tf.distribute.Strategy` every trial trains under (KerasTuner's
+        `distribution_strategy`: each trial's model is built in its scope; recipe batch sizes are per
+        replica). Not `multiworker`: the chief/worker mode above spreads a search over machines.
 
     Returns:
       A `TuneResult`; on the chief or a single machine also writes `best.yaml` (a config
@@ -1019,8 +1036,17 @@ def tune(name: str, *, tuner: str = "random", max_trials: int | None = 10, epoch
     """
     if tuner not in TUNERS:
         raise TuningError(f"Unknown tuner {tuner!r}. Accepted: {', '.join(TUNERS)}.")
+    if strategy == "multiworker" or distribute.is_multiworker(strategy):
+        raise TuningError(f"tune does not run trials under MultiWorkerMirroredStrategy (received strategy={strategy!r}):"
+                          " KerasTuner's chief/worker mode spreads a search over machines (chief=HOST:PORT, "
+                          "worker=ID; --chief/--worker), each worker training its trials under a one-machine "
+                          "strategy. Accepted: None, 'auto', 'cpu', 'gpu', 'mirrored', 'tpu' or a one-machine "
+                          "tf.distribute.Strategy.")
     role, address, tuner_id = _role(chief, worker)
+    # first: some strategies need TensorFlow uninitialised; the chief trains nothing
+    strategy = distribute.as_strategy(strategy, what="tune strategy") if role != "chief" else None
     hm = hypermodel(name, search_space=search_space, model_overrides=model_overrides, epochs=epochs)
+    hm.strategy = strategy
     if not hm.space:
         raise TuningError(f"{name} has nothing to search: its search_space is empty (zoo_configs/{name}.yaml). "
                           f"Add parameters there or pass search_space=.")
@@ -1048,7 +1074,7 @@ def tune(name: str, *, tuner: str = "random", max_trials: int | None = 10, epoch
     _, tuner_classes = _classes()
     options = {"hypermodel": hm, "objective": kt.Objective(*goal), "seed": seed, "directory": str(directory),
                "project_name": project_name or name, "overwrite": overwrite,
-               "executions_per_trial": executions_per_trial, "has_val": has_val}
+               "executions_per_trial": executions_per_trial, "has_val": has_val, "distribution_strategy": strategy}
     if tuner == "hyperband":
         options.update(max_epochs=epochs or hm.recipe.epochs, factor=3, hyperband_iterations=1)
     else:
@@ -1330,6 +1356,7 @@ def add_tune_command(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--chief-timeout", type=float, default=60.0, help="seconds a worker waits for the chief")
     p.add_argument("--no-tensorboard", action="store_true", help="skip the TensorBoard/HParams logs")
     p.add_argument("--quiet", action="store_true", help="only the results table")
+    distribute.add_arguments(p)
     p.set_defaults(func=_cmd_tune)
     return p
 
@@ -1339,7 +1366,7 @@ def _cmd_tune(args) -> int:
                   directory=args.directory, project_name=args.project_name, overwrite=args.overwrite,
                   executions_per_trial=args.executions_per_trial, seed=args.seed, chief=args.chief,
                   worker=args.worker, chief_timeout=args.chief_timeout, tensorboard=not args.no_tensorboard,
-                  verbose=0 if args.quiet else 1)
+                  verbose=0 if args.quiet else 1, strategy=distribute.from_arguments(args))
     if args.quiet and result.role != "worker":
         print(results_table(result))
     if result.plot_path:

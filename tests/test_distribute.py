@@ -4,7 +4,6 @@ Strategies that need a fresh TensorFlow runtime (logical CPU devices, several wo
 subprocesses: own process group, free ports, bounded time, killed on the way out.
 """
 import contextlib
-import io
 import json
 import os
 import signal
@@ -72,6 +71,18 @@ def _cluster_env(n, tmp_path):
 
 def _json_lines(path):
     return [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
+
+
+def _planted_mnist(directory, n_train, n_test):
+    """An mnist.npz of raw uint8 28x28 'digits': noise plus a bright bar whose row encodes the label."""
+    rng = np.random.default_rng(0)
+    n = n_train + n_test
+    y = np.arange(n) % 10
+    x = (rng.random((n, 28, 28)) * 40).astype(np.uint8)
+    for i, label in enumerate(y):
+        x[i, 2 + 2 * label: 4 + 2 * label, 4:24] = 255
+    np.savez(directory / "mnist.npz", x_train=x[:n_train], y_train=y[:n_train].astype(np.uint8),
+             x_test=x[n_train:], y_test=y[n_train:].astype(np.uint8))
 
 
 # === Choosing a strategy ===
@@ -147,6 +158,25 @@ def test_tf_config_for_launchers(monkeypatch, capsys):
         "task": {"type": "worker", "index": 3}}
 
 
+def test_strategy_options_are_checked_before_anything_trains(tmp_path, capsys):
+    import kerazoo
+    from kerazoo import cli, tuning
+
+    assert cli.main(["train", "lenet5", "--strategy", "cpu", "--cpu-replicas", "2", "--data-dir", str(tmp_path)]) == 2
+    assert "--cpu-replicas is for --strategy mirrored. Received: --strategy cpu" in capsys.readouterr().err
+    with pytest.raises(distribute.StrategyError, match=r"strategy must be a kind \(auto, cpu, .*Received: 42"):
+        kerazoo.train("lenet5", strategy=42, data_dir=tmp_path, output=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    # fit-based fine-tuning and KerasTuner trials refuse multi-worker training, naming the alternative
+    with pytest.raises(distribute.StrategyError, match="finetune does not run under MultiWorkerMirroredStrategy"):
+        kerazoo.finetune(kerazoo.get("lenet5"), (np.zeros((4, 32, 32, 1)), np.zeros(4)), strategy="multiworker")
+    with pytest.raises(tuning.TuningError, match="KerasTuner's chief/worker mode spreads a search over machines"):
+        tuning.tune("lenet5", strategy="multiworker", directory=tmp_path)
+    assert cli.main(["finetune", "lenet5", "--weights", "mnist", "--dataset", "digits", "--strategy",
+                     "multiworker"]) == 2
+    assert "Accepted here: auto, cpu, gpu, mirrored, tpu" in capsys.readouterr().err
+
+
 # === MirroredStrategy over two logical CPUs ===
 
 MIRRORED = textwrap.dedent("""
@@ -203,6 +233,88 @@ def test_mirrored_on_two_logical_cpus_matches_one_device(tmp_path):
     assert [d.split("/")[-1] for d in out["devices"]] == ["device:CPU:0", "device:CPU:1"]
     assert out["moved"] > 1e-2, "training must change the weights, or the comparison proves nothing"
     assert out["max_diff"] < 1e-5, "2 replicas x batch 8 must train like 1 device x batch 16"
+
+
+ZOO_MIRRORED = textwrap.dedent("""
+    import json, sys
+    from kerazoo import distribute
+
+    data_dir, out = sys.argv[1], sys.argv[2]
+    s = distribute.strategy("mirrored", cpu_replicas=2)   # splits the CPU before TensorFlow initialises
+    import keras, numpy as np
+    import kerazoo
+    from kerazoo import tuning
+
+    RUNS = []
+    class Watch(keras.callbacks.Callback):                  # what each fit runs on (KerasTuner copies callbacks)
+        def on_train_begin(self, logs=None):
+            RUNS.append({"replicas": self.model.distribute_strategy.num_replicas_in_sync,
+                         "variable": type(self.model.trainable_variables[0].value).__name__,
+                         "steps": self.params["steps"]})
+
+    report = {"same_strategy": distribute.strategy("mirrored") is s}  # one per devices: collectives would collide
+    # kerazoo.train by kind: the process's MirroredStrategy over the two logical CPUs
+    result = kerazoo.train("lenet5", strategy="mirrored", epochs=2, batch_size=8, lr=3e-3, data_dir=data_dir,
+                           output=f"{out}/run", callbacks=[Watch()], verbose=0)
+    bn = next(l for l in result.model.layers if isinstance(l, keras.layers.BatchNormalization))
+    copies = result.model.distribute_strategy.experimental_local_results(bn.moving_mean.value)
+    report["train"] = {"runs": RUNS[:], "metrics": result.metrics,
+                       "bn_copies_equal": bool(np.array_equal(copies[0].numpy(), copies[1].numpy()))}
+
+    rng = np.random.default_rng(0)
+    y = np.arange(96) % 3
+    x = (rng.random((96, 28, 28)) * 40).astype("uint8")
+    for i, label in enumerate(y):
+        x[i, 4 + 8 * label: 10 + 8 * label, 4:24] = 255
+    model = kerazoo.get("lenet5", variant="modern", input_shape=(28, 28), rescaling=1 / 255, classes=3)  # outside
+    head = model.get_layer("predictions").get_weights()[0].copy()
+    del RUNS[:]
+    kerazoo.finetune(model, (x, y), head_epochs=1, finetune_epochs=1, batch_size=8, strategy=s, callbacks=[Watch()],
+                     verbose=0)
+    report["finetune"] = {"runs": RUNS[:], "variable": type(model.trainable_variables[0].value).__name__,
+                          "head_moved": float(np.abs(model.get_layer("predictions").get_weights()[0] - head).max()),
+                          "trainable": [l.name for l in model.layers if l.trainable and l.weights],
+                          "evaluates": sorted(model.evaluate(x, y, verbose=0, return_dict=True))}
+
+    del RUNS[:]
+    search = tuning.tune("lenet5", max_trials=1, epochs=1, data=(x, y % 10), directory=f"{out}/tune",
+                         tensorboard=False, verbose=0, strategy=s, callbacks=[Watch()],
+                         search_space={"learning_rate": {"type": "float", "min": 1e-3, "max": 1e-2},
+                                       "batch_size": {"type": "fixed", "value": 8}})
+    report["tune"] = {"runs": RUNS[:], "status": [t["status"] for t in search.trials]}
+    print(json.dumps(report))
+""")
+
+
+@pytest.mark.slow
+def test_kerazoo_train_finetune_and_tune_under_mirrored_on_two_logical_cpus(tmp_path):
+    _planted_mnist(tmp_path, 200, 40)
+    script = tmp_path / "zoo_mirrored.py"
+    script.write_text(ZOO_MIRRORED)
+    log = tmp_path / "zoo_mirrored.log"
+    with _processes() as procs, open(log, "w") as f:
+        _start(procs, [str(script), str(tmp_path), str(tmp_path / "out")],
+               {"TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": "-1"}, f)
+        assert _wait(procs) == [0], log.read_text()[-3000:]
+    report = _json_lines(log)[-1]
+    mirrored = {"replicas": 2, "variable": "MirroredVariable"}
+    assert report["same_strategy"]
+
+    # train: 180 training digits in global batches of 2 x 8 = 12 steps (not 23); replicas agree on batch norm
+    assert report["train"]["runs"] == [{**mirrored, "steps": 12}]
+    assert report["train"]["bn_copies_equal"] and report["train"]["metrics"]["test_accuracy"] > 0.5
+    run = json.loads((tmp_path / "out" / "run" / "run.json").read_text())
+    assert run["strategy"] == {"kind": "mirrored", "replicas": 2, "global_batch_size": 16}
+    assert run["recipe"]["batch_size"] == 8, "the recipe keeps the per-replica batch"
+
+    # finetune: a model built outside the strategy is copied in, trained there, and written back
+    finetune = report["finetune"]
+    assert finetune["runs"] == [{**mirrored, "steps": 6}] * 2  # 96 examples, global batch 16, both phases
+    assert finetune["variable"] != "MirroredVariable" and finetune["head_moved"] > 1e-4
+    assert finetune["trainable"] == ["c1", "c3", "c5", "f6", "predictions"] and "accuracy" in finetune["evaluates"]
+
+    # tune: every trial is built in the strategy's scope (KerasTuner's distribution_strategy), batch 8 per replica
+    assert report["tune"]["runs"] == [{**mirrored, "steps": 6}] and report["tune"]["status"] == ["COMPLETED"]
 
 
 # === Several workers: the one custom loop ===
@@ -288,27 +400,9 @@ def test_two_workers_train_alike_chief_checkpoints_and_a_restart_resumes(tmp_pat
     assert not (out / "ckpt").exists(), "the checkpoint is removed once training completes"
 
 
-def _cli_has_strategy():
-    from kerazoo import cli
-
-    try:
-        with contextlib.redirect_stderr(io.StringIO()):
-            cli.build_parser().parse_args(["train", "lenet5", "--strategy", "multiworker"])
-        return True
-    except SystemExit:
-        return False
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(not _cli_has_strategy(), reason="`kerazoo train --strategy` is not integrated yet")
 def test_kerazoo_train_multiworker_resumes_after_a_kill(tmp_path):
-    rng = np.random.default_rng(0)
-    y = np.arange(120) % 10
-    x = (rng.random((120, 28, 28)) * 40).astype(np.uint8)
-    for i, label in enumerate(y):  # a learnable mark: a bright bar whose row encodes the label
-        x[i, 2 + 2 * label: 4 + 2 * label, 4:24] = 255
-    np.savez(tmp_path / "mnist.npz", x_train=x[:96], y_train=y[:96].astype(np.uint8),
-             x_test=x[96:], y_test=y[96:].astype(np.uint8))
+    _planted_mnist(tmp_path, 96, 24)
     run = tmp_path / "run"
     command = ["-m", "kerazoo.cli", "train", "lenet5", "--strategy", "multiworker", "--epochs", "3", "--batch-size",
                "8", "--data-dir", str(tmp_path), "--output", str(run)]
@@ -340,3 +434,5 @@ def test_kerazoo_train_multiworker_resumes_after_a_kill(tmp_path):
     with open(run / "history.csv") as f:
         assert {int(line.split(",")[0]) for line in list(f)[1:]} == {0, 1, 2}
     assert (run / "model.keras").is_file() and not (run / "backup").exists()
+    recorded = json.loads((run / "run.json").read_text())["strategy"]
+    assert recorded == {"kind": "multiworker", "replicas": 2, "global_batch_size": 16}

@@ -4,9 +4,14 @@ Phase 1 trains only the new head on a frozen backbone; phase 2 unfreezes the top
 and trains on at a lower learning rate. BatchNormalization layers stay frozen throughout, which
 in Keras 3 also keeps them in inference mode, so their statistics are not destroyed by a small
 target set.
+
+Under a distribution strategy (`strategy=`) both phases run `fit` inside its scope; a model built
+elsewhere is copied into the scope, trained there, and its weights written back.
 """
 from __future__ import annotations
 
+import os
+import tempfile
 from typing import Sequence
 
 __all__ = ["finetune"]
@@ -20,15 +25,30 @@ def _as_dataset(data, batch_size: int, shuffle: bool, seed: int):
     return to_dataset(tuple(data), batch_size=batch_size, shuffle=shuffle, seed=seed)
 
 
+def _copy_into(model, strategy):
+    """`model` rebuilt inside `kerazoo.distribute.scope(strategy)` with the same weights (a .keras round trip)."""
+    import keras
+
+    from kerazoo import distribute
+
+    with tempfile.TemporaryDirectory(prefix="kerazoo-finetune-") as tmp:
+        path = os.path.join(tmp, "model.keras")
+        model.save(path)
+        with distribute.scope(strategy):
+            return keras.saving.load_model(path, compile=False)
+
+
 def finetune(model, train, validation=None, *, head: Sequence[str] = ("predictions",), head_epochs: int = 5,
              finetune_epochs: int = 5, learning_rate: float = 1e-3, finetune_learning_rate: float | None = None,
              unfreeze: int | None = None, loss: str | None = None, metrics: Sequence[str] = ("accuracy",),
-             batch_size: int = 32, seed: int = 1337, callbacks: Sequence = (), verbose="auto") -> dict:
+             batch_size: int = 32, seed: int = 1337, callbacks: Sequence = (), verbose="auto",
+             strategy=None) -> dict:
     """Fine-tunes a pretrained model on new data in two phases; returns both histories.
 
     Args:
-      model: e.g. `kerazoo.get("lenet5", weights="mnist", classes=5)`.
-      train: a `tf.data.Dataset` of `(x, y)` batches or an `(x, y)` pair of arrays.
+      model: e.g. `kerazoo.get("lenet5", weights="mnist", classes=5)`; trained in place.
+      train: a `tf.data.Dataset` of `(x, y)` batches (the global batch under a strategy) or an
+        `(x, y)` pair of arrays.
       validation: the same, or None.
       head: names of the layers trained in phase 1 (the new head).
       head_epochs: phase-1 epochs (frozen backbone).
@@ -37,7 +57,13 @@ def finetune(model, train, validation=None, *, head: Sequence[str] = ("predictio
       finetune_learning_rate: phase-2 learning rate (default `learning_rate / 10`).
       unfreeze: how many of the backbone's top weighted layers phase 2 trains (None: all).
       loss: default sparse categorical cross-entropy (several outputs) or binary cross-entropy.
-      metrics, batch_size, seed, callbacks, verbose: as for `fit`.
+      metrics, seed, callbacks, verbose: as for `fit`.
+      batch_size: per replica, for arrays (their batches hold `batch_size` x replicas examples).
+      strategy: None (the strategy the model was built under, usually TensorFlow's default), a kind
+        of `kerazoo.distribute.strategy` (`cpu`, `gpu`, `mirrored`, `tpu`) or a
+        `tf.distribute.Strategy`. A model built outside that strategy's scope is copied into it,
+        fine-tuned there, and the trained weights are written back into `model` (compiled as the
+        last phase). `multiworker` is refused: fine-tuning runs Keras' `fit`, which fails there.
 
     Returns:
       `{"head": history dict, "finetune": history dict}`.
@@ -45,34 +71,58 @@ def finetune(model, train, validation=None, *, head: Sequence[str] = ("predictio
     Example:
       >>> model = kerazoo.get("lenet5.mnist", classes=10)
       >>> kerazoo.finetune(model, (x_small, y_small), head_epochs=3, finetune_epochs=3)
+      >>> kerazoo.finetune(model, (x_small, y_small), strategy="mirrored")   # every local GPU
     """
     import keras
+
+    from kerazoo import distribute
 
     unknown = [name for name in head if name not in {layer.name for layer in model.layers}]
     if unknown:
         raise ValueError(f"finetune: head layers {unknown} are not in model {model.name!r}. "
                          f"Its last layers: {[layer.name for layer in model.layers[-4:]]}")
-    train = _as_dataset(train, batch_size, True, seed)
-    validation = _as_dataset(validation, batch_size, False, seed)
+    if strategy == "multiworker" or distribute.is_multiworker(strategy or model.distribute_strategy):
+        raise distribute.StrategyError(
+            f"finetune does not run under MultiWorkerMirroredStrategy (received strategy={strategy!r}): it trains "
+            "with Keras' fit, which fails there (Keras 3.15). Accepted: None, 'auto', 'cpu', 'gpu', 'mirrored', "
+            "'tpu' or a one-machine tf.distribute.Strategy; kerazoo.train(..., strategy='multiworker') trains a "
+            "recipe on several machines.")
+    strategy = distribute.as_strategy(strategy, what="finetune strategy")
+    target = model if strategy is None or model.distribute_strategy is strategy else _copy_into(model, strategy)
+    replicas = target.distribute_strategy.num_replicas_in_sync
+    train = _as_dataset(train, batch_size * replicas, True, seed)
+    validation = _as_dataset(validation, batch_size * replicas, False, seed)
     loss = loss or ("sparse_categorical_crossentropy" if model.output_shape[-1] > 1 else "binary_crossentropy")
-    weighted = [layer for layer in model.layers if layer.weights and layer.name not in head]
-    frozen_bn = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    weighted = [layer.name for layer in model.layers if layer.weights and layer.name not in head]
+    trained = set(weighted[-unfreeze:] if unfreeze else weighted)
+    sync = [distribute.SyncMovingStatistics()] if replicas > 1 else []
     histories = {}
 
-    def run(phase, epochs, lr):
-        model.compile(optimizer=keras.optimizers.Adam(lr), loss=loss, metrics=list(metrics))
-        fit = model.fit(train, validation_data=validation, epochs=epochs, callbacks=list(callbacks), verbose=verbose,
-                        shuffle=False)  # the pipeline already shuffles, seeded
-        histories[phase] = {k: [float(v) for v in vs] for k, vs in fit.history.items()}
+    def freeze(m, phase):
+        m.trainable = True
+        for layer in m.layers:
+            if layer.name in weighted:
+                layer.trainable = phase == "finetune" and layer.name in trained
+            if phase == "finetune" and isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False
 
-    model.trainable = True
-    for layer in weighted:
-        layer.trainable = False
-    run("head", head_epochs, learning_rate)
+    def compile_for(m, lr):
+        with m.distribute_strategy.scope():
+            m.compile(optimizer=keras.optimizers.Adam(lr), loss=loss, metrics=list(metrics))
+
+    def run(phase, epochs, lr):
+        freeze(target, phase)
+        compile_for(target, lr)
+        fit = target.fit(train, validation_data=validation, epochs=epochs, callbacks=[*sync, *callbacks],
+                         verbose=verbose, shuffle=False)  # the pipeline already shuffles, seeded
+        histories[phase] = {k: [float(v) for v in vs] for k, vs in fit.history.items()}
+        return lr
+
+    lr = run("head", head_epochs, learning_rate)
     if finetune_epochs:
-        for layer in weighted[-unfreeze:] if unfreeze else weighted:
-            layer.trainable = True
-        for layer in frozen_bn:
-            layer.trainable = False
-        run("finetune", finetune_epochs, finetune_learning_rate or learning_rate / 10)
+        lr = run("finetune", finetune_epochs, finetune_learning_rate or learning_rate / 10)
+    if target is not model:  # written back: the caller's model ends as if trained in place
+        freeze(model, "finetune" if finetune_epochs else "head")
+        model.set_weights(target.get_weights())
+        compile_for(model, lr)
     return histories

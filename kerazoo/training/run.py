@@ -4,9 +4,14 @@
 best-model checkpointing, the recipe's early stopping / learning-rate schedule, TensorBoard logs
 and a CSV log; Keras' progress bar. At the end: test metrics, the trained model in its shipped
 raw-input form (`model.keras`), `run.json` (everything `kerazoo export` needs) and plots.
+
+Under a distribution strategy (`strategy=`) the same run, built in `kerazoo.distribute.scope`;
+under `MultiWorkerMirroredStrategy`, where Keras' `fit` fails, `kerazoo.distribute.fit_multiworker`
+takes its place (its checkpoints replace `BackupAndRestore`) and only the chief writes files.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import json
@@ -65,27 +70,40 @@ def _recipe_callbacks(recipe: Recipe):
 def train(name: str, *, output: str | Path | None = None, epochs: int | None = None, batch_size: int | None = None,
           lr: float | None = None, dataset: str | None = None, seed: int | None = None, data_dir=None,
           config: str | Path | dict | None = None, model_overrides: dict | None = None,
-          callbacks: Sequence = (), verbose: str | int = "auto") -> TrainResult:
+          callbacks: Sequence = (), verbose: str | int = "auto", strategy=None) -> TrainResult:
     """Trains a catalogue model by its config's recipe.
 
     Args:
       name: registered model name.
       output: run directory (default `kerazoo_runs/<name>`); running again into a directory
         whose run was interrupted resumes it.
-      epochs, batch_size, lr, dataset, seed: recipe overrides.
+      epochs, batch_size, lr, dataset, seed: recipe overrides (`batch_size` is per replica).
       data_dir: where the data set's files are (see `kerazoo.data`).
       config: a config overlay (YAML path or dict with `model:`/`recipe:` blocks), e.g. the
         best hyperparameters of a search.
       model_overrides: builder arguments on top of the recipe's.
       callbacks: extra Keras callbacks.
       verbose: Keras' `fit` verbosity (progress bar by default).
+      strategy: None (TensorFlow's default strategy), a kind of `kerazoo.distribute.strategy`
+        (`auto`, `cpu`, `gpu`, `mirrored`, `tpu`, `multiworker`) or a `tf.distribute.Strategy`.
+        The model is built and compiled in `kerazoo.distribute.scope(strategy)` and the pipelines
+        produce the global batch (recipe batch size x replicas). `multiworker` trains with
+        `kerazoo.distribute.fit_multiworker` (every worker runs the same call; its checkpoints in
+        `<output>/backup` replace `BackupAndRestore`; only the chief writes files).
 
     Returns:
       `TrainResult` with the trained model (raw-input form), history, test metrics and paths.
 
     Example:
       >>> result = kerazoo.train("lenet5", epochs=2, data_dir="~/data")
+      >>> result = kerazoo.train("lenet5", strategy="mirrored")      # every local GPU
     """
+    from kerazoo import distribute
+
+    cfg, recipe, kwargs = resolve(name, config=config, model_overrides=model_overrides, epochs=epochs,
+                                  batch_size=batch_size, learning_rate=lr, dataset=dataset, seed=seed)
+    strategy = distribute.as_strategy(strategy)  # first: some strategies need TensorFlow uninitialised
+
     import keras
 
     from kerazoo.recipe import compile_model
@@ -93,52 +111,69 @@ def train(name: str, *, output: str | Path | None = None, epochs: int | None = N
     from kerazoo.training import plots
     from kerazoo.training.tasks import prepare
 
-    cfg, recipe, kwargs = resolve(name, config=config, model_overrides=model_overrides, epochs=epochs,
-                                  batch_size=batch_size, learning_rate=lr, dataset=dataset, seed=seed)
+    multiworker, chief = distribute.is_multiworker(strategy), distribute.is_chief(strategy)
     out = Path(output or Path("kerazoo_runs") / name)
     out.mkdir(parents=True, exist_ok=True)
+    files = distribute.output_dir(out, strategy) if multiworker else out  # a temporary directory off the chief
     backup = out / "backup"
     resuming = backup.exists()
     keras.utils.set_random_seed(recipe.seed)
     started = time.time()
 
-    data = prepare(cfg, recipe, kwargs, data_dir, recipe.seed)
-    model = compile_model(get(name, **kwargs), recipe)
+    global_batch = distribute.global_batch_size(recipe.batch_size, strategy)
+    data = prepare(cfg, dataclasses.replace(recipe, batch_size=global_batch), kwargs, data_dir, recipe.seed)
+    with distribute.scope(strategy) if strategy is not None else contextlib.nullcontext():
+        model = compile_model(get(name, **kwargs), recipe)
+    replicas = model.distribute_strategy.num_replicas_in_sync
     monitor = "val_loss" if data.val is not None else "loss"
-    (out / "checkpoints").mkdir(exist_ok=True)
     family = importlib.import_module(f"kerazoo.models.{cfg.family}")
-    cbs = [keras.callbacks.BackupAndRestore(str(backup)),
-           keras.callbacks.ModelCheckpoint(str(out / "checkpoints" / "best.keras"), monitor=monitor, save_best_only=True),
-           keras.callbacks.CSVLogger(str(out / "history.csv"), append=resuming),
-           keras.callbacks.TensorBoard(str(out / "logs")),
-           *_recipe_callbacks(recipe), *_hook(family, "recipe_callbacks", [], recipe, data, out), *callbacks]
+    cbs = [keras.callbacks.CSVLogger(str(files / "history.csv"), append=resuming),
+           keras.callbacks.TensorBoard(str(files / "logs")),
+           *_recipe_callbacks(recipe), *_hook(family, "recipe_callbacks", [], recipe, data, files), *callbacks]
+    if not multiworker:  # fit: Keras' own backups and best-model checkpoints
+        (out / "checkpoints").mkdir(exist_ok=True)
+        cbs[:0] = [keras.callbacks.BackupAndRestore(str(backup)),
+                   keras.callbacks.ModelCheckpoint(str(out / "checkpoints" / "best.keras"), monitor=monitor,
+                                                   save_best_only=True)]
+        if replicas > 1:  # first, so checkpoints and validation see the averaged moving statistics
+            cbs.insert(0, distribute.SyncMovingStatistics())
     plot_paths = []
     if resuming:
-        print(f"Resuming the interrupted run in {out}")
+        if chief:
+            print(f"Resuming the interrupted run in {out}")
     elif recipe.pretrain:  # e.g. DBN: greedy RBM pretraining initialises the network fit then tunes
         if not hasattr(family, "recipe_pretrain"):
             raise ValueError(f"{name}: the recipe has a `pretrain` block, but kerazoo.models.{cfg.family} "
                              "has no pretraining stage (recipe_pretrain).")
-        plot_paths += family.recipe_pretrain(model, data, dict(recipe.pretrain), out)
-    model.fit(data.train, validation_data=data.val, epochs=recipe.epochs, callbacks=cbs, verbose=verbose,
-              shuffle=False)  # the pipeline already shuffles, seeded
+        plot_paths += family.recipe_pretrain(model, data, dict(recipe.pretrain), files)
+    if multiworker:
+        distribute.fit_multiworker(model, data.train, validation_data=data.val, epochs=recipe.epochs,
+                                   checkpoint_dir=backup, strategy=strategy, callbacks=cbs, verbose=verbose)
+        model = distribute.unwrap(model)  # every worker: saving is collective; evaluate needs a plain model
+    else:
+        model.fit(data.train, validation_data=data.val, epochs=recipe.epochs, callbacks=cbs, verbose=verbose,
+                  shuffle=False)  # the pipeline already shuffles, seeded
 
     final = data.wrap(model) if data.wrap else model
     metrics = {}
     if data.test is not None:
         metrics, classes = _held_out_metrics(cfg, family, model, data)
-        if classes is not None:
+        if classes is not None and chief:
             plot_paths.append(plots.confusion_matrix_plot(*classes, out / "confusion_matrix.png",
                                                           data.class_names, title=f"{name} on {recipe.dataset} test:"))
-    plot_paths += _hook(family, "recipe_plots", [], final, data, out)  # reconstructions, attention maps, ...
-    history = plots.read_history(out / "history.csv")
-    plot_paths.insert(0, plots.learning_curves(history, out / "learning_curves.png", title=f"{name} on {recipe.dataset}"))
-    final.save(out / "model.keras")
-    run = {"name": name, "dataset": recipe.dataset, "split": data.split, "metrics": metrics, "model": kwargs,
-           "recipe": dataclasses.asdict(recipe), "seed": recipe.seed, "epochs_run": len(history.get("loss", [])),
-           "train_seconds": round(time.time() - started, 1), "class_names": data.class_names,
-           "versions": versions()}
-    (out / "run.json").write_text(json.dumps(run, indent=2, default=_jsonable))
+    history = plots.read_history(files / "history.csv")
+    if chief:
+        plot_paths += _hook(family, "recipe_plots", [], final, data, out)  # reconstructions, attention maps, ...
+        plot_paths.insert(0, plots.learning_curves(history, out / "learning_curves.png",
+                                                   title=f"{name} on {recipe.dataset}"))
+        final.save(out / "model.keras")
+        run = {"name": name, "dataset": recipe.dataset, "split": data.split, "metrics": metrics, "model": kwargs,
+               "recipe": dataclasses.asdict(recipe), "seed": recipe.seed, "epochs_run": len(history.get("loss", [])),
+               "train_seconds": round(time.time() - started, 1), "class_names": data.class_names,
+               "strategy": {"kind": distribute.kind_of(strategy), "replicas": replicas,
+                            "global_batch_size": global_batch},
+               "versions": versions()}
+        (out / "run.json").write_text(json.dumps(run, indent=2, default=_jsonable))
     print(f"Trained {name}: {', '.join(f'{k}={v:.4f}' for k, v in metrics.items())}; everything is in {out}")
     return TrainResult(final, history, metrics, out, plot_paths)
 
