@@ -19,7 +19,7 @@ class Recipe:
     data: dict = dataclasses.field(default_factory=dict)  # loader/pipeline options (sequence_length, ...)
     model: dict = dataclasses.field(default_factory=dict)  # builder arguments this recipe trains with
     pretrain: dict = dataclasses.field(default_factory=dict)  # family pretraining before fit (e.g. DBN's RBMs)
-    optimizer: str = "adam"           # any keras.optimizers name
+    optimizer: str | dict = "adam"    # a keras.optimizers name, or {name: adam, beta_1: 0.5, ...}
     learning_rate: float = 1e-3
     clipnorm: float | None = None     # gradient clipping inside the optimizer
     weight_decay: float | None = None
@@ -46,15 +46,29 @@ def recipe_of(config_recipe: dict, **overrides: Any) -> Recipe:
 
 
 def make_optimizer(recipe: Recipe):
-    """The recipe's optimizer, with its learning rate and gradient clipping."""
+    """The recipe's optimizer, with its learning rate, gradient clipping and own options.
+
+    `optimizer` is a `keras.optimizers` name, or a mapping of the name and that optimizer's
+    arguments (e.g. `{name: adam, beta_1: 0.5}`, Radford et al.'s GAN setting).
+    """
     import keras
 
-    options: dict[str, Any] = {"learning_rate": recipe.learning_rate}
+    name, extra = recipe.optimizer, {}
+    if isinstance(name, dict):
+        extra = dict(name)
+        name = extra.pop("name", None)
+        if not isinstance(name, str):
+            raise ValueError(f"recipe optimizer: a mapping needs `name` (e.g. {{name: adam, beta_1: 0.5}}). "
+                             f"Received: {recipe.optimizer!r}")
+    options: dict[str, Any] = {**extra, "learning_rate": recipe.learning_rate}
     if recipe.clipnorm is not None:
         options["clipnorm"] = recipe.clipnorm
     if recipe.weight_decay is not None:
         options["weight_decay"] = recipe.weight_decay
-    return keras.optimizers.get({"class_name": recipe.optimizer, "config": options})
+    try:
+        return keras.optimizers.get({"class_name": name, "config": options})
+    except TypeError as e:  # an argument the optimizer does not take
+        raise ValueError(f"recipe optimizer {name!r}: {e}. Received options {sorted(extra)}.") from None
 
 
 def compile_model(model, recipe: Recipe):

@@ -105,3 +105,19 @@ def test_bad_config_yaml_fails_naming_the_key(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(ConfigError, match=message):
         _read(path)
+
+
+def test_recipe_optimizer_may_carry_its_own_arguments():
+    """`optimizer: {name: adam, beta_1: 0.5}` (Radford et al.'s GAN setting); a misspelt argument is named."""
+    from kerazoo.config import check_dataclass
+    from kerazoo.recipe import Recipe, make_optimizer
+
+    recipe = Recipe(**check_dataclass(Recipe, {"optimizer": {"name": "adam", "beta_1": 0.5}, "learning_rate": 2e-4},
+                                      "recipe"))
+    optimizer = make_optimizer(recipe)
+    assert type(optimizer).__name__ == "Adam" and float(optimizer.beta_1) == 0.5
+    assert float(optimizer.learning_rate) == pytest.approx(2e-4)
+    with pytest.raises(ValueError, match="bta_1"):
+        make_optimizer(Recipe(optimizer={"name": "adam", "bta_1": 0.5}))
+    with pytest.raises(ValueError, match="needs `name`"):
+        make_optimizer(Recipe(optimizer={"beta_1": 0.5}))
