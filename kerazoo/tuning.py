@@ -701,7 +701,9 @@ def _classes():
                 (args[0], args[1]), batch_size=recipe.batch_size, cache=False)
             self.work_dir = getattr(self, "work_dir", None) or Path(tempfile.mkdtemp(prefix="kerazoo-pretrain-"))
             Path(self.work_dir).mkdir(parents=True, exist_ok=True)
-            family.recipe_pretrain(model, TaskData(train), dict(recipe.pretrain), Path(self.work_dir))
+            task = getattr(self, "task", None)  # keeps what the stage may need besides the data (a vectorizer)
+            data = dataclasses.replace(task, train=train) if task is not None else TaskData(train)
+            family.recipe_pretrain(model, data, dict(recipe.pretrain), Path(self.work_dir))
 
         def _rebatch(self, dataset, batch_size):
             """`dataset` in batches of `batch_size`, its length known to Keras (progress, no warnings)."""
@@ -712,6 +714,9 @@ def _classes():
                 counts[id(dataset)] = int(dataset.reduce(tf.constant(0, tf.int64), lambda n, batch: n + tf.shape(
                     tf.nest.flatten(batch)[0], out_type=tf.int64)[0]))
             steps = -(-counts[id(dataset)] // batch_size)
+            shapes = [spec.shape for spec in tf.nest.flatten(dataset.element_spec)]
+            if any(shape.rank and None in shape[1:] for shape in shapes):  # length-bucketed text batches
+                return dataset.unbatch().padded_batch(batch_size).apply(tf.data.experimental.assert_cardinality(steps))
             return dataset.rebatch(batch_size).apply(tf.data.experimental.assert_cardinality(steps))
 
     class ObjectiveCheck(keras.callbacks.Callback):
@@ -899,6 +904,7 @@ class _PerTrialData:
             self.task = None
             self.task = prepare(self.hm.config, self.hm.data_recipe(), dict(kwargs), self.data_dir, self.seed)
             self.key = self._key(kwargs)
+            self.hm.task = self.task
         return (self.task.train,), {"validation_data": self.task.val}
 
 
@@ -982,7 +988,7 @@ def _parse_objective_arg(objective, at) -> tuple[str, str] | None:
 def tune(name: str, *, tuner: str = "random", max_trials: int | None = 10, epochs: int | None = None, data=None,
          data_dir=None, directory: str | Path = "kerazoo_tuning", project_name: str | None = None,
          overwrite: bool = False, executions_per_trial: int = 1, objective=None, search_space: Mapping | None = None,
-         model_overrides: Mapping | None = None, seed: int | None = None, chief: str | None = None,
+         model_overrides: Mapping | None = None, config=None, seed: int | None = None, chief: str | None = None,
          worker: str | int | None = None, chief_timeout: float = 60.0, callbacks: Sequence = (),
          tensorboard: bool = True, verbose: int = 1, strategy=None) -> TuneResult:
     """Searches a catalogue model's hyperparameters with KerasTuner.
@@ -1011,6 +1017,8 @@ def tune(name: str, *, tuner: str = "random", max_trials: int | None = 10, epoch
         else the recipe's first metric on validation data.
       search_space: a `search_space:` block to use instead of the config's.
       model_overrides: builder arguments on top of the config's (kept in the best overlay).
+      config: a config overlay (YAML path or dict with `model:`/`recipe:` blocks) the search starts
+        from, as `kerazoo.train`'s.
       seed: the oracle's and the models' seed (default: the recipe's).
       chief: "HOST:PORT" of the chief. Alone: this process is the chief (serves the oracle, trains
         nothing, returns when the workers are done). With `worker`: join that chief.
@@ -1045,7 +1053,7 @@ def tune(name: str, *, tuner: str = "random", max_trials: int | None = 10, epoch
     role, address, tuner_id = _role(chief, worker)
     # first: some strategies need TensorFlow uninitialised; the chief trains nothing
     strategy = distribute.as_strategy(strategy, what="tune strategy") if role != "chief" else None
-    hm = hypermodel(name, search_space=search_space, model_overrides=model_overrides, epochs=epochs)
+    hm = hypermodel(name, search_space=search_space, config=config, model_overrides=model_overrides, epochs=epochs)
     hm.strategy = strategy
     if not hm.space:
         raise TuningError(f"{name} has nothing to search: its search_space is empty (zoo_configs/{name}.yaml). "
@@ -1059,6 +1067,7 @@ def tune(name: str, *, tuner: str = "random", max_trials: int | None = 10, epoch
         overwrite = False  # only the chief may clear a (possibly shared) project directory
     fit_args, fit_kwargs, has_val, task = (((), {}, True, None) if role == "chief"
                                            else _fit_inputs(data, hm, data_dir, seed))
+    hm.task = task  # the pretraining stage reads what the data was made with (an IMDB vectorizer, ...)
     goal = (_parse_objective_arg(objective, "objective") or hm.space.objective
             or _default_objective(hm, has_val))
     signature = {"name": name, "tuner": tuner, "objective": list(goal), "search_space": _plain(hm.space.raw),
@@ -1349,6 +1358,7 @@ def add_tune_command(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--project-name", help="default: the model name")
     p.add_argument("--overwrite", action="store_true", help="start over instead of resuming")
     p.add_argument("--data-dir", help="directory with the data set files (offline); or KERAZOO_DATA_DIR")
+    p.add_argument("--config", help="config overlay YAML with model:/recipe: blocks the search starts from")
     p.add_argument("--executions-per-trial", type=int, default=1)
     p.add_argument("--seed", type=int)
     p.add_argument("--chief", metavar="HOST:PORT", help="alone: run the oracle there; with --worker: join it")
@@ -1364,7 +1374,7 @@ def add_tune_command(subparsers) -> argparse.ArgumentParser:
 def _cmd_tune(args) -> int:
     result = tune(args.name, tuner=args.tuner, max_trials=args.max_trials, epochs=args.epochs, data_dir=args.data_dir,
                   directory=args.directory, project_name=args.project_name, overwrite=args.overwrite,
-                  executions_per_trial=args.executions_per_trial, seed=args.seed, chief=args.chief,
+                  executions_per_trial=args.executions_per_trial, config=args.config, seed=args.seed, chief=args.chief,
                   worker=args.worker, chief_timeout=args.chief_timeout, tensorboard=not args.no_tensorboard,
                   verbose=0 if args.quiet else 1, strategy=distribute.from_arguments(args))
     if args.quiet and result.role != "worker":

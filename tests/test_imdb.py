@@ -73,3 +73,22 @@ def test_recipe_starts_the_embedding_from_word2vec_vectors(tmp_path):
     with pytest.raises(ValueError, match="embedding is 4-d; train with embedding_dim=8"):
         kerazoo.train("imdb_lstm", epochs=1, data_dir=tmp_path, output=tmp_path / "run2", config=overlay, verbose=0,
                       model_overrides={"vocab_size": 30, "embedding_dim": 4, "units": [4]})
+
+
+def test_search_runs_the_embedding_stage_and_rebatches_bucketed_batches(tmp_path):
+    """`kerazoo.tune` on the IMDB recipe: each trial starts from the word vectors; a sampled batch size
+    re-batches the length-bucketed pipeline."""
+    from kerazoo import tuning
+    from kerazoo.data.word2vec import Vocabulary
+
+    write_aclimdb(tmp_path)
+    vocab = Vocabulary.build([" ".join(WORDS[1] + WORDS[0] + FILLER)], min_count=1)
+    kerazoo.get("word2vec", vocab_size=len(vocab), embedding_dim=8, vocabulary=vocab.words).save(tmp_path / "w.keras")
+    overlay = {"pretrain": {"embeddings": str(tmp_path / "w.keras")},
+               "data": {"sequence_length": 16, "bucket_boundaries": [4, 8]}}
+    space = {"objective": "val_accuracy", "batch_size": {"type": "choice", "values": [8, 16]}}
+    result = tuning.tune("imdb_lstm", max_trials=2, epochs=1, data_dir=tmp_path, directory=tmp_path / "search",
+                         search_space=space, tensorboard=False, verbose=0, config={"recipe": overlay},
+                         model_overrides={"vocab_size": 30, "embedding_dim": 8, "units": [4]})
+    assert len(result.trials) == 2 and all(0 <= t["score"] <= 1 for t in result.trials)
+    assert (tmp_path / "search" / "imdb_lstm" / "pretraining" / "embeddings.json").is_file()
