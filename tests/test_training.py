@@ -151,7 +151,7 @@ def test_text_model_trains_on_a_raw_aclimdb_tree_and_serves_strings(tmp_path):
 def test_dbn_recipe_pretrains_the_stack_before_fine_tuning(mnist_dir, tmp_path):
     run = tmp_path / "dbn"
     result = kerazoo.train("dbn", epochs=8, batch_size=20, lr=1e-2, data_dir=mnist_dir, output=run, verbose=0,
-                           model_overrides={"hidden_units": [32, 16]},
+                           model_overrides={"hidden_units": [32, 16], "dropout": 0.0, "input_dropout": 0.0},
                            config={"recipe": {"pretrain": {"epochs": 2, "batch_size": 40, "verbose": 0}}})
     errors = json.loads((run / "pretraining.json").read_text())
     assert list(errors) == ["rbm_1", "rbm_2"] and all(0 < e < 0.5 for e in errors.values())
@@ -170,3 +170,18 @@ def test_autoencoder_recipe_trains_on_rescaled_targets_and_plots(mnist_dir, tmp_
     assert result.model.input_shape == (None, 28, 28)  # raw uint8 in, as the recipe ships it
     metrics = kerazoo.evaluate("autoencoder", weights=str(run / "model.keras"), data_dir=mnist_dir)
     assert metrics["test_loss"] == pytest.approx(result.metrics["test_loss"], rel=1e-4)
+
+
+def test_cosine_decay_recipe_callback_follows_the_curve_and_resumes_on_it():
+    import math
+
+    from kerazoo.recipe import Recipe
+    from kerazoo.training.run import _recipe_callbacks
+
+    recipe = Recipe(learning_rate=0.1, epochs=4, callbacks={"cosine_decay": {"min_lr": 0.01}})
+    (callback,) = _recipe_callbacks(recipe)
+    lrs = [callback.schedule(e, None) for e in range(4)]
+    assert lrs == pytest.approx([0.01 + 0.045 * (1 + math.cos(math.pi * e / 4)) for e in range(4)])
+    assert lrs[0] == pytest.approx(0.1) and lrs == sorted(lrs, reverse=True)
+    with pytest.raises(ValueError, match="min_lr <= learning_rate"):
+        _recipe_callbacks(Recipe(learning_rate=0.1, callbacks={"cosine_decay": {"min_lr": 0.5}}))

@@ -28,7 +28,7 @@ from kerazoo.recipe import Recipe
 __all__ = ["train", "evaluate", "TrainResult", "resolve"]
 
 _CALLBACKS = {"early_stopping": "EarlyStopping", "reduce_lr_on_plateau": "ReduceLROnPlateau",
-              "terminate_on_nan": "TerminateOnNaN"}
+              "terminate_on_nan": "TerminateOnNaN", "cosine_decay": "LearningRateScheduler"}
 
 
 @dataclasses.dataclass
@@ -63,8 +63,31 @@ def _recipe_callbacks(recipe: Recipe):
     for key, options in recipe.callbacks.items():
         if key not in _CALLBACKS:
             raise ValueError(f"Unknown callback {key!r} in the recipe. Accepted: {', '.join(sorted(_CALLBACKS))}.")
-        out.append(getattr(keras.callbacks, _CALLBACKS[key])(**(options or {})))
+        if key == "cosine_decay":
+            out.append(cosine_decay(recipe, **(options or {})))
+        else:
+            out.append(getattr(keras.callbacks, _CALLBACKS[key])(**(options or {})))
     return out
+
+
+def cosine_decay(recipe: Recipe, *, min_lr: float = 0.0, epochs: int | None = None):
+    """Recipe callback `cosine_decay: {min_lr, epochs}`: the learning rate of epoch e is
+    `min_lr + (lr - min_lr) (1 + cos(pi e / epochs)) / 2` (Loshchilov & Hutter 2017, without
+    restarts), from the recipe's learning rate over its epochs; a function of the epoch only, so a
+    resumed run continues the same curve."""
+    import math
+
+    import keras
+
+    total = int(epochs or recipe.epochs)
+    if total < 1 or min_lr < 0 or min_lr > recipe.learning_rate:
+        raise ValueError(f"cosine_decay: needs epochs >= 1 and 0 <= min_lr <= learning_rate "
+                         f"({recipe.learning_rate}). Received: epochs={total}, min_lr={min_lr}")
+
+    def schedule(epoch, lr):
+        return min_lr + 0.5 * (recipe.learning_rate - min_lr) * (1 + math.cos(math.pi * min(epoch, total) / total))
+
+    return keras.callbacks.LearningRateScheduler(schedule)
 
 
 def train(name: str, *, output: str | Path | None = None, epochs: int | None = None, batch_size: int | None = None,
