@@ -266,7 +266,7 @@ def plot_image_grid(images, path: str | Path, *, columns: int | None = None, tit
             ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=1)
     if title:
         fig.suptitle(title)
-    fig.tight_layout(pad=0.1)
+    fig.tight_layout(pad=0.1, rect=(0, 0, 1, 1 - 0.4 / (rows + 0.4)) if title else None)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=80)
     plt.close(fig)
