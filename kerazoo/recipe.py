@@ -6,9 +6,11 @@ and `make_optimizer` import Keras when called.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from typing import Any
 
 __all__ = ["Recipe", "make_optimizer", "compile_model", "recipe_of"]
+logger = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -73,7 +75,26 @@ def make_optimizer(recipe: Recipe):
 
 def compile_model(model, recipe: Recipe):
     """Compiles `model` with the recipe's optimizer, loss, metrics and speed settings
-    (`steps_per_execution`, `jit_compile`); returns it."""
+    (`steps_per_execution`, `jit_compile`); returns it.
+
+    A model built under a `MirroredStrategy` of several replicas runs one step per call: there
+    Keras 3.15's multi-step loop fails ("You must feed a value for placeholder tensor
+    .../while/cond/Placeholder", keras-team/keras#19246: the optimizer's cross-replica update
+    inside the loop's `tf.cond`). The setting only changes speed, never results.
+    """
+    steps = recipe.steps_per_execution
+    if steps > 1 and _mirrored_replicas(model) > 1:
+        logger.warning("steps_per_execution=%d -> 1: Keras' multi-step loop fails under MirroredStrategy "
+                       "(keras-team/keras#19246)", steps)
+        steps = 1
     model.compile(optimizer=make_optimizer(recipe), loss=recipe.loss, metrics=list(recipe.metrics),
-                  steps_per_execution=recipe.steps_per_execution, jit_compile=recipe.jit_compile)
+                  steps_per_execution=steps, jit_compile=recipe.jit_compile)
     return model
+
+
+def _mirrored_replicas(model) -> int:
+    """Replicas of the single-machine `MirroredStrategy` the model was built under (0 if none)."""
+    import tensorflow as tf
+
+    strategy = getattr(model, "distribute_strategy", None)
+    return strategy.num_replicas_in_sync if isinstance(strategy, tf.distribute.MirroredStrategy) else 0
