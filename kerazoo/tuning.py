@@ -73,6 +73,7 @@ __all__ = ["SearchSpace", "Param", "parse_search_space", "check_search_space", "
 
 TUNERS = {"random": "RandomSearch", "bayesian": "BayesianOptimization", "hyperband": "Hyperband",
           "grid": "GridSearch"}
+SEARCH_VALIDATION_SPLIT = 0.1  # held out by searches of recipes that train on the whole training set
 # Recipe fields a search may sample; the others change the data or what the objective measures.
 TUNABLE_RECIPE_FIELDS = ("optimizer", "learning_rate", "clipnorm", "weight_decay", "batch_size", "epochs", "pretrain")
 _TYPES = {  # type: accepted spec keys
@@ -623,11 +624,16 @@ def _classes():
             self.strategy = strategy  # models are built in its scope; recipe batch sizes are per replica
 
         def data_recipe(self):
-            """The recipe the data is prepared with: its batch size is the global batch under `strategy`."""
+            """The recipe the data is prepared with: its batch size is the global batch under `strategy`,
+            and a recipe that trains on everything (`validation_split: 0`, e.g. the DBN's final run)
+            holds out `SEARCH_VALIDATION_SPLIT` for the search to score trials on."""
+            recipe = self.recipe
+            if not recipe.validation_split:
+                recipe = dataclasses.replace(recipe, validation_split=SEARCH_VALIDATION_SPLIT)
             if self.strategy is None:
-                return self.recipe
-            return dataclasses.replace(self.recipe, batch_size=distribute.global_batch_size(self.recipe.batch_size,
-                                                                                            self.strategy))
+                return recipe
+            return dataclasses.replace(recipe, batch_size=distribute.global_batch_size(recipe.batch_size,
+                                                                                       self.strategy))
 
         def sample(self, hp):
             """`(builder kwargs, Recipe)` for the values in `hp` (declaring the space on it)."""
@@ -959,8 +965,8 @@ def _fit_inputs(data, hm, data_dir, seed) -> tuple[tuple, dict, bool, Any]:
     kwargs = {}
     if val is not None:
         kwargs["validation_data"] = val if isinstance(val, tf.data.Dataset) else tuple(val)
-    elif not isinstance(train, tf.data.Dataset) and hm.recipe.validation_split:
-        kwargs["validation_split"] = hm.recipe.validation_split
+    elif not isinstance(train, tf.data.Dataset):
+        kwargs["validation_split"] = hm.data_recipe().validation_split
     return args, kwargs, bool(kwargs), task
 
 
@@ -1006,8 +1012,9 @@ def tune(name: str, *, tuner: str = "random", max_trials: int | None = 10, epoch
       max_trials: number of trials (None with "grid": the whole grid).
       epochs: epochs per trial (default: the recipe's).
       data: None for the recipe's data set (`data_dir` says where its files are), or a
-        `tf.data.Dataset`, `(x, y)` arrays (the recipe's `validation_split` is held out), `x`
-        alone for models that need no targets, `{"train": ..., "val": ...}` or a `TaskData`.
+        `tf.data.Dataset`, `(x, y)` arrays (the recipe's `validation_split`, or 10 % if it is 0,
+        is held out), `x` alone for models that need no targets, `{"train": ..., "val": ...}` or a
+        `TaskData`.
       data_dir: directory with the data set files (see `kerazoo.data`).
       directory: parent of the project directory `<directory>/<project_name>`.
       project_name: default: the model name.

@@ -78,3 +78,21 @@ def test_autoencoder_trials_minimise_reconstruction_loss(tmp_path):
     result = _search("autoencoder", recipe_data(recipe, kwargs, tmp_path, 0), space, tmp_path / "search",
                      filters=[4], code_size=4)
     assert result.objective == "val_loss" and result.direction == "min" and math.isfinite(result.best["score"])
+
+
+def test_dbn_trials_pretrain_and_score_on_held_out_digits(tmp_path):
+    """The DBN recipe trains on every digit (validation_split 0); its search still scores on 10 % held out."""
+    from kerazoo.training.run import resolve
+
+    assert resolve("dbn")[1].validation_split == 0
+    rng = np.random.default_rng(0)
+    y = np.arange(100) % 10
+    x = (rng.random((100, 28, 28)) * 40).astype("uint8")
+    for i, label in enumerate(y):
+        x[i, 2 + 2 * label: 4 + 2 * label, 4:24] = 255
+    space = {"objective": "val_accuracy", "dropout": {"type": "float", "min": 0.0, "max": 0.2, "step": 0.1}}
+    result = tuning.tune("dbn", max_trials=1, epochs=2, data=(x, y), directory=tmp_path, tensorboard=False, verbose=0,
+                         search_space=space, model_overrides={"hidden_units": [16, 8]},
+                         config={"recipe": {"pretrain": {"epochs": 1, "batch_size": 20, "verbose": 0}}})
+    assert result.objective == "val_accuracy" and 0 <= result.best["score"] <= 1
+    assert (tmp_path / "dbn" / "pretraining" / "pretraining.json").is_file()
