@@ -35,6 +35,9 @@ __all__ = ["DCGAN", "dcgan", "scale_images", "to_pixels", "plot_image_grid", "Sa
            "tuning_callbacks"]
 
 
+EVALUATION_SEED = 1337  # latents of `evaluate` (training draws from the model's SeedGenerator)
+
+
 def scale_images(images):
     """Raw integer pixels (0..255) to float32 in [-1, 1]; adds the channel axis of `(N, H, W)`."""
     dtype = keras.backend.standardize_dtype(images.dtype)
@@ -82,6 +85,10 @@ class DCGAN(keras.Model):
             d_optimizer = self.g_optimizer.__class__.from_config(self.g_optimizer.get_config())
         self.d_optimizer = keras.optimizers.get(d_optimizer)
         super().compile(optimizer=self.g_optimizer, **kwargs)
+        # built here, in the caller's strategy scope: built lazily inside a replica step they fail
+        # under MirroredStrategy (and their slots must exist for a .keras file to restore them)
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
 
     def get_compile_config(self):
         return {"d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
@@ -89,20 +96,21 @@ class DCGAN(keras.Model):
 
     def compile_from_config(self, config):
         self.compile(**{k: keras.saving.deserialize_keras_object(v) for k, v in config.items()})
-        self.d_optimizer.build(self.discriminator.trainable_variables)  # so saved slots can load
-        self.g_optimizer.build(self.generator.trainable_variables)
 
     @property
     def metrics(self):
         return [self.d_loss_tracker, self.g_loss_tracker]
 
     # === Training ===
-    def _unpack(self, data):
+    def _unpack(self, data, training=True):
         x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
         if len(x.shape) == 2:  # (z, images)
             return x, scale_images(y)
         real = scale_images(x)  # labels, if any, are ignored
-        return keras.random.normal((ops.shape(real)[0], self.latent_dim), seed=self.noise), real
+        # training draws fresh latents every step; evaluation the same ones every time (a fixed,
+        # stateless seed), so `evaluate` reports the same losses on the same images
+        seed = self.noise if training else EVALUATION_SEED
+        return keras.random.normal((ops.shape(real)[0], self.latent_dim), seed=seed), real
 
     def _adversarial_losses(self, real, z, training):
         real_logits = self.discriminator(real, training=training)
@@ -127,7 +135,7 @@ class DCGAN(keras.Model):
         return {m.name: m.result() for m in self.metrics}
 
     def test_step(self, data):
-        z, real = self._unpack(data)
+        z, real = self._unpack(data, training=False)
         d_loss, g_loss = self._adversarial_losses(real, z, training=False)
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
