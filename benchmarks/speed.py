@@ -3,10 +3,11 @@
     python benchmarks/speed.py --data-dir ../shared/data [--only training serving import scaling] [--quick]
 
 Sections:
-  training  kerazoo's input path (kerazoo.data pipelines: cache -> shuffle -> batch -> prefetch,
-            plus `steps_per_execution`, XLA `jit_compile`, length bucketing for text) vs plain
-            `model.fit` on NumPy arrays, same model and epochs: steady-state samples/s (epochs after
-            the first, which traces) and held-out accuracy. LeNet-5 on MNIST, IMDB LSTM on token ids.
+  training  kerazoo's training path (the kerazoo.data pipeline: cache -> shuffle -> batch ->
+            prefetch, length buckets for text, compiled by the recipe: `steps_per_execution`, XLA
+            `jit_compile`) vs plain `model.fit` on NumPy arrays, same model and epochs: steady-state
+            samples/s (epochs after the first, which traces) and held-out accuracy. LeNet-5 on MNIST,
+            IMDB LSTM on token ids. Each step's contribution has its own row.
   serving   the shipped lenet5.mnist: SavedModel `serving_default` signature vs `model.predict` of
             the `.keras` model (and a direct `model(x)` call), per-call latency at batch 1 and 64.
   import    `import kerazoo; kerazoo.list_models()` vs `import tensorflow`, fresh interpreters.
@@ -62,15 +63,27 @@ def _run_variant(build, fit_data, n_train, epochs, test, fit_kwargs=None, compil
     x, y = fit_data if isinstance(fit_data, tuple) else (fit_data, None)
     model.fit(x, y, epochs=epochs, verbose=0, callbacks=[timer], **(fit_kwargs or {}))
     total = time.perf_counter() - started
-    steady = timer.seconds[1:] or timer.seconds
     accuracy = model.evaluate(*test, batch_size=512, verbose=0, return_dict=True)["accuracy"]
-    return {"samples_per_s": round(n_train * len(steady) / sum(steady), 1), "fit_seconds": round(total, 1),
-            "epoch_seconds": [round(s, 2) for s in timer.seconds], "test_accuracy": round(float(accuracy), 4)}
+    return {**_throughput(n_train, timer.seconds), "fit_seconds": round(total, 1),
+            "test_accuracy": round(float(accuracy), 4)}
+
+
+def _throughput(n, epoch_seconds):
+    """samples/s over the epochs after the first (which traces): mean, and best epoch (least disturbed by others)."""
+    steady = epoch_seconds[1:] or epoch_seconds
+    return {"samples_per_s": round(n * len(steady) / sum(steady), 1), "best_samples_per_s": round(n / min(steady), 1),
+            "epoch_seconds": [round(t, 2) for t in epoch_seconds]}
+
+
+RECIPE = {"_as_kerazoo_train": True}  # compile options of a variant: exactly kerazoo.recipe.compile_model's
 
 
 def _compile(model, recipe, **options):
-    from kerazoo.recipe import make_optimizer
+    """Compiled as a user would (Keras' defaults, plus `options`), or as `kerazoo train` does (`RECIPE`)."""
+    from kerazoo.recipe import compile_model, make_optimizer
 
+    if options == RECIPE:
+        return compile_model(model, recipe)
     model.compile(optimizer=make_optimizer(recipe), loss=recipe.loss, metrics=list(recipe.metrics), **options)
     return model
 
@@ -92,15 +105,18 @@ def bench_lenet(data_dir, epochs, quick):
         keras.utils.set_random_seed(recipe.seed)
         return _compile(kerazoo.get("lenet5", **kwargs), recipe, **options)
 
-    pipeline = to_dataset((x, y), batch_size=bs, shuffle=True, seed=recipe.seed)
+    pipeline = to_dataset((x, y), batch_size=bs, shuffle=True, seed=recipe.seed)  # what kerazoo.data.load gives
     variants = [
         ("numpy fit, Keras defaults (batch 32)", (x, y), {"shuffle": True}, {}),
         (f"numpy fit, batch {bs}", (x, y), {"batch_size": bs, "shuffle": True}, {}),
         (f"kerazoo pipeline, batch {bs}", pipeline, {}, {}),
-        (f"kerazoo pipeline, batch {bs}, steps_per_execution=32", pipeline, {}, {"steps_per_execution": 32}),
-        (f"kerazoo pipeline, batch {bs}, steps_per_execution=32, jit_compile", pipeline, {},
-         {"steps_per_execution": 32, "jit_compile": True}),
+        (f"kerazoo train path: pipeline + recipe (steps_per_execution={recipe.steps_per_execution})", pipeline, {},
+         RECIPE),
     ]
+    jit_n = min(len(x), 15000)  # XLA is several times slower here: samples/s on a subset, accuracy not comparable
+    variants.append((f"kerazoo pipeline, batch {bs}, jit_compile ({jit_n} samples)",
+                     to_dataset((x[:jit_n], y[:jit_n]), batch_size=bs, shuffle=True, seed=recipe.seed), {},
+                     {"jit_compile": True}, jit_n))
     return _variants("lenet5 / MNIST", variants, build, len(x), epochs, (xt, yt))
 
 
@@ -120,6 +136,7 @@ def bench_imdb(data_dir, epochs, quick, n_train):
     n_train = 1024 if quick else n_train
     train_idx, test_idx = rng.permutation(len(y))[:n_train], rng.permutation(len(yt))[:min(n_train, 5000)]
     length = recipe.data.get("sequence_length", 400)
+    buckets = recipe.data.get("bucket_boundaries") or [64, 128, 192, 256, 384]
     vectorizer = make_vectorizer(texts.astype(str), vocab_size=kwargs["vocab_size"], sequence_length=length)
 
     def ids(t):
@@ -139,55 +156,55 @@ def bench_imdb(data_dir, epochs, quick, n_train):
         ("numpy fit, Keras defaults (batch 32)", (x, y), {"shuffle": True}, {}),
         (f"numpy fit, batch {bs}", (x, y), {"batch_size": bs, "shuffle": True}, {}),
         (f"kerazoo pipeline, batch {bs}", pipeline, {}, {}),
-        (f"kerazoo pipeline, batch {bs}, steps_per_execution=16", pipeline, {}, {"steps_per_execution": 16}),
-        (f"kerazoo pipeline, batch {bs}, length buckets", bucketed(x, y, bs, recipe.seed), {}, {}),
+        (f"kerazoo pipeline, batch {bs}, length buckets", bucketed(x, y, bs, recipe.seed, buckets), {}, {}),
+        (f"kerazoo train path: buckets + recipe (steps_per_execution={recipe.steps_per_execution})",
+         bucketed(x, y, bs, recipe.seed, buckets), {}, RECIPE),
     ]
     section = _variants(f"imdb_lstm / IMDB ({len(x)} reviews, {length} tokens)", variants, build, len(x), epochs,
                         (xt, yt))
     section["mean_tokens_per_review"] = round(float((x != 0).sum(1).mean()), 1)
+    section["title"] += f", {section['mean_tokens_per_review']:.0f} non-padding on average"
     return section
 
 
-def bucketed(x, y, batch_size, seed, boundaries=(64, 128, 192, 256, 320)):
-    """Reviews trimmed of their padding and batched with reviews of similar length (padded per batch)."""
-    import numpy as np
+def bucketed(x, y, batch_size, seed, boundaries):
+    """kerazoo's text training pipeline: cached, shuffled, reviews of similar length batched together."""
     import tensorflow as tf
 
-    lengths = np.maximum((x != 0).sum(1), 1)
-    ds = tf.data.Dataset.from_tensor_slices((x, y, lengths)).cache()
-    ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).map(lambda a, b, n: (a[:n], b))
-    return ds.bucket_by_sequence_length(lambda a, b: tf.shape(a)[0], list(boundaries),
-                                        [batch_size] * (len(boundaries) + 1)).prefetch(tf.data.AUTOTUNE)
+    from kerazoo.training.tasks import bucket_by_length
+
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).cache().shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    return bucket_by_length(ds, boundaries, batch_size)
 
 
 def _variants(title, variants, build, n_train, epochs, test):
     rows = []
-    for label, data, fit_kwargs, compile_kwargs in variants:
+    for label, data, fit_kwargs, compile_kwargs, *n in variants:
         try:
-            row = _run_variant(build, data, n_train, epochs, test, fit_kwargs, compile_kwargs)
+            row = _run_variant(build, data, n[0] if n else n_train, epochs, test, fit_kwargs, compile_kwargs)
         except Exception as e:  # noqa: BLE001 - a setting that does not run is a result too
             row = {"error": f"{type(e).__name__}: {str(e).splitlines()[0][:160]}"}
         rows.append({"variant": label, **row})
         print(f"  {title}: {label}: {row}", flush=True)
-    first = rows[0].get("samples_per_s")
-    same_batch = rows[1].get("samples_per_s")
-    for row in rows:
+    first = rows[0].get("best_samples_per_s")
+    same_batch = rows[1].get("best_samples_per_s")
+    for row in rows:  # ratios of the best epochs: the measurement least disturbed by other processes
         if "samples_per_s" in row:
-            row["vs_numpy_default"] = round(row["samples_per_s"] / first, 2) if first else None
-            row["vs_numpy_same_batch"] = round(row["samples_per_s"] / same_batch, 2) if same_batch else None
+            row["vs_numpy_default"] = round(row["best_samples_per_s"] / first, 2) if first else None
+            row["vs_numpy_same_batch"] = round(row["best_samples_per_s"] / same_batch, 2) if same_batch else None
     return {"title": title, "epochs": epochs, "train_samples": n_train, "rows": rows}
 
 
 def print_training(section):
     print(f"\n{section['title']}, {section['epochs']} epochs of {section['train_samples']} samples "
-          "(samples/s over the epochs after the first)")
-    print(f"{'variant':<66}{'samples/s':>10}{'x numpy32':>10}{'x numpy=bs':>11}{'test acc':>10}")
+          "(samples/s after the first epoch: best epoch / mean; ratios of the best)")
+    print(f"{'variant':<62}{'best':>8}{'mean':>8}{'x numpy32':>10}{'x numpy=bs':>11}{'test acc':>10}")
     for r in section["rows"]:
         if "error" in r:
-            print(f"{r['variant']:<66}  failed: {r['error']}")
+            print(f"{r['variant']:<62}  failed: {r['error']}")
             continue
-        print(f"{r['variant']:<66}{r['samples_per_s']:>10.0f}{r['vs_numpy_default']:>10.2f}"
-              f"{r['vs_numpy_same_batch']:>11.2f}{r['test_accuracy']:>10.4f}")
+        print(f"{r['variant']:<62}{r['best_samples_per_s']:>8.0f}{r['samples_per_s']:>8.0f}"
+              f"{r['vs_numpy_default']:>10.2f}{r['vs_numpy_same_batch']:>11.2f}{r['test_accuracy']:>10.4f}")
 
 
 # === Serving ===
@@ -241,9 +258,9 @@ def print_serving(section):
 
 def bench_import(quick):
     runs = 3 if quick else 7
+    heavy = "print(int('tensorflow' in sys.modules or 'keras' in sys.modules))"
     programs = {"python -c pass": "pass",
-                "import kerazoo; kerazoo.list_models()": "import sys, kerazoo; kerazoo.list_models(); "
-                                                          "print(int('tensorflow' in sys.modules or 'keras' in sys.modules))",
+                "import kerazoo; kerazoo.list_models()": f"import sys, kerazoo; kerazoo.list_models(); {heavy}",
                 "import tensorflow": "import tensorflow"}
     rows = []
     for label, code in programs.items():
@@ -269,7 +286,7 @@ def print_import(section):
 
 # === Scaling: fresh processes ===
 
-def _child_scaling(mode: str, n: int, epochs: int, batch: int, data_dir: str) -> None:
+def _child_scaling(mode: str, n: int, epochs: int, batch: int, data_dir: str, spe: int = 1) -> None:
     """One measurement in this (fresh) process; prints a JSON line."""
     from kerazoo import distribute
 
@@ -291,7 +308,7 @@ def _child_scaling(mode: str, n: int, epochs: int, batch: int, data_dir: str) ->
     data = to_dataset((x, y), batch_size=batch, shuffle=True, seed=recipe.seed)  # global batch
     keras.utils.set_random_seed(recipe.seed)
     with distribute.scope(s, precision=None):
-        model = _compile(kerazoo.get("lenet5", **kwargs), recipe)
+        model = _compile(kerazoo.get("lenet5", **kwargs), recipe, steps_per_execution=spe)
     timer = _epoch_timer()
     if distribute.is_multiworker(s):
         import tempfile
@@ -300,10 +317,7 @@ def _child_scaling(mode: str, n: int, epochs: int, batch: int, data_dir: str) ->
                                    checkpoint_dir=tempfile.mkdtemp(prefix="kerazoo-bench-"))
     else:
         model.fit(data, epochs=epochs, verbose=0, callbacks=[timer])
-    steady = timer.seconds[1:]
-    print(json.dumps({"samples_per_s": round(n * len(steady) / sum(steady), 1),
-                      "epoch_seconds": [round(t, 2) for t in timer.seconds],
-                      "replicas": s.num_replicas_in_sync if s else 1}), flush=True)
+    print(json.dumps({**_throughput(n, timer.seconds), "replicas": s.num_replicas_in_sync if s else 1}), flush=True)
 
 
 def _launch(args_list, envs, timeout):
@@ -328,7 +342,7 @@ def bench_scaling(data_dir, quick):
 
     from kerazoo.distribute import tf_config
 
-    n, epochs, batch = (2048, 2, 128) if quick else (16384, 3, 128)
+    n, epochs, batch = (2048, 2, 128) if quick else (16384, 4, 128)
     common = ["--n", str(n), "--epochs", str(epochs), "--batch", str(batch), "--data-dir", str(data_dir)]
     rows = []
 
@@ -350,25 +364,30 @@ def bench_scaling(data_dir, quick):
     (w1,) = _launch([["--_child", "worker", *common]], [{"TF_CONFIG": json.dumps(tf_config(workers, 0))}], timeout)
     rows.append({"setup": "1 worker, MultiWorkerMirroredStrategy, fit_multiworker", **w1})
     workers = ports(2)
-    w2 = _launch([["--_child", "worker", *common]] * 2, [{"TF_CONFIG": json.dumps(tf_config(workers, i))} for i in range(2)],
-                 timeout)
+    w2 = _launch([["--_child", "worker", *common]] * 2,
+                 [{"TF_CONFIG": json.dumps(tf_config(workers, i))} for i in range(2)], timeout)
     rows.append({"setup": "2 local workers, MultiWorkerMirroredStrategy, fit_multiworker", **w2[0]})
-    base = rows[0]["samples_per_s"]
+    workers = ports(2)
+    w2 = _launch([["--_child", "worker", "--spe", "32", *common]] * 2,
+                 [{"TF_CONFIG": json.dumps(tf_config(workers, i))} for i in range(2)], timeout)
+    rows.append({"setup": "2 local workers, fit_multiworker, steps_per_execution=32", **w2[0]})
+    base = rows[0]["best_samples_per_s"]
     for row in rows:
-        row["vs_one_process"] = round(row["samples_per_s"] / base, 2)
-    rows[1]["vs_one_replica"] = round(rows[1]["samples_per_s"] / rows[0]["samples_per_s"], 2)
-    rows[3]["vs_one_worker"] = round(rows[3]["samples_per_s"] / rows[2]["samples_per_s"], 2)
+        row["vs_one_process"] = round(row["best_samples_per_s"] / base, 2)
+    rows[1]["vs_one_replica"] = round(rows[1]["best_samples_per_s"] / rows[0]["best_samples_per_s"], 2)
+    rows[3]["vs_one_worker"] = round(rows[3]["best_samples_per_s"] / rows[2]["best_samples_per_s"], 2)
+    rows[4]["vs_one_worker"] = round(rows[4]["best_samples_per_s"] / rows[2]["best_samples_per_s"], 2)
     return {"model": "lenet5 (recipe variant)", "train_samples": n, "epochs": epochs, "global_batch": batch,
             "cpu_count": os.cpu_count(), "rows": rows}
 
 
 def print_scaling(section):
     print(f"\nscaling on {section['cpu_count']} cores: lenet5, {section['train_samples']} MNIST samples, global batch "
-          f"{section['global_batch']}, samples/s over epochs 2..{section['epochs']}")
+          f"{section['global_batch']}, samples/s after the first epoch (best epoch; ratios of the best)")
     for r in section["rows"]:
         ratio = r.get("vs_one_replica", r.get("vs_one_worker"))
-        print(f"  {r['setup']:<62}{r['samples_per_s']:>9.0f} samples/s  x{r['vs_one_process']:.2f} of 1 process"
-              + (f"  (x{ratio:.2f} of its 1-replica/1-worker row)" if ratio else ""))
+        print(f"  {r['setup']:<62}{r['best_samples_per_s']:>7.0f} (mean {r['samples_per_s']:>5.0f})  "
+              f"x{r['vs_one_process']:.2f} of 1 process" + (f", x{ratio:.2f} of 1 replica/worker" if ratio else ""))
 
 
 # === Main ===
@@ -378,15 +397,16 @@ def main() -> None:
     parser.add_argument("--data-dir", required=False, help="folder with mnist.npz and aclImdb_v1.tar.gz")
     parser.add_argument("--only", nargs="*", choices=("training", "serving", "import", "scaling"))
     parser.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run, not a measurement")
-    parser.add_argument("--epochs", type=int, default=3, help="training epochs per variant (first one is warm-up)")
+    parser.add_argument("--epochs", type=int, default=4, help="training epochs per variant (first one is warm-up)")
     parser.add_argument("--imdb-reviews", type=int, default=5000, help="IMDB training reviews (subset, seeded)")
     parser.add_argument("--output", default=str(REPO / "benchmarks" / "results" / "speed.json"))
     parser.add_argument("--_child", help=argparse.SUPPRESS)  # a scaling measurement in a fresh process
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--spe", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args._child:
-        _child_scaling(args._child, args.n, args.epochs, args.batch, args.data_dir)
+        _child_scaling(args._child, args.n, args.epochs, args.batch, args.data_dir, args.spe)
         return
     sections = args.only or ["training", "serving", "import", "scaling"]
     if any(s in sections for s in ("training", "scaling")) and not args.data_dir:
