@@ -25,7 +25,8 @@ SENTENCES = ["A wonderful, moving film with brilliant performances. I loved ever
              "One of the worst movies I have ever seen: boring, badly acted and far too long.",
              "The plot was predictable but the actors saved it; an enjoyable evening.",
              "I wanted to like it, but the script is a mess and the ending made no sense."]
-DATES = ["3rd of March 1998", "Tue 03/03/98", "December 25, 2021", "1 jan 2000", "saturday 14 july 1789"]
+DATES = ["3rd of March 1998", "Tue 03/03/98", "December 25, 2021", "1 jan 2000", "saturday 14 july 1979"]
+DATE_RANGE = "1950-2049"  # the calendar window of the generated task (kerazoo.data.dates)
 
 
 def _pyplot():
@@ -210,14 +211,15 @@ def _report(r: dict) -> str:
         lines.append("No IMDB artifact is shipped in this version.")
     lines += ["", "## Dates with attention", ""]
     if r["dates"]:
-        lines += ["`seq2seq_attention.dates` with beam search (width 3) in Python, and greedy decoding inside its "
-                  "SavedModel (what TF Serving would run):", "", "| written | beam 3 | SavedModel |", "|---|---|---|"]
+        lines += [f"`seq2seq_attention.dates` (trained on generated dates of {DATE_RANGE}) with beam search (width 3) "
+                  "in Python, and greedy decoding inside its SavedModel (what TF Serving would run):", "", "| written | beam 3 | SavedModel |", "|---|---|---|"]
         lines += [f"| {k} | `{v['beam3']}` | `{v['savedmodel_greedy']}` |" for k, v in r["dates"].items()]
         lines += [""] + [f"![attention](attention_{i}.png)" for i in range(len(r["dates"]))]
     else:
         lines.append("No date-translation artifact is shipped in this version.")
     if r.get("words"):
-        lines += ["", "## Word vectors", "", "`word2vec.imdb` (skip-gram on 75,000 IMDB reviews), nearest neighbours:", ""]
+        lines += ["", "## Word vectors", "",
+                  "`word2vec.imdb` (skip-gram on IMDB's training and unlabelled reviews), nearest neighbours:", ""]
         lines += [f"- **{w}**: {', '.join(ns)}" for w, ns in r["words"].items()] + ["", "![neighbours](neighbours.png)"]
     if r.get("gan"):
         g = r["gan"]

@@ -118,6 +118,12 @@ def test_demo_writes_a_report(tmp_path):
     assert results["digits"]["lenet5_mnist_zero_shot_accuracy"] > 0.5
     assert (out / "transfer.png").read_bytes()[:4] == b"\x89PNG"
     assert "# kerazoo demo" in (out / "report.md").read_text() and (out / "report.html").exists()
+    # every shipped family has its section; the dates it shows are translated right, in Python and in the graph
+    assert results["dates"]["3rd of March 1998"] == {"beam3": "1998-03-03", "savedmodel_greedy": "1998-03-03"}
+    assert all(v["beam3"] == v["savedmodel_greedy"] for v in results["dates"].values())
+    assert "terrible" in results["words"]["awful"] and sum(results["gan"]["lenet5_reads_1000_samples_as"]) == 1000
+    assert {a["artifact"] for a in results["artifacts"]} == set(kerazoo.list_models(pretrained=True))
+    assert "<table" in (out / "report.html").read_text()
 
 
 def test_text_model_trains_on_a_raw_aclimdb_tree_and_serves_strings(tmp_path):
