@@ -958,16 +958,27 @@ def _fit_inputs(data, hm, data_dir, seed) -> tuple[tuple, dict, bool, Any]:
     elif isinstance(train, (tuple, list)) and len(train) == 2:
         args = tuple(train)
     elif isinstance(train, np.ndarray):
-        args = (train, None)
+        args = (train, _targets_of_inputs(hm, train))
     else:
-        raise TuningError("data: expected a tf.data.Dataset, (x, y) arrays, x alone (models that need no targets), "
+        raise TuningError("data: expected a tf.data.Dataset, (x, y) arrays, x alone (autoencoders, models that need no targets), "
                           f"a TaskData or {{'train': ..., 'val': ...}}; received {type(train).__name__}")
     kwargs = {}
+    if isinstance(val, np.ndarray):
+        val = (val, _targets_of_inputs(hm, val))
     if val is not None:
         kwargs["validation_data"] = val if isinstance(val, tf.data.Dataset) else tuple(val)
     elif not isinstance(train, tf.data.Dataset):
         kwargs["validation_split"] = hm.data_recipe().validation_split
     return args, kwargs, bool(kwargs), task
+
+
+def _targets_of_inputs(hm, x):
+    """Targets for inputs passed alone: what the family derives from them (`targets_of_inputs(x, kwargs)`
+    in its module, e.g. an autoencoder's rescaled images), else none (models whose `train_step` needs none)."""
+    import importlib
+
+    family = importlib.import_module(f"kerazoo.models.{hm.config.family}")
+    return family.targets_of_inputs(x, hm.kwargs) if hasattr(family, "targets_of_inputs") else None
 
 
 def _family_callbacks(hm, task) -> list:
@@ -1013,7 +1024,8 @@ def tune(name: str, *, tuner: str = "random", max_trials: int | None = 10, epoch
       epochs: epochs per trial (default: the recipe's).
       data: None for the recipe's data set (`data_dir` says where its files are), or a
         `tf.data.Dataset`, `(x, y)` arrays (the recipe's `validation_split`, or 10 % if it is 0,
-        is held out), `x` alone for models that need no targets, `{"train": ..., "val": ...}` or a
+        is held out), `x` alone (an autoencoder reconstructs it; DCGAN and word2vec need no targets),
+        `{"train": ..., "val": ...}` or a
         `TaskData`.
       data_dir: directory with the data set files (see `kerazoo.data`).
       directory: parent of the project directory `<directory>/<project_name>`.

@@ -96,3 +96,15 @@ def test_dbn_trials_pretrain_and_score_on_held_out_digits(tmp_path):
                          config={"recipe": {"pretrain": {"epochs": 1, "batch_size": 20, "verbose": 0}}})
     assert result.objective == "val_accuracy" and 0 <= result.best["score"] <= 1
     assert (tmp_path / "dbn" / "pretraining" / "pretraining.json").is_file()
+
+
+@pytest.mark.parametrize("split", ["validation_split", "val"])
+def test_autoencoder_tunes_on_bare_images(tmp_path, split):
+    """Raw uint8 images alone are enough: the targets are the images the recipe's rescaling makes, so the
+    loss is a real binary cross-entropy on [0, 1] targets (raw 0-255 targets would give a huge negative one)."""
+    x = np.random.default_rng(0).integers(0, 256, (96, 28, 28)).astype("uint8")
+    data = x if split == "validation_split" else {"train": x[:64], "val": x[64:]}
+    space = {"objective": {"name": "val_loss", "direction": "min"},
+             "noise": {"type": "float", "min": 0.0, "max": 0.2, "step": 0.1}}
+    result = _search("autoencoder", data, space, tmp_path, filters=[4], code_size=4)
+    assert result.objective == "val_loss" and 0.3 < result.best["score"] < 1.0

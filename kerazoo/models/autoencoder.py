@@ -200,13 +200,17 @@ def reconstruction_plot(model: keras.Model, images, path: str | Path, n: int = 8
     return Path(path)
 
 
+def targets_of_inputs(x, model_kwargs: dict):
+    """What the autoencoder reconstructs from images `x`: `x * rescaling` as float32 (tuning on bare images)."""
+    return (np.asarray(x).astype("float32") * (model_kwargs.get("rescaling") or 1.0)).reshape(np.shape(x))
+
+
 def recipe_data(recipe, model_kwargs: dict, data_dir, seed: int):
     """`kerazoo train autoencoder`: image pipelines of `(x, x * rescaling)` pairs (labels dropped)."""
     from kerazoo import data
     from kerazoo.data.sources import to_dataset
     from kerazoo.training.tasks import TaskData
 
-    scale = model_kwargs.get("rescaling") or 1.0
     arrays = data.load(recipe.dataset, data_dir=data_dir, validation_split=recipe.validation_split, seed=seed,
                        as_numpy=True, **recipe.data)
 
@@ -214,7 +218,7 @@ def recipe_data(recipe, model_kwargs: dict, data_dir, seed: int):
         if xy is None:
             return None
         x = xy[0]
-        return to_dataset((x, (x.astype("float32") * scale).reshape(x.shape)), batch_size=recipe.batch_size,
+        return to_dataset((x, targets_of_inputs(x, model_kwargs)), batch_size=recipe.batch_size,
                           shuffle=shuffle, seed=seed)
 
     return TaskData(pairs(arrays["train"], True), pairs(arrays["val"], False), pairs(arrays["test"], False),
