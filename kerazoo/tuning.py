@@ -960,7 +960,8 @@ def _fit_inputs(data, hm, data_dir, seed) -> tuple[tuple, dict, bool, Any]:
     elif isinstance(train, np.ndarray):
         args = (train, _targets_of_inputs(hm, train))
     else:
-        raise TuningError("data: expected a tf.data.Dataset, (x, y) arrays, x alone (autoencoders, models that need no targets), "
+        raise TuningError("data: expected a tf.data.Dataset, (x, y) arrays, x alone (autoencoders, models that need "
+                          "no targets), "
                           f"a TaskData or {{'train': ..., 'val': ...}}; received {type(train).__name__}")
     kwargs = {}
     if isinstance(val, np.ndarray):
