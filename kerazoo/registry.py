@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import importlib
+import os
 from typing import Any, Callable
 
 from kerazoo.config import ConfigError, all_configs, check_dataclass, check_kwargs, load_config
@@ -89,7 +90,7 @@ def describe(name: str) -> dict[str, Any]:
     }
 
 
-def get(name: str, /, *, weights: str | None = None, compile: bool = False, **overrides: Any):
+def get(name: str, /, *, weights: str | os.PathLike | None = None, compile: bool = False, **overrides: Any):
     """Builds a catalogue model: its config's defaults, overridden by keyword arguments.
 
     Args:
@@ -118,6 +119,11 @@ def get(name: str, /, *, weights: str | None = None, compile: bool = False, **ov
     fn = builder(arch)
     defaults = check_kwargs(fn, config.model, f"zoo_configs/{arch}.yaml (model)")
     given = check_kwargs(fn, overrides, f"kerazoo.get({arch!r}) overrides")
+    if isinstance(weights, os.PathLike):
+        weights = os.fspath(weights)
+    if weights is not None and not isinstance(weights, str):
+        raise WeightsError(f"weights: expected None, a shipped tag (a str) or the path of a .keras file; "
+                           f"received {type(weights).__name__} {weights!r}")
     if weights is not None:
         from kerazoo import loading
 

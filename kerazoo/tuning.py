@@ -513,7 +513,7 @@ def _parse_objective(spec, at) -> tuple[str, str]:
 def infer_direction(metric: str) -> str | None:
     """'min' for losses and errors, 'max' for accuracies and scores, None if unsure."""
     name = metric.removeprefix("val_").lower()
-    if re.search(r"loss|error|mse|mae|perplexity|distance|crossentropy", name):
+    if re.search(r"loss|error|mse|mae|perplexity|distance|crossentropy|fid", name):
         return "min"
     if re.search(r"acc|auc|precision|recall|match|f1|psnr|ssim|iou|bleu|score", name):
         return "max"

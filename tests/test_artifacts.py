@@ -124,11 +124,14 @@ def test_weights_path_is_accepted(tmp_path):
     model = kerazoo.get("lenet5.mnist")
     path = tmp_path / "mine.keras"
     model.save(path)
-    again = kerazoo.get("lenet5", weights=str(path))
     x = _raw_inputs(model)
-    np.testing.assert_array_equal(model.predict(x, verbose=0), again.predict(x, verbose=0))
+    for given in (str(path), path):  # a str or a pathlib.Path
+        again = kerazoo.get("lenet5", weights=given)
+        np.testing.assert_array_equal(model.predict(x, verbose=0), again.predict(x, verbose=0))
     with pytest.raises(kerazoo.WeightsError, match="does not exist"):
         kerazoo.get("lenet5", weights=str(tmp_path / "missing.keras"))
+    with pytest.raises(kerazoo.WeightsError, match="weights: expected None, a shipped tag .* received int 1"):
+        kerazoo.get("lenet5", weights=1)
 
 
 def test_transfer_beats_scratch_on_real_digits():

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import kerazoo
-from kerazoo.models.dcgan import SampleGrid, plot_image_grid, scale_images
+from kerazoo.models.dcgan import SampleGrid, lenet_scores, plot_image_grid, scale_images
 
 TINY = dict(latent_dim=8, generator_filters=(16, 8), discriminator_filters=(8, 16), kernel_size=3)
 
@@ -125,7 +125,6 @@ def _mnist_subset(shared_data, n):
 
 
 def test_lenet_scores_tell_real_digits_from_noise(shared_data):
-    from kerazoo.models.dcgan import lenet_scores
 
     train, test = _mnist_subset(shared_data, 1000)
     real = lenet_scores(train, test)
@@ -146,6 +145,10 @@ def test_recipe_writes_a_grid_per_epoch_scores_samples_and_serves_pixels(shared_
     run = kerazoo.train("dcgan", epochs=2, batch_size=64, data_dir=tmp_path, output=tmp_path / "run", verbose=0,
                         model_overrides={k: v for k, v in TINY.items() if k != "kernel_size"})
     assert all(is_png(tmp_path / "run" / "samples" / f"epoch_{e:03d}.png") for e in (1, 2))
+    fids = [float(v) for v in run.history["val_lenet_fid"]]  # per epoch, against the 256 real training digits
+    assert len(fids) == 2 and all(f > 1 for f in fids)
+    best = kerazoo.get("dcgan", weights=tmp_path / "run" / "checkpoints" / "best.keras")  # lowest-FID epoch
+    assert lenet_scores(best.sample(2000, 0), train)["lenet_fid"] == pytest.approx(min(fids), rel=1e-3)
     assert {"test_lenet_fid", "test_lenet_score", "test_d_loss", "test_g_loss"} <= set(run.metrics)
     assert run.metrics["test_lenet_fid"] > 1 and 1 <= run.metrics["test_lenet_score"] <= 10  # 2 tiny epochs: poor
     artifact = export(tmp_path / "run", destination=tmp_path / "artifacts")

@@ -390,8 +390,18 @@ def recipe_data(recipe, model_kwargs, data_dir, seed):
 
 
 def recipe_callbacks(recipe, data, out: Path) -> list[keras.callbacks.Callback]:
-    """A grid of the same 64 latent vectors after every epoch, in `out/samples/`."""
-    return [SampleGrid(Path(out) / "samples")]
+    """A grid of the same 64 latent vectors after every epoch, in `out/samples/`; on MNIST also
+    `val_lenet_fid`/`val_lenet_score` of 2,000 samples against real training (or validation) digits,
+    in the logs and learning curves, and what `checkpoints/best.keras` is chosen by."""
+    grids = SampleGrid(Path(out) / "samples")
+    if not _scorable(data):
+        return [grids]
+    return [grids, LeNetScores(_images(data.val if data.val is not None else data.train, 2000))]
+
+
+def checkpoint_monitor(data) -> str | None:
+    """A GAN has no loss to minimise: the best epoch has the lowest LeNet-FID, when it is measured."""
+    return "val_lenet_fid" if _scorable(data) else None
 
 
 def recipe_metrics(model: DCGAN, data, n: int = 10000) -> dict[str, float]:

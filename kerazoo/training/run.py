@@ -24,6 +24,7 @@ import numpy as np
 
 from kerazoo.config import check_dataclass, check_kwargs, load_config, read_overlay
 from kerazoo.recipe import Recipe
+from kerazoo.tuning import infer_direction
 
 __all__ = ["train", "evaluate", "TrainResult", "resolve"]
 
@@ -148,18 +149,21 @@ def train(name: str, *, output: str | Path | None = None, epochs: int | None = N
     with distribute.scope(strategy) if strategy is not None else contextlib.nullcontext():
         model = compile_model(get(name, **kwargs), recipe)
     replicas = model.distribute_strategy.num_replicas_in_sync
-    monitor = "val_loss" if data.val is not None else "loss"
     family = importlib.import_module(f"kerazoo.models.{cfg.family}")
-    cbs = [keras.callbacks.CSVLogger(str(files / "history.csv"), append=resuming),
-           keras.callbacks.TensorBoard(str(files / "logs")),
-           *_recipe_callbacks(recipe), *_hook(family, "recipe_callbacks", [], recipe, data, files), *callbacks]
+    monitor = _hook(family, "checkpoint_monitor", "val_loss" if data.val is not None else "loss", data)
+    # The family's callbacks add to the epoch logs (e.g. val_lenet_fid), so they come before those reading them.
+    cbs = [*_hook(family, "recipe_callbacks", [], recipe, data, files),
+           keras.callbacks.CSVLogger(str(files / "history.csv"), append=resuming),
+           keras.callbacks.TensorBoard(str(files / "logs")), *_recipe_callbacks(recipe)]
     if not multiworker:  # fit: Keras' own backups and best-model checkpoints
         (out / "checkpoints").mkdir(exist_ok=True)
-        cbs[:0] = [keras.callbacks.BackupAndRestore(str(backup)),
-                   keras.callbacks.ModelCheckpoint(str(out / "checkpoints" / "best.keras"), monitor=monitor,
-                                                   save_best_only=True)]
+        cbs.insert(0, keras.callbacks.BackupAndRestore(str(backup)))
+        cbs.append(keras.callbacks.ModelCheckpoint(
+            str(out / "checkpoints" / f"{'best' if monitor else 'last'}.keras"), monitor=monitor or "loss",
+            save_best_only=bool(monitor), mode=monitor and infer_direction(monitor) or "auto"))
         if replicas > 1:  # first, so checkpoints and validation see the averaged moving statistics
             cbs.insert(0, distribute.SyncMovingStatistics())
+    cbs += callbacks
     plot_paths = []
     if resuming:
         if chief:

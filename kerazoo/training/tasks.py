@@ -10,6 +10,9 @@ Family hooks: optional functions of `kerazoo/models/<family>.py` that `kerazoo t
 - `recipe_data(recipe, model_kwargs, data_dir, seed) -> TaskData`: the data of a task not in `TASKS`.
 - `recipe_pretrain(model, data, options, out) -> [png]`: a stage before `fit` (DBN's RBMs).
 - `recipe_callbacks(recipe, data, out) -> [Callback]`: extra callbacks of `fit` (DCGAN's sample grids).
+- `checkpoint_monitor(data) -> str | None`: the logged value `checkpoints/best.keras` is chosen by,
+  for models with no `loss`/`val_loss` (DCGAN: `val_lenet_fid`); None keeps the last epoch
+  (`checkpoints/last.keras`).
 - `recipe_metrics(model, data) -> {name: float}`: held-out metrics Keras' `evaluate` does not
   compute (exact match by decoding); reported as `test_<name>` next to `evaluate`'s.
 - `recipe_plots(model, data, out) -> [png]`: plots of the trained model (reconstructions, attention).
@@ -17,6 +20,8 @@ Family hooks: optional functions of `kerazoo/models/<family>.py` that `kerazoo t
   "track": [layers and resources fn uses; default the model]}`: what the SavedModel's
   `serving_default` runs instead of the model's forward pass (raw strings in, translations out).
 - `tuning_callbacks(data) -> [Callback]`: metrics a search objective may name (`kerazoo.tuning`).
+- `targets_of_inputs(x, model_kwargs) -> y`: targets of inputs passed alone to a search (an
+  autoencoder's rescaled images).
 """
 from __future__ import annotations
 
