@@ -72,16 +72,14 @@ def export_saved_model(model, path: str | Path, *, name: str, model_kwargs: dict
       name: the catalogue name the model was built as (its family decides the endpoint).
       model_kwargs: the builder arguments it was built with (`rescaling` means uint8 input).
     """
-    import importlib
-
-    from kerazoo.config import load_config
-
-    family = importlib.import_module(f"kerazoo.models.{load_config(name).family}")
     import keras
 
+    from kerazoo.config import load_config
+    from kerazoo.training.tasks import family_hook
+
     archive = keras.export.ExportArchive()
-    if hasattr(family, "serving_endpoint"):
-        endpoint = family.serving_endpoint(model)
+    endpoint = family_hook(load_config(name).family, "serving_endpoint", None, model)
+    if endpoint is not None:
         for resource in endpoint.get("track", [model]):  # what the endpoint uses (default: the model)
             archive.track(resource)
         archive.add_endpoint("serving_default", endpoint["fn"])

@@ -119,13 +119,13 @@ def get(name: str, /, *, weights: str | os.PathLike | None = None, compile: bool
     fn = builder(arch)
     defaults = check_kwargs(fn, config.model, f"zoo_configs/{arch}.yaml (model)")
     given = check_kwargs(fn, overrides, f"kerazoo.get({arch!r}) overrides")
-    if isinstance(weights, os.PathLike):
-        weights = os.fspath(weights)
-    if weights is not None and not isinstance(weights, str):
-        raise WeightsError(f"weights: expected None, a shipped tag (a str) or the path of a .keras file; "
-                           f"received {type(weights).__name__} {weights!r}")
     if weights is not None:
         from kerazoo import loading
+
+        weights = os.fspath(weights) if isinstance(weights, os.PathLike) else weights
+        if not isinstance(weights, str):
+            raise WeightsError(f"weights: expected None, a shipped tag (a str) or the path of a .keras file; "
+                               f"received {type(weights).__name__} {weights!r}")
 
         shipped = available(arch)
         if weights in shipped:

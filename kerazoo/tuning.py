@@ -974,21 +974,19 @@ def _fit_inputs(data, hm, data_dir, seed) -> tuple[tuple, dict, bool, Any]:
 
 
 def _targets_of_inputs(hm, x):
-    """Targets for inputs passed alone: what the family derives from them (`targets_of_inputs(x, kwargs)`
-    in its module, e.g. an autoencoder's rescaled images), else none (models whose `train_step` needs none)."""
-    import importlib
+    """Targets for inputs passed alone: what the family derives from them (`targets_of_inputs`, e.g. an
+    autoencoder's rescaled images), else none (models whose `train_step` needs none)."""
+    from kerazoo.training.tasks import family_hook
 
-    family = importlib.import_module(f"kerazoo.models.{hm.config.family}")
-    return family.targets_of_inputs(x, hm.kwargs) if hasattr(family, "targets_of_inputs") else None
+    return family_hook(hm.config.family, "targets_of_inputs", None, x, hm.kwargs)
 
 
 def _family_callbacks(hm, task) -> list:
     """Metric callbacks a family adds to every trial (`tuning_callbacks(data)` in its module), e.g. an
     exact-match score computed by decoding, so that the objective can name it."""
-    import importlib
+    from kerazoo.training.tasks import family_hook
 
-    family = importlib.import_module(f"kerazoo.models.{hm.config.family}")
-    return list(family.tuning_callbacks(task)) if hasattr(family, "tuning_callbacks") else []
+    return list(family_hook(hm.config.family, "tuning_callbacks", [], task))
 
 
 def _default_objective(hm, has_val) -> tuple[str, str]:
@@ -1026,8 +1024,7 @@ def tune(name: str, *, tuner: str = "random", max_trials: int | None = 10, epoch
       data: None for the recipe's data set (`data_dir` says where its files are), or a
         `tf.data.Dataset`, `(x, y)` arrays (the recipe's `validation_split`, or 10 % if it is 0,
         is held out), `x` alone (an autoencoder reconstructs it; DCGAN and word2vec need no targets),
-        `{"train": ..., "val": ...}` or a
-        `TaskData`.
+        `{"train": ..., "val": ...}` or a `TaskData`.
       data_dir: directory with the data set files (see `kerazoo.data`).
       directory: parent of the project directory `<directory>/<project_name>`.
       project_name: default: the model name.

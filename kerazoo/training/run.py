@@ -24,6 +24,7 @@ import numpy as np
 
 from kerazoo.config import check_dataclass, check_kwargs, load_config, read_overlay
 from kerazoo.recipe import Recipe
+from kerazoo.training.tasks import family_hook
 from kerazoo.tuning import infer_direction
 
 __all__ = ["train", "evaluate", "TrainResult", "resolve"]
@@ -150,9 +151,9 @@ def train(name: str, *, output: str | Path | None = None, epochs: int | None = N
         model = compile_model(get(name, **kwargs), recipe)
     replicas = model.distribute_strategy.num_replicas_in_sync
     family = importlib.import_module(f"kerazoo.models.{cfg.family}")
-    monitor = _hook(family, "checkpoint_monitor", "val_loss" if data.val is not None else "loss", data)
+    monitor = family_hook(cfg.family, "checkpoint_monitor", "val_loss" if data.val is not None else "loss", data)
     # The family's callbacks add to the epoch logs (e.g. val_lenet_fid), so they come before those reading them.
-    cbs = [*_hook(family, "recipe_callbacks", [], recipe, data, files),
+    cbs = [*family_hook(cfg.family, "recipe_callbacks", [], recipe, data, files),
            keras.callbacks.CSVLogger(str(files / "history.csv"), append=resuming),
            keras.callbacks.TensorBoard(str(files / "logs")), *_recipe_callbacks(recipe)]
     if not multiworker:  # fit: Keras' own backups and best-model checkpoints
@@ -184,13 +185,13 @@ def train(name: str, *, output: str | Path | None = None, epochs: int | None = N
     final = data.wrap(model) if data.wrap else model
     metrics = {}
     if data.test is not None:
-        metrics, classes = _held_out_metrics(cfg, family, model, data)
+        metrics, classes = _held_out_metrics(cfg, model, data)
         if classes is not None and chief:
             plot_paths.append(plots.confusion_matrix_plot(*classes, out / "confusion_matrix.png",
                                                           data.class_names, title=f"{name} on {recipe.dataset} test:"))
     history = plots.read_history(files / "history.csv")
     if chief:
-        plot_paths += _hook(family, "recipe_plots", [], final, data, out)  # reconstructions, attention maps, ...
+        plot_paths += family_hook(cfg.family, "recipe_plots", [], final, data, out)  # reconstructions, attention, ...
         plot_paths.insert(0, plots.learning_curves(history, out / "learning_curves.png",
                                                    title=f"{name} on {recipe.dataset}"))
         final.save(out / "model.keras")
@@ -205,12 +206,7 @@ def train(name: str, *, output: str | Path | None = None, epochs: int | None = N
     return TrainResult(final, history, metrics, out, plot_paths)
 
 
-def _hook(family, name: str, default, *args):
-    """A family module's optional recipe hook (see `kerazoo.training.tasks`), or `default`."""
-    return getattr(family, name)(*args) if hasattr(family, name) else default
-
-
-def _held_out_metrics(cfg, family, model, data) -> tuple[dict, tuple | None]:
+def _held_out_metrics(cfg, model, data) -> tuple[dict, tuple | None]:
     """`test_*` metrics: Keras' `evaluate`, the error rate of classifiers, the family's own
     (`recipe_metrics`, e.g. exact match by decoding); and `(true, predicted)` classes of classifiers."""
     metrics = {f"test_{k}": float(v) for k, v in model.evaluate(data.test, return_dict=True, verbose=0).items()}
@@ -218,7 +214,8 @@ def _held_out_metrics(cfg, family, model, data) -> tuple[dict, tuple | None]:
     if cfg.task.endswith("classification"):
         classes = _predict_classes(model, data.test)
         metrics["test_error"] = float(np.mean(classes[0] != classes[1]))
-    metrics.update({f"test_{k}": float(v) for k, v in _hook(family, "recipe_metrics", {}, model, data).items()})
+    own = family_hook(cfg.family, "recipe_metrics", {}, model, data)
+    metrics.update({f"test_{k}": float(v) for k, v in own.items()})
     return metrics, classes
 
 
@@ -241,9 +238,8 @@ def evaluate(name: str, *, weights: str, data_dir=None, batch_size: int = 256) -
     model = get(name, weights=weights)
     if not model.compiled:
         model.compile(loss=recipe.loss, metrics=list(recipe.metrics))
-    family = importlib.import_module(f"kerazoo.models.{cfg.family}")
     data = held_out_data(cfg, recipe, kwargs, data_dir, batch_size=batch_size)
-    return _held_out_metrics(cfg, family, model, data)[0]
+    return _held_out_metrics(cfg, model, data)[0]
 
 
 def _trained_with(name: str, weights: str) -> dict:

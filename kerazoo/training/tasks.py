@@ -29,7 +29,14 @@ import dataclasses
 import importlib
 from typing import Any, Callable
 
-__all__ = ["TaskData", "prepare"]
+__all__ = ["TaskData", "prepare", "family_hook"]
+
+
+def family_hook(family: str, hook: str, default, *args):
+    """`kerazoo.models.<family>.<hook>(*args)`, one of the hooks listed above, or `default` when the
+    family's module has none."""
+    module = importlib.import_module(f"kerazoo.models.{family}")
+    return getattr(module, hook)(*args) if hasattr(module, hook) else default
 
 
 @dataclasses.dataclass
