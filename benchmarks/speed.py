@@ -128,7 +128,7 @@ def bench_imdb(data_dir, epochs, quick, n_train):
     import kerazoo
     from kerazoo.data.sources import load_numpy, to_dataset
     from kerazoo.training.run import resolve
-    from kerazoo.training.tasks import make_vectorizer
+    from kerazoo.text import make_vectorizer
 
     _, recipe, kwargs = resolve("imdb_lstm")
     (texts, y), (test_texts, yt) = load_numpy("imdb", data_dir=data_dir)
@@ -225,11 +225,9 @@ def bench_serving(quick):
     import tensorflow as tf
 
     import kerazoo
-    from kerazoo.weights import artifacts_dir
 
     model = kerazoo.get("lenet5.mnist")
-    path = artifacts_dir() / "lenet5.mnist" / "saved_model"
-    signature = tf.saved_model.load(str(path)).signatures["serving_default"]
+    signature = kerazoo.load_saved_model("lenet5.mnist").signatures["serving_default"]
     rng = np.random.default_rng(0)
     rows = []
     for batch, calls in ((1, 50 if quick else 300), (64, 20 if quick else 100)):

@@ -31,15 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-def _digits(n, seed=0):
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 10, n)
-    x = rng.integers(0, 60, (n, 28, 28)).astype("uint8")
-    for i, k in enumerate(y):
-        r, c = divmod(int(k), 5)
-        x[i, 4 + 10 * r: 12 + 10 * r, 2 + 5 * c: 6 + 5 * c] = 255
-    return x, y
+from kerazoo.testing import synthetic_digits
 
 
 def _write_data(folder: Path, data_dir, train_size: int, test_size: int) -> str:
@@ -50,7 +42,7 @@ def _write_data(folder: Path, data_dir, train_size: int, test_size: int) -> str:
             x, y, xt, yt = f["x_train"][:train_size], f["y_train"][:train_size], f["x_test"][:test_size], f["y_test"][:test_size]
         kind = f"MNIST (first {train_size} training / {test_size} test digits)"
     else:
-        (x, y), (xt, yt) = _digits(train_size), _digits(test_size, seed=1)
+        (x, y), (xt, yt) = synthetic_digits(train_size), synthetic_digits(test_size, seed=1)
         kind = f"synthetic digits ({train_size} / {test_size})"
     np.savez(folder / "mnist.npz", x_train=x, y_train=y, x_test=xt, y_test=yt)
     return kind

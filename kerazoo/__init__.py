@@ -13,22 +13,24 @@ import os
 os.environ["KERAS_BACKEND"] = "tensorflow"
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter, unless asked for
 
-from kerazoo.config import ConfigError  # noqa: E402
-from kerazoo.registry import (  # noqa: E402
+from kerazoo.errors import (  # noqa: E402
+    ArtifactError,
+    ConfigError,
+    DataError,
+    DataNotFoundError,
     UnknownModelError,
     WeightsError,
-    describe,
-    get,
-    list_models,
-    register_model,
 )
+from kerazoo.loading import get, load_saved_model  # noqa: E402
+from kerazoo.registry import describe, list_models, register_model  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["get", "list_models", "describe", "register_model", "train", "evaluate", "finetune", "export", "tune", "hypermodel", "data", "ConfigError",
-           "UnknownModelError", "WeightsError", "__version__"]
+__all__ = ["get", "list_models", "describe", "register_model", "load_saved_model", "train", "evaluate", "finetune",
+           "export", "verify", "tune", "hypermodel", "data", "ConfigError", "UnknownModelError", "WeightsError",
+           "ArtifactError", "DataError", "DataNotFoundError", "__version__"]
 
 _LAZY = {"train": "kerazoo.training.run", "evaluate": "kerazoo.training.run",
-         "finetune": "kerazoo.training.finetune", "export": "kerazoo.export",
+         "finetune": "kerazoo.training.finetune", "export": "kerazoo.export", "verify": "kerazoo.export",
          "tune": "kerazoo.tuning", "hypermodel": "kerazoo.tuning"}
 
 

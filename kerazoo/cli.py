@@ -31,17 +31,28 @@ def _parse_sets(pairs: Sequence[str]) -> dict[str, Any]:
 
 
 def _cmd_list(args) -> int:
-    names = kerazoo.list_models(args.pattern, task=args.task, pretrained=args.pretrained)
-    if not names:
-        print(f"No models match {args.pattern!r}.", file=sys.stderr)
+    import fnmatch
+
+    from kerazoo.artifacts import artifacts
+
+    models = kerazoo.list_models(args.pattern, task=args.task)
+    if args.pretrained:  # every artifact, broken ones marked, with the artifact's own parameter count
+        found = [a for a in artifacts().values() if (a.arch in kerazoo.list_models(task=args.task))
+                 and (fnmatch.fnmatch(a.name, args.pattern) or fnmatch.fnmatch(a.arch, args.pattern))]
+        rows = [(a.name, "shipped" if a.shipped else "user", f"{a.card['num_params']:,}" if a.card else "?",
+                 "ok" if a.error is None else "BROKEN", a.error or a.card.get("dataset", "")) for a in found]
+        header = ("name", "store", "params", "status", "data / problem")
+    else:
+        rows = []
+        for name in models:
+            info = kerazoo.describe(name)
+            tags = [a.name + ("(broken)" if a.error else "") for a in artifacts(name).values()]
+            params = f"{info['num_params']:,}" if info["num_params"] else "?"
+            rows.append((name, info["task"], params, ", ".join(tags) or "-", info["description"]))
+        header = ("name", "task", "params", "weights", "description")
+    if not rows:
+        print(f"No {'artifacts' if args.pretrained else 'models'} match {args.pattern!r}.", file=sys.stderr)
         return 1
-    rows = []
-    for name in names:
-        info = kerazoo.describe(name)
-        tags = ", ".join(f"{info['name']}.{t}" for t in info["weights"]) or "-"
-        params = f"{info['num_params']:,}" if info["num_params"] else "?"
-        rows.append((name, info["task"], params, tags, info["description"]))
-    header = ("name", "task", "params", "weights", "description")
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(4)]
     for row in [header] + rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)) + "  " + row[4])
@@ -122,8 +133,21 @@ def _cmd_evaluate(args) -> int:
 def _cmd_export(args) -> int:
     from kerazoo.export import export
 
-    print(f"wrote {export(args.run_dir, tag=args.tag, destination=args.destination)}")
+    print(f"wrote {export(args.run_dir, tag=args.tag, destination=args.destination, overwrite=args.overwrite, shadow=args.shadow, shipped=args.shipped)}")
     return 0
+
+
+def _cmd_verify(args) -> int:
+    from kerazoo.export import verify
+
+    report = verify(args.name)
+    for name, problem in report.items():
+        print(f"{name}: {'ok' if problem is None else 'FAILED'}")
+        if problem is not None:
+            print("  " + problem.replace("\n", "\n  "))
+    bad = sum(problem is not None for problem in report.values())
+    print(f"{len(report) - bad} of {len(report)} artifacts verify.")
+    return 1 if bad else 0
 
 
 def _cmd_finetune(args) -> int:
@@ -206,10 +230,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_evaluate)
 
     p = sub.add_parser("export", help="turn a training run into an artifact (.keras, SavedModel, card)")
-    p.add_argument("run_dir", help="a directory written by `kerazoo train`")
-    p.add_argument("--tag", help="artifact tag (default: the data set name)")
-    p.add_argument("--destination", help="parent folder (default: the package's saved_models/)")
+    p.add_argument("run_dir", help="a directory written by `kerazoo train` (or an artifact folder)")
+    p.add_argument("--tag", help="artifact tag, a name like my-digits_2 (default: the data set name)")
+    p.add_argument("--destination", help="the store to write into (default: $KERAZOO_MODELS or ~/.kerazoo/models)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing artifact of that name (atomically)")
+    p.add_argument("--shadow", action="store_true", help="allow the name of a shipped artifact (yours is then loaded)")
+    p.add_argument("--shipped", action="store_true", help="maintainers: write into the package's saved_models/")
     p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("verify", help="check artifacts against their cards (every file's sha256, the card's own)")
+    p.add_argument("name", nargs="?", help="an artifact (lenet5.mnist), a model (all its artifacts) or a folder; "
+                                           "default: every artifact")
+    p.set_defaults(func=_cmd_verify)
 
     p = sub.add_parser("finetune", help="transfer pretrained weights to a new data set (two phases)")
     p.add_argument("name", help="model, e.g. lenet5")

@@ -4,6 +4,10 @@ A config names a registered builder's defaults (`model:`), a training recipe (`r
 KerasTuner search space (`search_space:`). Every key is checked: a typo is an error naming the
 key and the accepted ones, never a silently ignored setting. Importing this module does not
 import TensorFlow.
+
+Shipped configs live in `zoo_configs/` (installed as `kerazoo.zoo_configs`); directories listed in
+`$KERAZOO_CONFIGS` (separated like PATH) are read after them, for families kept outside kerazoo
+(their config names the family module by its dotted path).
 """
 from __future__ import annotations
 
@@ -12,25 +16,35 @@ import difflib
 import functools
 import importlib.resources
 import inspect
+import os
 import typing
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import yaml
 
 from kerazoo._typecheck import coerce
+from kerazoo.errors import ConfigError, UnknownModelError
 
-__all__ = ["ConfigError", "ZooConfig", "load_config", "all_configs", "config_dir",
-           "check_kwargs", "check_dataclass"]
+__all__ = ["ConfigError", "ZooConfig", "load_config", "all_configs", "config_dir", "config_dirs",
+           "check_kwargs", "check_dataclass", "builder_args", "RENAMED"]
 
-
-class ConfigError(ValueError):
-    """A config or an override names an unknown key or holds a value of the wrong type."""
+# Builder arguments renamed to the one vocabulary of the README's naming table: the old names keep
+# working for one release (0.2), with a FutureWarning.
+RENAMED = {"code_size": "latent_dim", "image_shape": "input_shape", "hidden_units": "units",
+           "dense_units": "units", "kind": "variant"}
 
 
 def config_dir() -> Path:
     """The directory holding the shipped `<name>.yaml` configs (inside the installed package)."""
     return Path(str(importlib.resources.files("kerazoo.zoo_configs")))
+
+
+def config_dirs() -> list[Path]:
+    """Where configs are read from: the shipped ones, then each directory in `$KERAZOO_CONFIGS`."""
+    extra = [Path(p).expanduser() for p in os.environ.get("KERAZOO_CONFIGS", "").split(os.pathsep) if p]
+    return [config_dir(), *extra]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,12 +71,31 @@ def check_dataclass(cls: type, data: Mapping[str, Any], where: str, *, skip: tup
     return _check(data, {k: hints[k] for k in fields}, where)
 
 
-def check_kwargs(fn: Callable, kwargs: Mapping[str, Any], where: str) -> dict:
-    """Validates keyword arguments against `fn`'s signature and annotations; returns coerced values."""
+def builder_args(fn: Callable) -> dict[str, Any]:
+    """`{argument: annotation}` of a builder's keyword arguments."""
     hints = typing.get_type_hints(fn)
-    params = {name: hints.get(name, Any) for name, p in inspect.signature(fn).parameters.items()
-              if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+    return {name: hints.get(name, Any) for name, p in inspect.signature(fn).parameters.items()
+            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+
+
+def check_kwargs(fn: Callable, kwargs: Mapping[str, Any], where: str) -> dict:
+    """Validates keyword arguments against `fn`'s signature and annotations; returns coerced values.
+
+    A name in `RENAMED` that `fn` accepts under its new name is renamed, with a FutureWarning.
+    """
+    params = builder_args(fn)
+    if isinstance(kwargs, Mapping):
+        kwargs = {_renamed(k, params, where): v for k, v in kwargs.items()}
     return _check(kwargs, params, where)
+
+
+def _renamed(key: str, params: Mapping, where: str) -> str:
+    new = RENAMED.get(key)
+    if new is None or key in params or new not in params:
+        return key
+    warnings.warn(f"{where}: {key!r} is now called {new!r} (kerazoo's naming table); the old name stops "
+                  "working in kerazoo 0.2.", FutureWarning, stacklevel=4)
+    return new
 
 
 def _check(data: Mapping[str, Any], accepted: Mapping[str, Any], where: str) -> dict:
@@ -100,16 +133,20 @@ def _read(path: Path) -> ZooConfig:
 
 @functools.cache
 def all_configs() -> dict[str, ZooConfig]:
-    """Every shipped config by name, read once per process."""
-    return {p.stem: _read(p) for p in sorted(config_dir().glob("*.yaml"))}
+    """Every config by name (shipped, then `$KERAZOO_CONFIGS`), read once per process."""
+    configs: dict[str, ZooConfig] = {}
+    for folder in config_dirs():
+        for path in sorted(folder.glob("*.yaml")):
+            if path.stem in configs:
+                raise ConfigError(f"{path}: model {path.stem!r} is already defined by {configs[path.stem].path}")
+            configs[path.stem] = _read(path)
+    return configs
 
 
 def load_config(name: str) -> ZooConfig:
     """The config of a registered model; unknown names raise with the closest known names."""
     configs = all_configs()
     if name not in configs:
-        from kerazoo.registry import UnknownModelError
-
         close = difflib.get_close_matches(name, list(configs), n=3, cutoff=0.5)
         hint = f" Closest: {', '.join(close)}." if close else ""
         raise UnknownModelError(f"Unknown model {name!r}.{hint} "

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 import kerazoo
+from kerazoo.plots import pyplot
 
 SENTENCES = ["A wonderful, moving film with brilliant performances. I loved every minute.",
              "One of the worst movies I have ever seen: boring, badly acted and far too long.",
@@ -27,15 +28,6 @@ SENTENCES = ["A wonderful, moving film with brilliant performances. I loved ever
              "I wanted to like it, but the script is a mess and the ending made no sense."]
 DATES = ["3rd of March 1998", "Tue 03/03/98", "December 25, 2021", "1 jan 2000", "saturday 14 july 1979"]
 DATE_RANGE = "1950-2049"  # the calendar window of the generated task (kerazoo.data.dates)
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _digits_section(out: Path, quick: bool) -> dict:
@@ -73,7 +65,7 @@ def _digits_section(out: Path, quick: bool) -> dict:
     acc_s = {name: float(np.mean(m.predict(x_te, verbose=0).argmax(-1) == y_te)) for name, m in scratch.items()}
     best_scratch = max(acc_s.values())
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
     grid = np.concatenate([np.concatenate(list(x_te[r * 8:(r + 1) * 8]), axis=1) for r in range(3)])
     axes[0].imshow(grid, cmap="gray")
@@ -120,10 +112,8 @@ def _dates_section(out: Path) -> dict:
 
     import tensorflow as tf
 
-    from kerazoo.weights import artifacts_dir
-
     model = kerazoo.get(names[0])
-    served = tf.saved_model.load(str(artifacts_dir() / names[0] / "saved_model")).signatures["serving_default"]
+    served = kerazoo.load_saved_model(names[0]).signatures["serving_default"]  # verified, then opened
     in_graph = [t.decode() for t in served(tf.constant(DATES))["translation"].numpy()]
     results = {}
     for i, (text, graph_text) in enumerate(zip(DATES, in_graph)):

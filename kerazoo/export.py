@@ -1,34 +1,27 @@
-"""`kerazoo export`: a trained run -> a shipped artifact `saved_models/<arch>.<tag>/`.
+"""`kerazoo export`: a trained run (or an artifact) -> an artifact `<arch>.<tag>/` in a store.
 
 An artifact holds `model.keras` (what `kerazoo.get` loads and fine-tuning uses), `saved_model/`
 (a TF SavedModel with a `serving_default` signature on raw inputs, for TF Serving and
-`tf.saved_model.load`), `card.json` (data set, split, held-out metrics, parameter count,
-recipe, seed, versions, sizes and sha256 of every file) and a short `README.md` card.
+`kerazoo.load_saved_model`), `card.json` (data set, split, held-out metrics, parameter count,
+recipe, seed, versions, sizes and sha256 of every file) and a short `README.md` card. Where it
+goes and how it is written atomically and verified: `kerazoo.artifacts`.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
+import tempfile
 from pathlib import Path
 
-from kerazoo.weights import artifacts_dir
+from kerazoo import artifacts
+from kerazoo.artifacts import check_tag, shipped_dir, user_dir
+from kerazoo.config import load_config
+from kerazoo.errors import ArtifactError
+from kerazoo.family import hooks
+from kerazoo.patches import store_weights_once
+from kerazoo.registry import builder
 
-__all__ = ["export", "export_saved_model", "file_table", "sha256"]
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def file_table(folder: Path) -> dict[str, dict]:
-    """`{relative path: {"bytes", "sha256"}}` for every file of an artifact but its card files."""
-    return {p.relative_to(folder).as_posix(): {"bytes": p.stat().st_size, "sha256": sha256(p)}
-            for p in sorted(folder.rglob("*")) if p.is_file() and p.name not in ("card.json", "README.md")}
+__all__ = ["export", "export_saved_model", "verify"]
 
 
 def _serving_spec(model, model_kwargs: dict):
@@ -46,21 +39,6 @@ def _serving_spec(model, model_kwargs: dict):
     return tf.TensorSpec(spec.shape, spec.dtype, name=spec.name), f"{spec.dtype} {list(spec.shape[1:])}"
 
 
-def _store_weights_once(archive) -> None:
-    """Makes a `keras.export.ExportArchive` store every weight once; call it before `write_out`.
-
-    Keras 3.15 writes each variable twice into a SavedModel (keras-team/keras#23553, fix pending
-    in #23563): `track()` keeps the `keras.Variable` wrappers, the endpoints capture the
-    `tf.Variable`s inside them, and TensorFlow's checkpoint de-duplication sees two objects. Like
-    that fix, this points the tracked collections at the `tf.Variable`s, halving the artifact (and
-    the memory TF Serving holds) with the same signatures and variables.
-    """
-    for attr in ("variables", "trainable_variables", "non_trainable_variables"):
-        tracked = getattr(archive._tf_trackable, attr, None)
-        if tracked is not None:
-            setattr(archive._tf_trackable, attr, [getattr(v, "value", v) for v in tracked])
-
-
 def export_saved_model(model, path: str | Path, *, name: str, model_kwargs: dict | None = None) -> str:
     """Writes `model` as a TF SavedModel whose `serving_default` takes raw inputs; returns a description of them.
 
@@ -74,11 +52,9 @@ def export_saved_model(model, path: str | Path, *, name: str, model_kwargs: dict
     """
     import keras
 
-    from kerazoo.config import load_config
-    from kerazoo.training.tasks import family_hook
-
     archive = keras.export.ExportArchive()
-    endpoint = family_hook(load_config(name).family, "serving_endpoint", None, model)
+    serving = hooks(load_config(name).family).serving_endpoint
+    endpoint = serving(model) if serving is not None else None
     if endpoint is not None:
         for resource in endpoint.get("track", [model]):  # what the endpoint uses (default: the model)
             archive.track(resource)
@@ -87,41 +63,59 @@ def export_saved_model(model, path: str | Path, *, name: str, model_kwargs: dict
     else:  # what `model.export` does
         spec, input_text = _serving_spec(model, model_kwargs or {})
         archive.track_and_add_endpoint("serving_default", model, spec if isinstance(spec, list) else [spec])
-    _store_weights_once(archive)
+    store_weights_once(archive)
     archive.write_out(str(path), verbose=False)
     return input_text
 
 
 def export(run_dir: str | Path, *, tag: str | None = None, destination: str | Path | None = None,
-           notes: str | None = None) -> Path:
-    """Turns a `kerazoo train` run directory into a shipped artifact; returns its folder.
+           notes: str | None = None, overwrite: bool = False, shadow: bool = False, shipped: bool = False) -> Path:
+    """Turns a `kerazoo train` run directory into an artifact in the user store; returns its folder.
 
-    Also accepts an artifact folder (`card.json` + `model.keras`): it is exported again with this
-    version of kerazoo (same weights, metrics and notes; new files and checksums).
+    Also accepts an artifact folder (`card.json` + `model.keras`): it is verified, then exported
+    again with this version of kerazoo (same weights, metrics and notes; new files and checksums).
 
     Args:
       run_dir: a directory written by `kerazoo.train` (`model.keras` + `run.json`), or an artifact.
-      tag: artifact tag (default: the run's data set, or the artifact's tag), giving `<arch>.<tag>`.
-      destination: parent folder (default: the package's `saved_models/`).
-      notes: free text for the README card (e.g. what differs from the paper); default: the
-        artifact's own when re-exporting one.
-    """
-    import tempfile
+      tag: artifact tag (default: the run's data set, or the artifact's tag), giving `<arch>.<tag>`;
+        a name matching `kerazoo.artifacts.TAG_PATTERN`, never a path.
+      destination: the store to write into (default: the user store, `$KERAZOO_MODELS` or
+        `~/.kerazoo/models`). Never the package's shipped artifacts, unless `shipped=True`.
+      notes: free text for the README card (default: the artifact's own when re-exporting one).
+      overwrite: replace an existing artifact of that name (atomically); otherwise an error.
+      shadow: allow a user artifact with the name of a shipped one (`get` then loads the user's).
+      shipped: maintainers: write into the package's `saved_models/` and its index.
 
+    Example:
+      >>> result = kerazoo.train("lenet5", epochs=2)
+      >>> kerazoo.export(result.output, tag="quick")     # ~/.kerazoo/models/lenet5.quick
+      >>> kerazoo.get("lenet5.quick")
+    """
     import keras
 
-    from kerazoo.registry import builder
-
-    run_dir = Path(run_dir)
+    run_dir = Path(run_dir).expanduser()
     if not (run_dir / "run.json").is_file() and (run_dir / "card.json").is_file():
-        card = json.loads((run_dir / "card.json").read_text())
+        card = artifacts.verify(run_dir)  # a folder whose files no longer match its card is not re-signed
         run, tag = {**card, "name": card["arch"]}, tag or card["tag"]
         notes = card.get("notes", "") if notes is None else notes
-    else:
+    elif (run_dir / "run.json").is_file():
         run = json.loads((run_dir / "run.json").read_text())
         run["records"] = {p.stem: json.loads(p.read_text()) for p in sorted(run_dir.glob("*.json"))
                           if p.name != "run.json"}  # e.g. pretraining.json: per-layer reconstruction errors
-    arch, tag = run["name"], tag or run["dataset"]
+    else:
+        raise ArtifactError(f"{run_dir} is neither a run directory (run.json + model.keras, from kerazoo train) nor an "
+                            "artifact folder (card.json + model.keras).")
+    arch, tag = run["name"], check_tag(tag or run["dataset"])
+    name = f"{arch}.{tag}"
+    store = Path(destination).expanduser() if destination is not None else shipped_dir() if shipped else user_dir()
+    if (store.resolve() == shipped_dir().resolve()) != shipped:
+        raise ArtifactError(f"{store} is {'not ' if shipped else ''}the package's shipped artifacts folder; exports go to "
+                            f"the user store ({user_dir()}) or a --destination, and only `shipped=True` (--shipped, "
+                            "for kerazoo's maintainers) writes shipped artifacts.")
+    existing = artifacts.find(arch, tag)
+    if store.resolve() == user_dir().resolve() and not shadow and existing is not None and existing.shipped:
+        raise ArtifactError(f"{name} is a shipped artifact; choose another tag, or pass shadow=True (--shadow) to "
+                            "have your artifact take its place for kerazoo.get.")
     builder(arch)  # imports the family, registering its custom layers
     with tempfile.TemporaryDirectory() as tmp:  # the source may be the destination: read it first
         shutil.copy(run_dir / "model.keras", Path(tmp) / "model.keras")
@@ -129,47 +123,42 @@ def export(run_dir: str | Path, *, tag: str | None = None, destination: str | Pa
     for layer in model.layers:  # a nested network trained on its own keeps its optimizer: not shipped
         if isinstance(layer, keras.Model) and layer.compiled:
             layer.optimizer, layer.compiled = None, False
-    dest = Path(destination or artifacts_dir()) / f"{arch}.{tag}"
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True)
-    model.save(dest / "model.keras")  # uncompiled: no optimizer state in the shipped file
-    input_text = export_saved_model(model, dest / "saved_model", name=arch, model_kwargs=run["model"])
-    card = {"name": f"{arch}.{tag}", "arch": arch, "tag": tag, "dataset": run["dataset"], "split": run["split"],
-            "metrics": run["metrics"], "num_params": int(model.count_params()), "input": input_text,
-            "class_names": run.get("class_names"), "model": run["model"], "recipe": run["recipe"],
-            "seed": run["seed"], "epochs_run": run["epochs_run"], "train_seconds": run["train_seconds"],
-            "versions": run["versions"], "records": run.get("records", {}), "notes": notes or "",
-            "files": file_table(dest)}
-    (dest / "card.json").write_text(json.dumps(card, indent=2) + "\n")
-    (dest / "README.md").write_text(_readme(card, notes or ""))
-    return dest
+
+    def fill(folder: Path) -> dict:
+        model.save(folder / "model.keras")  # uncompiled: no optimizer state in the shipped file
+        input_text = export_saved_model(model, folder / "saved_model", name=arch, model_kwargs=run["model"])
+        return {"name": name, "arch": arch, "tag": tag, "dataset": run["dataset"], "split": run["split"],
+                "metrics": run["metrics"], "num_params": int(model.count_params()), "input": input_text,
+                "class_names": run.get("class_names"), "model": run["model"], "recipe": run["recipe"],
+                "seed": run["seed"], "epochs_run": run["epochs_run"], "train_seconds": run["train_seconds"],
+                "versions": run["versions"], "records": run.get("records", {}), "notes": notes or ""}
+
+    return artifacts.write_artifact(store, name, fill, overwrite=overwrite)
 
 
-def _readme(card: dict, notes: str) -> str:
-    metrics = "\n".join(f"| {k} | {v:.4f} |" for k, v in card["metrics"].items())
-    files = "\n".join(f"| `{k}` | {v['bytes']:,} | `{v['sha256'][:16]}...` |" for k, v in card["files"].items())
-    r = card["recipe"]
-    records = "".join(f"- Training record `{k}`: `{json.dumps(v)}`\n" for k, v in card.get("records", {}).items())
-    return f"""# {card['name']}
+def verify(name_or_path: str | Path | None = None) -> dict[str, str | None]:
+    """Checks artifacts against their cards: one (a name such as `"lenet5.mnist"` or a folder) or all.
 
-`kerazoo.get("{card['name']}")` loads `model.keras` offline (sha256-checked);
-`tf.saved_model.load("saved_model").signatures["serving_default"]` serves it.
-
-- Input: {card['input']} (preprocessing is inside the model).
-- Data: {card['dataset']}, metrics on the held-out `{card['split']}` split.
-- Parameters: {card['num_params']:,}. Seed {card['seed']}, {card['epochs_run']} epochs, {card['train_seconds']} s on the
-  training machine; TensorFlow {card['versions']['tensorflow']}, Keras {card['versions']['keras']}.
-- Recipe: {r['optimizer']} lr={r['learning_rate']} batch={r['batch_size']} epochs<={r['epochs']}; builder arguments
-  `{json.dumps(card['model'])}`.
-{records}
-{notes}
-
-| metric | value |
-|---|---|
-{metrics}
-
-| file | bytes | sha256 |
-|---|---|---|
-{files}
-"""
+    Returns `{name: None if it verifies, else what differs}`.
+    """
+    if name_or_path is None:
+        found = {a.name: a.folder for a in artifacts.artifacts().values()}
+    elif isinstance(name_or_path, Path) or "/" in str(name_or_path):
+        found = {Path(name_or_path).name: Path(name_or_path).expanduser()}
+    else:
+        arch, tag = artifacts.split_name(str(name_or_path))
+        chosen = artifacts.artifacts(arch) if tag is None else {}
+        if tag is not None:
+            artifact = artifacts.find(arch, tag)
+            if artifact is None:
+                raise ArtifactError(f"No artifact {name_or_path!r}. Artifacts: {', '.join(artifacts.artifacts())}")
+            chosen = {artifact.name: artifact}
+        found = {n: a.folder for n, a in chosen.items()}
+    report = {}
+    for name, folder in found.items():
+        try:
+            artifacts.verify(folder)
+            report[name] = None
+        except ArtifactError as e:
+            report[name] = str(e)
+    return report

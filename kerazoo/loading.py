@@ -1,87 +1,204 @@
-"""Loading shipped artifacts: sha256 verification, `safe_mode=True`, and transfer-learning surgery.
+"""`kerazoo.get`: catalogue models built from their config, with pretrained weights when asked.
 
-`get(name, weights=tag, include_top=False)` and `get(name, weights=tag, classes=N)` rebuild the
-architecture with the overrides and copy the pretrained weights layer by layer, by the builders'
-stable layer names; a fresh `predictions` head is the only layer allowed to differ.
+Weights come from an artifact (`"lenet5.mnist"`, or `weights="mnist"`: the user store, then the
+shipped ones; every file verified against its card, `safe_mode=True`) or from a path
+(`weights="run/model.keras"` or an artifact folder). `get(name, weights=tag, include_top=False)`
+and `get(name, weights=tag, classes=N)` rebuild the architecture with the overrides and copy the
+pretrained weights layer by layer, by the builders' stable layer names; a fresh `predictions` head
+is the only layer allowed to differ.
 """
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+from typing import Any
 
-from kerazoo.export import sha256
-from kerazoo.registry import WeightsError, builder
-from kerazoo import weights
-from kerazoo.weights import available
+from kerazoo import artifacts
+from kerazoo.artifacts import TAG_PATTERN, split_name
+from kerazoo.config import check_dataclass, check_kwargs, load_config
+from kerazoo.errors import ArtifactError, WeightsError
+from kerazoo.recipe import Recipe, compile_model
+from kerazoo.registry import builder
 
-__all__ = ["load_pretrained", "verify", "artifact_path"]
-
-
-def artifact_path(arch: str, tag: str) -> Path:
-    return weights.artifacts_dir() / f"{arch}.{tag}"
-
-
-def verify(arch: str, tag: str, files=("model.keras",)) -> Path:
-    """Checks the listed files (or all with `files=None`) against the card's sha256; returns the folder."""
-    card, folder = available(arch)[tag], artifact_path(arch, tag)
-    for rel in files if files is not None else list(card["files"]):
-        path, expected = folder / rel, card["files"].get(rel, {}).get("sha256")
-        if not path.is_file():
-            raise WeightsError(f"{arch}.{tag}: {path} is missing; reinstall kerazoo.")
-        actual = sha256(path)
-        if actual != expected:
-            raise WeightsError(f"{arch}.{tag}: {path} does not match its card (sha256 {actual[:16]}..., card says "
-                               f"{str(expected)[:16]}...); the file is damaged or was changed. Nothing was loaded.")
-    return folder
+__all__ = ["get", "build", "load_artifact", "load_file", "load_saved_model", "trained_with"]
 
 
-def _network(model, arch_name: str):
-    """The builder-made network inside a shipped model (text models wrap it behind a vectorizer)."""
-    import keras
+def get(name: str, /, *, weights: str | os.PathLike | None = None, compile: bool = False, **overrides: Any):
+    """Builds a catalogue model: its config's defaults, overridden by keyword arguments.
 
-    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
-    return (nested[0], True) if len(nested) == 1 and "vectorizer" in {l.name for l in model.layers} else (model, False)
+    Args:
+      name: a registered name (`"lenet5"`) or an artifact name (`"lenet5.mnist"`, same as
+        `weights="mnist"`).
+      weights: `None` for random initialisation; an artifact tag (see
+        `list_models(pretrained=True)`: the user store's, then the shipped ones; every file
+        sha256-verified, loaded offline); or a path (`pathlib.Path`, or a string with a `/`) to a
+        `.keras` file or an artifact folder. With weights, `include_top=False` gives the pretrained
+        backbone and `classes=N` a fresh head on it.
+      compile: compile with the recipe's optimizer (learning rate, gradient clipping), loss and
+        metrics (the artifact's own recipe when weights are loaded).
+      **overrides: builder arguments, checked against the builder's signature and types.
+
+    Returns:
+      A `keras.Model` (uncompiled unless `compile=True`).
+
+    Example:
+      >>> model = kerazoo.get("lenet5", variant="modern", classes=26)
+      >>> model = kerazoo.get("lenet5.mnist")
+    """
+    arch, tag = split_name(name)
+    if tag is not None:
+        if weights is not None and weights != tag:
+            raise WeightsError(f"{name!r} already names weights {tag!r}; received weights={weights!r} too.")
+        weights = tag
+    config = load_config(arch)
+    fn = builder(arch)
+    given = check_kwargs(fn, overrides, f"kerazoo.get({arch!r}) overrides")
+    if weights is None:
+        defaults = check_kwargs(fn, config.model, f"{config.path} (model)")
+        return build(arch, {**defaults, **given}, recipe=config.recipe if compile else None)
+    if isinstance(weights, os.PathLike) or (isinstance(weights, str) and ("/" in weights or os.sep in weights
+                                                                           or weights.endswith(".keras"))):
+        path = Path(weights).expanduser()
+        if path.is_dir():
+            return load_artifact(arch, path, compile=compile, **given)
+        return load_file(arch, path, compile=compile, **given)
+    if not isinstance(weights, str):
+        raise WeightsError(f"weights: expected None, an artifact tag (a str) or a path (a .keras file or an artifact "
+                           f"folder); received {type(weights).__name__} {weights!r}")
+    artifact = artifacts.find(arch, weights)  # checks the tag's pattern
+    if artifact is None:
+        found = artifacts.artifacts(arch).values()
+        shipped = ", ".join(a.name for a in found if a.shipped) or "none"
+        yours = ", ".join(a.name for a in found if not a.shipped) or "none"
+        raise WeightsError(f"No weights {weights!r} for model {arch!r}. Shipped weights: {shipped}; yours "
+                           f"({artifacts.user_dir()}): {yours}; or give the path of a .keras file or an artifact "
+                           f"folder (tags match {TAG_PATTERN}).")
+    return load_artifact(arch, artifact.folder, compile=compile, **given)
 
 
-def load_pretrained(arch: str, tag: str, *, compile: bool = False, **overrides):
-    """Loads `saved_models/<arch>.<tag>/model.keras` (verified) and applies builder overrides."""
-    card = available(arch)[tag]
-    return load_file(arch, verify(arch, tag) / "model.keras", base=card["model"], recipe=card["recipe"],
-                     compile=compile, label=f"{arch}.{tag}", **overrides)
+def build(name: str, kwargs: dict, *, recipe: dict | Recipe | None = None):
+    """The registered builder of `name` called with `kwargs` (already checked, e.g. by
+    `kerazoo.training.resolve`), compiled by `recipe` when one is given."""
+    model = builder(name)(**kwargs)
+    if recipe is not None:
+        compile_model(model, recipe if isinstance(recipe, Recipe) else _recipe(recipe, name))
+    return model
 
 
-def load_file(arch: str, path, *, base: dict, recipe: dict, compile: bool = False, label: str = "", **overrides):
+def _recipe(raw: dict, where: str) -> Recipe:
+    return Recipe(**check_dataclass(Recipe, raw, f"{where} recipe"))
+
+
+def load_artifact(arch: str, folder: str | Path, *, compile: bool = False, **overrides):
+    """Loads the `model.keras` of an artifact folder after verifying every file against its card."""
+    folder = Path(folder)
+    card = artifacts.verify(folder)
+    if card.get("arch", arch) != arch:
+        raise WeightsError(f"{folder} holds a {card.get('arch')!r} artifact, not {arch!r}.")
+    return load_file(arch, folder / "model.keras", base=card["model"], recipe=card["recipe"], compile=compile,
+                     label=folder.name, _verified=True, **overrides)
+
+
+def load_file(arch: str, path, *, base: dict | None = None, recipe: dict | None = None, compile: bool = False,
+              label: str = "", _verified: bool = False, **overrides):
     """Loads a `.keras` file of model `arch` (safe mode); overrides rebuild it around its weights.
 
     Args:
-      base: the builder arguments the file was made with (overrides apply on top).
-      recipe: the recipe block used when `compile=True`.
+      base: the builder arguments the file was made with (default: its run's `run.json`, else the config).
+      recipe: the recipe block used when `compile=True` (default: the run's, else the config's).
     """
     import keras
 
     import kerazoo.layers  # noqa: F401 - registers kerazoo's serialisable objects
-    from kerazoo.recipe import Recipe, compile_model
+    from kerazoo.text import split_string_model, string_model
 
     fn = builder(arch)  # imports the family: registers its custom classes before loading
     path = Path(path).expanduser()
     if not path.is_file():
-        raise WeightsError(f"weights file {path} does not exist (give a shipped tag or a .keras file)")
+        raise WeightsError(f"weights file {path} does not exist (give an artifact tag, a .keras file or an artifact "
+                           "folder)")
+    if base is None or recipe is None:
+        record = trained_with(arch, path)
+        base = record.get("model", base) if base is None else base
+        recipe = record.get("recipe", recipe) if recipe is None else recipe
     model = keras.saving.load_model(path, compile=False, safe_mode=True)
-    run = path.parent / "run.json"  # a kerazoo.train run records the builder arguments it used
-    if run.is_file():
-        base = json.loads(run.read_text())["model"]
     if overrides:
-        network, wrapped = _network(model, arch)
+        vectorizer, network = split_string_model(model)
+        original = fn(**base)
+        _check_same_architecture(original, network, label or str(path))
         new = fn(**{**base, **overrides})
         _copy_weights(network, new, label or str(path), overrides)
-        if wrapped:
-            from kerazoo.training.tasks import string_model
-
-            new = string_model(model.get_layer("vectorizer"), new, model.name)
-        model = new
+        model = string_model(vectorizer, new, model.name) if vectorizer is not None else new
     if compile:
-        compile_model(model, Recipe(**recipe))
+        compile_model(model, _recipe(recipe if recipe is not None else load_config(arch).recipe, arch))
     return model
+
+
+def trained_with(arch: str, weights: str | os.PathLike) -> dict:
+    """`{"model", "recipe"}` that an artifact (its card) or a run's `.keras` file (its `run.json`) was
+    trained with; the config's when nothing was recorded."""
+    path = Path(weights).expanduser() if not isinstance(weights, str) or "/" in weights or weights.endswith(
+        ".keras") else None
+    if path is None:
+        artifact = artifacts.find(arch, weights)
+        record = artifact.checked_card() if artifact is not None else {}
+    elif path.is_dir():
+        record = artifacts.read_card(path)
+    else:
+        run = path.parent / "run.json"
+        record = json.loads(run.read_text()) if run.is_file() else {}
+    config = load_config(arch)
+    return {"model": record.get("model", config.model), "recipe": record.get("recipe", config.recipe)}
+
+
+def load_saved_model(name: str | os.PathLike):
+    """Verifies an artifact's SavedModel files against its card, then opens it (`tf.saved_model.load`).
+
+    Example:
+      >>> serve = kerazoo.load_saved_model("lenet5.mnist").signatures["serving_default"]
+      >>> serve(tf.constant(uint8_digits))["predictions"]
+    """
+    import tensorflow as tf
+
+    if isinstance(name, os.PathLike) or "/" in str(name):
+        folder = Path(name).expanduser()
+    else:
+        arch, tag = split_name(str(name))
+        artifact = artifacts.find(arch, tag or "")
+        if artifact is None:
+            raise WeightsError(f"No artifact {name!r}. Artifacts: {', '.join(artifacts.artifacts()) or 'none'}")
+        folder = artifact.folder
+    card = artifacts.read_card(folder)
+    files = tuple(k for k in card["files"] if k.startswith("saved_model/"))
+    if not files:
+        raise ArtifactError(f"{folder.name} has no saved_model/ listed in its card")
+    artifacts.verify(folder, files=files)
+    return tf.saved_model.load(str(folder / "saved_model"))
+
+
+def _check_same_architecture(expected, loaded, name: str) -> None:
+    """The card's builder arguments must rebuild the network stored in `model.keras` (layer by layer:
+    names, classes, weight shapes and configs)."""
+    def layers(model):
+        skip = ("name", "trainable", "dtype")
+        return [(layer.name, type(layer).__name__, [list(w.shape) for w in layer.weights],
+                 json.loads(json.dumps({k: v for k, v in layer.get_config().items() if k not in skip}, default=str)))
+                for layer in model.layers]
+
+    mine, theirs = layers(expected), layers(loaded)
+    if mine == theirs:
+        return
+    if len(mine) != len(theirs):
+        what = f"{len(mine)} layers rebuilt, {len(theirs)} stored"
+    else:
+        a, b = next((a, b) for a, b in zip(mine, theirs) if a != b)
+        keys = sorted(k for k in set(a[3]) | set(b[3]) if a[3].get(k) != b[3].get(k))
+        what = (f"layer {b[0]!r} ({b[1]}) differs" + (f" in {', '.join(keys)}" if keys else "")
+                + (f": rebuilt {[a[3].get(k) for k in keys][:3]}, stored {[b[3].get(k) for k in keys][:3]}"
+                   if keys and len(str(a[3].get(keys[0]))) < 80 else ""))
+    raise ArtifactError(f"{name}: the builder arguments recorded with the weights do not rebuild the stored network "
+                        f"({what}); the card or run.json was edited or belongs to other weights. Nothing was loaded.")
 
 
 def _copy_weights(source, target, name: str, overrides: dict) -> None:

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from typing import Any
 
-__all__ = ["Recipe", "make_optimizer", "compile_model", "recipe_of"]
+__all__ = ["Recipe", "make_optimizer", "compile_model", "recipe_of", "infer_direction"]
 logger = logging.getLogger(__name__)
 
 
@@ -98,3 +99,14 @@ def _mirrored_replicas(model) -> int:
 
     strategy = getattr(model, "distribute_strategy", None)
     return strategy.num_replicas_in_sync if isinstance(strategy, tf.distribute.MirroredStrategy) else 0
+
+
+def infer_direction(metric: str) -> str | None:
+    """'min' for losses and errors, 'max' for accuracies and scores, None if unsure (checkpoint and
+    early-stopping modes, search objectives)."""
+    name = metric.removeprefix("val_").lower()
+    if re.search(r"loss|error|mse|mae|perplexity|distance|crossentropy|fid", name):
+        return "min"
+    if re.search(r"acc|auc|precision|recall|match|f1|psnr|ssim|iou|bleu|score", name):
+        return "max"
+    return None

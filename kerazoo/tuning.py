@@ -33,14 +33,14 @@ The objective defaults to the recipe's first metric on the validation data (`val
 or `val_loss` when the recipe has no metrics (`loss` without validation data). Models whose own
 `train_step` needs no targets (recipe `loss: null`) tune the same way; name what their logs
 contain (`objective: {name: val_reconstruction_loss, direction: min}`). A metric that `fit` does not
-log (seq2seq's exact match, computed by decoding) comes from the family module's optional
-`tuning_callbacks(data) -> [keras.callbacks.Callback]`: they run first in every trial and may add
-entries to the epoch logs (`logs["val_exact_match"] = ...`), which the objective can then name.
+log (seq2seq's exact match, computed by decoding) comes from the family's
+`FamilyHooks.metric_callbacks(data)`: they run first in every trial and may add entries to the
+epoch logs (`logs["val_exact_match"] = ...`), which the objective can then name.
 
 The search runs on the recipe's data (`kerazoo.training.tasks.prepare`), prepared once; when a
-trial samples a builder argument the data is built from (the vocabulary size of a text model:
-read by `prepare`, or listed in the family module's `DATA_ARGUMENTS`, e.g. word2vec's window),
-that trial's data is prepared again for its value.
+trial samples a builder argument the data is built from (one that `prepare` or the family's
+`recipe_data` reads, e.g. an IMDB model's vocabulary size or word2vec's window), that trial's data
+is prepared again for its value.
 
 Importing this module does not import TensorFlow; searching does.
 """
@@ -65,7 +65,10 @@ import yaml
 
 from kerazoo import distribute
 from kerazoo._typecheck import coerce, type_name
-from kerazoo.config import ConfigError
+from kerazoo.config import builder_args
+from kerazoo.errors import ChiefUnreachableError, ConfigError, TuningError
+from kerazoo.patches import silence_kerastuner_debug_print
+from kerazoo.recipe import infer_direction
 
 __all__ = ["SearchSpace", "Param", "parse_search_space", "check_search_space", "load_search_space",
            "hypermodel", "tune", "TuneResult", "TuningError", "ChiefUnreachableError", "TUNERS",
@@ -87,14 +90,6 @@ _TYPES = {  # type: accepted spec keys
 _ITEM_TYPES = ("int", "float", "choice")
 _SAMPLINGS = ("linear", "log", "reverse_log")
 _KT_ENV = ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT")
-
-
-class TuningError(ValueError):
-    """A search cannot run as asked (unknown tuner, objective, resume mismatch, ...)."""
-
-
-class ChiefUnreachableError(TuningError, ConnectionError):
-    """A worker found no KerasTuner chief (oracle) at the address it was given."""
 
 
 # === Search spaces (no TensorFlow) ===
@@ -510,16 +505,6 @@ def _parse_objective(spec, at) -> tuple[str, str]:
     return name, direction
 
 
-def infer_direction(metric: str) -> str | None:
-    """'min' for losses and errors, 'max' for accuracies and scores, None if unsure."""
-    name = metric.removeprefix("val_").lower()
-    if re.search(r"loss|error|mse|mae|perplexity|distance|crossentropy|fid", name):
-        return "min"
-    if re.search(r"acc|auc|precision|recall|match|f1|psnr|ssim|iou|bleu|score", name):
-        return "max"
-    return None
-
-
 def _check_types(param: Param, annotation, at) -> None:
     """Every value the parameter can take must pass the builder's / recipe's type check."""
     spec = param.spec
@@ -557,14 +542,6 @@ def _plain(value):
     return value
 
 
-def _model_args(fn) -> dict:
-    import inspect
-
-    hints = typing.get_type_hints(fn)
-    return {n: hints.get(n, Any) for n, p in inspect.signature(fn).parameters.items()
-            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
-
-
 def _recipe_args() -> dict:
     from kerazoo.recipe import Recipe
 
@@ -600,7 +577,7 @@ def _resolve_space(name, search_space, config, model_overrides, recipe_overrides
     defaults = {k: p.default for k, p in inspect.signature(fn).parameters.items() if p.default is not p.empty}
     raw = cfg.search_space if search_space is None else search_space
     where = f"zoo_configs/{name}.yaml (search_space)" if search_space is None else f"{name} search_space"
-    space = parse_search_space(raw, where, model_args=_model_args(fn), recipe_args=_recipe_args(),
+    space = parse_search_space(raw, where, model_args=builder_args(fn), recipe_args=_recipe_args(),
                                base={"model": {**defaults, **kwargs}, "recipe": dataclasses.asdict(recipe)})
     return cfg, recipe, kwargs, space
 
@@ -666,7 +643,7 @@ def _classes():
         def fit(self, hp, model, *args, **kwargs):
             import tensorflow as tf
 
-            from kerazoo.training.run import _recipe_callbacks
+            from kerazoo.training import callbacks as fit_assembly
 
             model_kwargs, recipe = self.sample(hp)
             _, sampled = self.space.declare(hp)
@@ -675,7 +652,7 @@ def _classes():
                 kwargs.update(data_kwargs)
             kwargs.setdefault("epochs", recipe.epochs if "epochs" in sampled else self.epochs or recipe.epochs)
             sync = [distribute.SyncMovingStatistics()] if model.distribute_strategy.num_replicas_in_sync > 1 else []
-            kwargs["callbacks"] = [*sync, *kwargs.get("callbacks", []), *_recipe_callbacks(recipe)]
+            kwargs["callbacks"] = [*sync, *kwargs.get("callbacks", []), *fit_assembly.recipe_callbacks(recipe)]
             batch_size = distribute.global_batch_size(recipe.batch_size, model.distribute_strategy)
             kwargs["verbose"] = self.fit_verbose
             if recipe.pretrain and not kwargs.get("initial_epoch"):  # as kerazoo.train: e.g. DBN's RBMs first
@@ -691,25 +668,24 @@ def _classes():
             return model.fit(*args, **kwargs)
 
         def _pretrain(self, model, recipe, args):
-            import importlib
             import tempfile
 
             import tensorflow as tf
 
             from kerazoo.data.sources import to_dataset
-            from kerazoo.training.tasks import TaskData
+            from kerazoo.family import TaskData, hooks
+            from kerazoo.training import callbacks as fit_assembly
 
-            family = importlib.import_module(f"kerazoo.models.{self.config.family}")
-            if not hasattr(family, "recipe_pretrain"):
-                raise kt.errors.FatalValueError(f"{self.model_name}: the recipe has a `pretrain` block, but "
-                                                f"kerazoo.models.{self.config.family} has no recipe_pretrain.")
             train = args[0] if isinstance(args[0], tf.data.Dataset) else to_dataset(
                 (args[0], args[1]), batch_size=recipe.batch_size, cache=False)
             self.work_dir = getattr(self, "work_dir", None) or Path(tempfile.mkdtemp(prefix="kerazoo-pretrain-"))
-            Path(self.work_dir).mkdir(parents=True, exist_ok=True)
             task = getattr(self, "task", None)  # keeps what the stage may need besides the data (a vectorizer)
             data = dataclasses.replace(task, train=train) if task is not None else TaskData(train)
-            family.recipe_pretrain(model, data, dict(recipe.pretrain), Path(self.work_dir))
+            try:
+                fit_assembly.pretrain(self.model_name, hooks(self.config.family), model, data, recipe,
+                                      Path(self.work_dir))
+            except ValueError as e:
+                raise kt.errors.FatalValueError(str(e)) from None
 
         def _rebatch(self, dataset, batch_size):
             """`dataset` in batches of `batch_size`, its length known to Keras (progress, no warnings)."""
@@ -775,28 +751,8 @@ def _classes():
                              "hyperparameters": dict(done.hyperparameters.values)})
 
     tuners = {kind: type(f"Kerazoo{cls}", (Recording, getattr(kt, cls)), {}) for kind, cls in TUNERS.items()}
-    _silence_debug_print()
+    silence_kerastuner_debug_print()
     return ZooHyperModel, tuners
-
-
-def _silence_debug_print():
-    """KerasTuner 1.4.8 left a `print` in `conditions.Parent.to_proto`: every message between chief and
-    workers printed the parents' values. Wrap it quietly (only where that print is present)."""
-    import inspect
-    import io
-
-    from keras_tuner.src.engine import conditions
-
-    original = conditions.Parent.to_proto
-    if "print(" not in inspect.getsource(original):
-        return
-
-    @functools.wraps(original)
-    def to_proto(self):
-        with contextlib.redirect_stdout(io.StringIO()):
-            return original(self)
-
-    conditions.Parent.to_proto = to_proto
 
 
 def hypermodel(name: str, *, search_space: Mapping | None = None, config=None, model_overrides: Mapping | None = None,
@@ -915,20 +871,14 @@ class _PerTrialData:
 
 
 def _recipe_data(hm, data_dir, seed):
-    """The recipe's data: a `TaskData`, or `_PerTrialData` when searched builder arguments shape it.
-
-    Which arguments shape the data: those `prepare` reads from the builder arguments it is given,
-    and those a family lists in `DATA_ARGUMENTS` (for pipelines that copy the arguments first).
-    """
-    import importlib
-
+    """The recipe's data: a `TaskData`, or `_PerTrialData` when searched builder arguments shape it
+    (those `prepare`, or the family's `recipe_data`, reads from the builder arguments it is given)."""
     from kerazoo.training.tasks import prepare
 
     reads = _RecordingDict(hm.kwargs)
     task = prepare(hm.config, hm.data_recipe(), reads, data_dir, seed)
-    family = importlib.import_module(f"kerazoo.models.{hm.config.family}")
     searched = {p.arg for p in hm.space.params if p.target == "model"}
-    shaping = sorted((reads.read | set(getattr(family, "DATA_ARGUMENTS", ()))) & searched)
+    shaping = sorted(reads.read & searched)
     return _PerTrialData(hm, data_dir, seed, shaping, task) if shaping else task
 
 
@@ -937,7 +887,7 @@ def _fit_inputs(data, hm, data_dir, seed) -> tuple[tuple, dict, bool, Any]:
     import numpy as np
     import tensorflow as tf
 
-    from kerazoo.training.tasks import TaskData
+    from kerazoo.family import TaskData
 
     if data is None:
         data = _recipe_data(hm, data_dir, seed)
@@ -976,17 +926,19 @@ def _fit_inputs(data, hm, data_dir, seed) -> tuple[tuple, dict, bool, Any]:
 def _targets_of_inputs(hm, x):
     """Targets for inputs passed alone: what the family derives from them (`targets_of_inputs`, e.g. an
     autoencoder's rescaled images), else none (models whose `train_step` needs none)."""
-    from kerazoo.training.tasks import family_hook
+    from kerazoo.family import hooks
 
-    return family_hook(hm.config.family, "targets_of_inputs", None, x, hm.kwargs)
+    targets = hooks(hm.config.family).targets_of_inputs
+    return targets(x, hm.kwargs) if targets else None
 
 
 def _family_callbacks(hm, task) -> list:
-    """Metric callbacks a family adds to every trial (`tuning_callbacks(data)` in its module), e.g. an
+    """Metric callbacks a family adds to every trial (`FamilyHooks.metric_callbacks`), e.g. an
     exact-match score computed by decoding, so that the objective can name it."""
-    from kerazoo.training.tasks import family_hook
+    from kerazoo.family import TaskData, hooks
 
-    return list(family_hook(hm.config.family, "tuning_callbacks", [], task))
+    metric = hooks(hm.config.family).metric_callbacks
+    return list(metric(task if task is not None else TaskData(train=None))) if metric else []
 
 
 def _default_objective(hm, has_val) -> tuple[str, str]:
@@ -1213,9 +1165,9 @@ def plot_search(trials: Sequence[Mapping], path: str | Path, *, objective: str, 
     """Score per trial (in start order) and the best-so-far curve, as a PNG."""
     import numpy as np
 
-    from kerazoo.training.plots import _pyplot
+    from kerazoo.plots import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     points = [(i + 1, t["score"]) for i, t in enumerate(trials) if t["score"] is not None]
     x, y = np.array([p[0] for p in points]), np.array([p[1] for p in points], dtype=float)
     best = (np.maximum if direction == "max" else np.minimum).accumulate(y)

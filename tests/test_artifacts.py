@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 
 import kerazoo
-from kerazoo import weights
-from kerazoo.export import file_table
+from kerazoo import artifacts
+from kerazoo.artifacts import file_table
 
 ARTIFACTS = kerazoo.list_models(pretrained=True)
 
 
 def _card(name):
-    arch, tag = weights.split_name(name)
-    return weights.available(arch)[tag], weights.artifacts_dir() / name
+    artifact = artifacts.find(*artifacts.split_name(name))
+    return artifact.card, artifact.folder
 
 
 def _raw_inputs(model, n=6, seed=0):
@@ -70,7 +70,7 @@ def test_loads_offline_and_savedmodel_serves_the_same(name):
     model = kerazoo.get(name)
     assert model.count_params() == card["num_params"]
     served = tf.saved_model.load(str(folder / "saved_model")).signatures["serving_default"]
-    out, expected = _served_and_expected(weights.split_name(name)[0], model, served)
+    out, expected = _served_and_expected(artifacts.split_name(name)[0], model, served)
     if out.dtype.kind in "USO":
         assert out.tolist() == expected.tolist()
     else:
@@ -84,25 +84,22 @@ def test_loads_offline_and_savedmodel_serves_the_same(name):
 @pytest.mark.parametrize("name", ARTIFACTS)
 def test_held_out_metric_matches_card(name, shared_data):
     card, _ = _card(name)
-    arch, tag = weights.split_name(name)
+    arch, tag = artifacts.split_name(name)
     metrics = kerazoo.evaluate(arch, weights=tag, data_dir=shared_data)
     for key, value in card["metrics"].items():
         assert metrics[key] == pytest.approx(value, abs=2e-3), key
 
 
 def test_tampered_artifact_is_refused(tmp_path, monkeypatch):
-    copy = tmp_path / "saved_models" / "lenet5.mnist"
-    shutil.copytree(weights.artifacts_dir() / "lenet5.mnist", copy)
+    copy = tmp_path / "models" / "lenet5.mnist"
+    shutil.copytree(artifacts.shipped_dir() / "lenet5.mnist", copy)
+    (copy / "card.sha256").write_text(artifacts.sha256(copy / "card.json"))
     data = bytearray((copy / "model.keras").read_bytes())
     data[len(data) // 2] ^= 0xFF
     (copy / "model.keras").write_bytes(bytes(data))
-    monkeypatch.setattr(weights, "artifacts_dir", lambda: tmp_path / "saved_models")
-    weights._all_cards.cache_clear()
-    try:
-        with pytest.raises(kerazoo.WeightsError, match=r"lenet5.mnist: .*model.keras does not match its card.*Nothing was loaded"):
-            kerazoo.get("lenet5.mnist")
-    finally:
-        weights._all_cards.cache_clear()
+    monkeypatch.setenv("KERAZOO_MODELS", str(tmp_path / "models"))  # the user store shadows the shipped one
+    with pytest.raises(kerazoo.WeightsError, match=r"lenet5.mnist: .*model.keras does not match its card.*Nothing was loaded"):
+        kerazoo.get("lenet5.mnist")
 
 
 def test_backbone_and_new_head_keep_pretrained_weights():

@@ -20,7 +20,7 @@ def test_training_lowers_reconstruction_error(digits, kind):
 
     keras.utils.set_random_seed(0)
     x, xt = digits
-    model = kerazoo.get("autoencoder", kind=kind, input_shape=(28, 28), rescaling=1 / 255, code_size=16,
+    model = kerazoo.get("autoencoder", variant=kind, input_shape=(28, 28), rescaling=1 / 255, latent_dim=16,
                         compile=True)
     target, target_t = x / 255.0, xt / 255.0
     before = model.evaluate(xt, target_t, verbose=0)
@@ -31,14 +31,14 @@ def test_training_lowers_reconstruction_error(digits, kind):
 
 def test_encoder_and_decoder_alone(digits):
     x, _ = digits
-    model = kerazoo.get("autoencoder", input_shape=(28, 28), rescaling=1 / 255, code_size=12)
+    model = kerazoo.get("autoencoder", input_shape=(28, 28), rescaling=1 / 255, latent_dim=12)
     encoder, decoder = encoder_of(model), decoder_of(model)
     codes = encoder.predict(x[:5] / 255.0, verbose=0)
     assert codes.shape == (5, 12)
     images = decoder.predict(codes, verbose=0)
     assert images.shape == (5, 28, 28, 1) and images.min() >= 0 and images.max() <= 1
     np.testing.assert_allclose(np.squeeze(images, -1), model.predict(x[:5], verbose=0), rtol=1e-5, atol=1e-6)
-    assert kerazoo.get("autoencoder", kind="dense", code_size=7).get_layer("encoder").output_shape == (None, 7)
+    assert kerazoo.get("autoencoder", variant="dense", latent_dim=7).get_layer("encoder").output_shape == (None, 7)
 
 
 def test_denoising_noise_is_training_only(digits):
@@ -58,7 +58,7 @@ def test_variational_adds_the_kl_term_and_round_trips(tmp_path, digits):
     import keras
 
     x, _ = digits
-    model = kerazoo.get("autoencoder", kind="variational", input_shape=(28, 28), rescaling=1 / 255)
+    model = kerazoo.get("autoencoder", variant="variational", input_shape=(28, 28), rescaling=1 / 255)
     model(x[:4], training=True)
     assert len(model.losses) == 1 and float(model.losses[0]) >= 0
     model.save(tmp_path / "vae.keras")
@@ -74,9 +74,9 @@ def test_reconstruction_plot(tmp_path, digits):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"input_shape": (30, 30, 1)}, "divisible by 4"),
-    ({"kind": "sparse"}, "'kind' expected 'dense' | 'conv' | 'variational'"),
+    ({"variant": "sparse"}, "'variant' expected 'dense' | 'conv' | 'variational'"),
     ({"noise": -0.1}, "`noise` argument should be >= 0"),
-    ({"code_size": 0}, "`code_size` argument should be a positive integer"),
+    ({"latent_dim": 0}, "`latent_dim` argument should be a positive integer"),
 ])
 def test_bad_options(kwargs, message):
     with pytest.raises(ValueError, match=message):

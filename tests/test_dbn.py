@@ -54,7 +54,7 @@ def test_weight_decay_spares_the_biases(digits):
 def test_pretrain_unroll_and_finetune(digits, tmp_path):
     keras.utils.set_random_seed(0)
     images, _, y = digits
-    net = DBN(input_shape=(8, 8), rescaling=1 / 16, hidden_units=(48, 24))
+    net = DBN(input_shape=(8, 8), rescaling=1 / 16, units=(48, 24))
     errors = net.pretrain(images, epochs=3, batch_size=64, verbose=0, seed=0)
 
     # One RBM per hidden layer, each trained on the previous one's hidden probabilities.
@@ -89,25 +89,25 @@ def test_pretrain_and_finetune_in_one_call(digits):
     keras.utils.set_random_seed(0)
     images, _, y = digits
     net = pretrain_and_finetune(images[:256], y[:256], pretrain_epochs=1, epochs=1, batch_size=64,
-                                input_shape=(8, 8), rescaling=1 / 16, hidden_units=(16,), verbose=0)
+                                input_shape=(8, 8), rescaling=1 / 16, units=(16,), verbose=0)
     assert list(net.reconstruction_errors()) == ["rbm_1"]
     assert net.classifier().predict(images[:3], verbose=0).shape == (3, 10)
     assert len(net.classifier().history.history["loss"]) == 1
 
 
 def test_unroll_into_registry_model_and_input_forms():
-    flat = kerazoo.get("dbn", hidden_units=(20, 10))
-    image = kerazoo.get("dbn", input_shape=(28, 28), hidden_units=(20, 10))
+    flat = kerazoo.get("dbn", units=(20, 10))
+    image = kerazoo.get("dbn", input_shape=(28, 28), units=(20, 10))
     assert flat.count_params() == image.count_params()
     rbms = [RBM(784, 20, seed=0), RBM(20, 10, seed=1)]
     unroll(rbms, image)
     np.testing.assert_array_equal(image.get_layer("hidden_2").get_weights()[0], np.asarray(rbms[1].kernel))
     # Raw uint8 pixels with rescaling give the same outputs as pixels already in [0, 1].
     raw = np.random.default_rng(0).integers(0, 256, size=(2, 28, 28)).astype("uint8")
-    scaled = kerazoo.get("dbn", input_shape=(28, 28), rescaling=1 / 255, hidden_units=(20, 10))
+    scaled = kerazoo.get("dbn", input_shape=(28, 28), rescaling=1 / 255, units=(20, 10))
     scaled.set_weights(image.get_weights())
     np.testing.assert_allclose(scaled.predict(raw, verbose=0), image.predict(raw / 255.0, verbose=0), atol=1e-6)
-    assert kerazoo.get("dbn", include_top=False, hidden_units=(20, 10)).output_shape == (None, 10)
+    assert kerazoo.get("dbn", include_top=False, units=(20, 10)).output_shape == (None, 10)
 
 
 def test_rbm_keras_round_trip(digits, tmp_path):
@@ -126,8 +126,8 @@ def test_rbm_keras_round_trip(digits, tmp_path):
 
 def test_bad_options_raise_clear_errors(digits):
     images, x, _ = digits
-    with pytest.raises(ValueError, match="hidden_units"):
-        kerazoo.get("dbn", hidden_units=())
+    with pytest.raises(ValueError, match="units"):
+        kerazoo.get("dbn", units=())
     with pytest.raises(ValueError, match="dropout"):
         kerazoo.get("dbn", dropout=1.0)
     with pytest.raises(ValueError, match="k=0"):
@@ -139,9 +139,9 @@ def test_bad_options_raise_clear_errors(digits):
     with pytest.raises(ValueError, match="2-D"):
         pretrain(x.reshape(-1, 8, 8), (8,), epochs=1, verbose=0)
     with pytest.raises(ValueError, match="2 hidden layers but 1 RBMs"):
-        unroll([RBM(784, 20)], kerazoo.get("dbn", hidden_units=(20, 10)))
+        unroll([RBM(784, 20)], kerazoo.get("dbn", units=(20, 10)))
     with pytest.raises(ValueError, match="kernel of shape"):
-        unroll([RBM(784, 30), RBM(30, 10)], kerazoo.get("dbn", hidden_units=(20, 10)))
+        unroll([RBM(784, 30), RBM(30, 10)], kerazoo.get("dbn", units=(20, 10)))
     with pytest.raises(ValueError, match="not pretrained"):
-        DBN(hidden_units=(8,)).reconstruction_errors()
+        DBN(units=(8,)).reconstruction_errors()
     assert dbn_module.__all__  # the module's public API is declared

@@ -50,7 +50,7 @@ def test_sample_shape_range_and_determinism():
 
 @pytest.mark.parametrize("shape, filters, start", [((32, 32, 3), (16, 8), 8), ((64, 48, 3), (32, 16, 8, 8), 4)])
 def test_other_image_sizes_build_and_train(shape, filters, start):
-    model = tiny(image_shape=shape, generator_filters=filters)
+    model = tiny(input_shape=shape, generator_filters=filters)
     assert model.generator.get_layer("reshape").output.shape[1:3] == (start, shape[1] // 2 ** len(filters))
     assert model.generator.output.shape[1:] == shape
     assert model.discriminator.input.shape[1:] == shape and model.discriminator.output.shape[1:] == (1,)
@@ -64,7 +64,7 @@ def test_other_image_sizes_build_and_train(shape, filters, start):
                                           ((28, 28), "height, width, channels"), ((28, 28, 0), "positive")])
 def test_bad_image_shapes_raise_clear_errors(shape, match):
     with pytest.raises(ValueError, match=match):
-        kerazoo.get("dcgan", image_shape=shape)
+        kerazoo.get("dcgan", input_shape=shape)
 
 
 def test_compile_accepts_one_optimizer_or_two_and_rejects_a_loss():

@@ -26,7 +26,7 @@ def test_catalogue_is_not_empty():
 
 def test_forward_shape_and_finite(built):
     name, config, model = built
-    x, _ = example_batch(model, config.recipe.get("loss"))
+    x, _ = example_batch(model, config)
     out = model(x, training=False)
     outs = out if isinstance(out, (list, tuple)) else [out]
     expected = config.output_shape if isinstance(config.output_shape[0], list) else [config.output_shape]
@@ -46,7 +46,7 @@ def test_num_params_matches_config(built):
 
 def test_one_training_step_is_finite(built):
     name, config, model = built
-    x, y = example_batch(model, config.recipe.get("loss"))
+    x, y = example_batch(model, config)
     logs = model.train_on_batch(x, y, return_dict=True)
     assert logs and all(np.isfinite(v) for v in logs.values()), logs
 
@@ -55,7 +55,7 @@ def test_keras_round_trip_reproduces_outputs(built, tmp_path):
     import keras
 
     name, config, model = built
-    x, _ = example_batch(model, config.recipe.get("loss"), seed=1)
+    x, _ = example_batch(model, config, seed=1)
     path = tmp_path / f"{name}.keras"
     model.save(path)
     restored = keras.saving.load_model(path, safe_mode=True)

@@ -46,7 +46,7 @@ def test_dcgan_trials_are_scored_by_lenet_fid(tmp_path, shared_data):
 
 def test_word2vec_trials_are_scored_by_a_linear_probe(tmp_path):
     """On IMDB the probe fits on half of some labelled training reviews and scores the other half."""
-    from kerazoo.training.tasks import TaskData
+    from kerazoo.family import TaskData
     from kerazoo.data.word2vec import Vocabulary, make_dataset
 
     rng = np.random.default_rng(0)
@@ -76,7 +76,7 @@ def test_autoencoder_trials_minimise_reconstruction_loss(tmp_path):
     space = dict(kerazoo.describe("autoencoder")["search_space"])
     space = {k: space[k] for k in ("objective", "noise")}
     result = _search("autoencoder", recipe_data(recipe, kwargs, tmp_path, 0), space, tmp_path / "search",
-                     filters=[4], code_size=4)
+                     filters=[4], latent_dim=4)
     assert result.objective == "val_loss" and result.direction == "min" and math.isfinite(result.best["score"])
 
 
@@ -92,7 +92,7 @@ def test_dbn_trials_pretrain_and_score_on_held_out_digits(tmp_path):
         x[i, 2 + 2 * label: 4 + 2 * label, 4:24] = 255
     space = {"objective": "val_accuracy", "dropout": {"type": "float", "min": 0.0, "max": 0.2, "step": 0.1}}
     result = tuning.tune("dbn", max_trials=1, epochs=2, data=(x, y), directory=tmp_path, tensorboard=False, verbose=0,
-                         search_space=space, model_overrides={"hidden_units": [16, 8]},
+                         search_space=space, model_overrides={"units": [16, 8]},
                          config={"recipe": {"pretrain": {"epochs": 1, "batch_size": 20, "verbose": 0}}})
     assert result.objective == "val_accuracy" and 0 <= result.best["score"] <= 1
     assert (tmp_path / "dbn" / "pretraining" / "pretraining.json").is_file()
@@ -106,5 +106,5 @@ def test_autoencoder_tunes_on_bare_images(tmp_path, split):
     data = x if split == "validation_split" else {"train": x[:64], "val": x[64:]}
     space = {"objective": {"name": "val_loss", "direction": "min"},
              "noise": {"type": "float", "min": 0.0, "max": 0.2, "step": 0.1}}
-    result = _search("autoencoder", data, space, tmp_path, filters=[4], code_size=4)
+    result = _search("autoencoder", data, space, tmp_path, filters=[4], latent_dim=4)
     assert result.objective == "val_loss" and 0.3 < result.best["score"] < 1.0

@@ -69,7 +69,8 @@ def test_train_then_export_makes_a_loadable_artifact(mnist_dir, tmp_path, monkey
     assert (run / "logs").is_dir() and (run / "checkpoints" / "best.keras").is_file()
     assert result.model.input_shape == (None, 28, 28)  # raw uint8 digits in
 
-    dest = export(run, tag="tiny", destination=tmp_path / "saved_models")
+    monkeypatch.setenv("KERAZOO_MODELS", str(tmp_path / "models"))  # the user store, empty
+    dest = export(run, tag="tiny")
     card = json.loads((dest / "card.json").read_text())
     assert card["name"] == "lenet5.tiny" and card["metrics"] == result.metrics
     assert card["num_params"] == result.model.count_params() and "uint8" in card["input"]
@@ -78,18 +79,11 @@ def test_train_then_export_makes_a_loadable_artifact(mnist_dir, tmp_path, monkey
     (out,) = serve(tf.constant(x)).values()
     np.testing.assert_allclose(out.numpy(), result.model.predict(x, verbose=0), rtol=1e-5, atol=1e-6)
 
-    from kerazoo import weights
-
-    monkeypatch.setattr(weights, "artifacts_dir", lambda: tmp_path / "saved_models")
-    weights._all_cards.cache_clear()
-    try:
-        assert kerazoo.list_models(pretrained=True) == ["lenet5.tiny"]
-        loaded = kerazoo.get("lenet5.tiny")
-        np.testing.assert_allclose(loaded.predict(x, verbose=0), out.numpy(), rtol=1e-5, atol=1e-6)
-        metrics = kerazoo.evaluate("lenet5", weights="tiny", data_dir=mnist_dir)
-        assert metrics["test_accuracy"] == pytest.approx(result.metrics["test_accuracy"], abs=1e-6)
-    finally:
-        weights._all_cards.cache_clear()
+    assert "lenet5.tiny" in kerazoo.list_models(pretrained=True) and dest.parent == tmp_path / "models"
+    loaded = kerazoo.get("lenet5.tiny")
+    np.testing.assert_allclose(loaded.predict(x, verbose=0), out.numpy(), rtol=1e-5, atol=1e-6)
+    metrics = kerazoo.evaluate("lenet5", weights="tiny", data_dir=mnist_dir)
+    assert metrics["test_accuracy"] == pytest.approx(result.metrics["test_accuracy"], abs=1e-6)
 
 
 def test_cli_train_with_overrides_and_overlay(mnist_dir, tmp_path, capsys):
@@ -157,7 +151,7 @@ def test_text_model_trains_on_a_raw_aclimdb_tree_and_serves_strings(tmp_path):
 def test_dbn_recipe_pretrains_the_stack_before_fine_tuning(mnist_dir, tmp_path):
     run = tmp_path / "dbn"
     result = kerazoo.train("dbn", epochs=8, batch_size=20, lr=1e-2, data_dir=mnist_dir, output=run, verbose=0,
-                           model_overrides={"hidden_units": [32, 16], "dropout": 0.0, "input_dropout": 0.0},
+                           model_overrides={"units": [32, 16], "dropout": 0.0, "input_dropout": 0.0},
                            config={"recipe": {"pretrain": {"epochs": 2, "batch_size": 40, "verbose": 0}}})
     errors = json.loads((run / "pretraining.json").read_text())
     assert list(errors) == ["rbm_1", "rbm_2"] and all(0 < e < 0.5 for e in errors.values())
@@ -169,7 +163,7 @@ def test_dbn_recipe_pretrains_the_stack_before_fine_tuning(mnist_dir, tmp_path):
 def test_autoencoder_recipe_trains_on_rescaled_targets_and_plots(mnist_dir, tmp_path):
     run = tmp_path / "ae"
     result = kerazoo.train("autoencoder", epochs=3, batch_size=20, data_dir=mnist_dir, output=run, verbose=0,
-                           model_overrides={"code_size": 8})
+                           model_overrides={"latent_dim": 8})
     history = result.history["loss"]
     assert history[-1] < history[0] and result.metrics["test_loss"] < 0.69  # BCE on [0, 1] targets
     assert (run / "reconstructions.png").read_bytes()[:4] == b"\x89PNG"
@@ -182,12 +176,12 @@ def test_cosine_decay_recipe_callback_follows_the_curve_and_resumes_on_it():
     import math
 
     from kerazoo.recipe import Recipe
-    from kerazoo.training.run import _recipe_callbacks
+    from kerazoo.training.callbacks import recipe_callbacks
 
     recipe = Recipe(learning_rate=0.1, epochs=4, callbacks={"cosine_decay": {"min_lr": 0.01}})
-    (callback,) = _recipe_callbacks(recipe)
+    (callback,) = recipe_callbacks(recipe)
     lrs = [callback.schedule(e, None) for e in range(4)]
     assert lrs == pytest.approx([0.01 + 0.045 * (1 + math.cos(math.pi * e / 4)) for e in range(4)])
     assert lrs[0] == pytest.approx(0.1) and lrs == sorted(lrs, reverse=True)
     with pytest.raises(ValueError, match="min_lr <= learning_rate"):
-        _recipe_callbacks(Recipe(learning_rate=0.1, callbacks={"cosine_decay": {"min_lr": 0.5}}))
+        recipe_callbacks(Recipe(learning_rate=0.1, callbacks={"cosine_decay": {"min_lr": 0.5}}))

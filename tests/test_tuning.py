@@ -19,19 +19,9 @@ import yaml
 import kerazoo
 from kerazoo import tuning
 from kerazoo.config import ConfigError, read_overlay
+from kerazoo.testing import synthetic_digits
 
 MODELS = kerazoo.list_models()
-
-
-def _digits(n, seed=0):
-    """Raw uint8 28x28 'digits': noise plus a bright bar at a class-specific place."""
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, 10, n)
-    x = rng.integers(0, 60, (n, 28, 28)).astype("uint8")
-    for i, k in enumerate(y):
-        r, c = divmod(int(k), 5)
-        x[i, 4 + 10 * r: 12 + 10 * r, 2 + 5 * c: 6 + 5 * c] = 255
-    return x, y
 
 
 def _within(space, values):
@@ -91,7 +81,7 @@ def _interrupt_second_trial(marker):
 def test_random_search_resumes_and_its_overlay_trains(tmp_path):
     from kerazoo.training.run import resolve
 
-    data = _digits(320)
+    data = synthetic_digits(320)
     options = dict(max_trials=2, epochs=1, data=data, directory=tmp_path, tensorboard=False, verbose=0)
     with pytest.raises(KeyboardInterrupt):
         tuning.tune("lenet5", callbacks=[_interrupt_second_trial(tmp_path / "started")], **options)
@@ -123,23 +113,29 @@ def test_random_search_resumes_and_its_overlay_trains(tmp_path):
 
 def test_objective_the_model_does_not_produce_is_named(tmp_path):
     with pytest.raises(ValueError, match=r"'val_auc' is not produced by lenet5: its logs have .*val_accuracy"):
-        tuning.tune("lenet5", objective="val_auc", max_trials=1, epochs=1, data=_digits(64), directory=tmp_path,
+        tuning.tune("lenet5", objective="val_auc", max_trials=1, epochs=1, data=synthetic_digits(64), directory=tmp_path,
                     tensorboard=False, verbose=0)
 
 
 def test_a_family_callback_can_log_the_objective(tmp_path, monkeypatch):
-    """`tuning_callbacks(data)` in a family module adds metrics fit does not log (seq2seq's exact match)."""
+    """A family's `metric_callbacks(data)` hook adds metrics fit does not log (seq2seq's exact match)."""
     import keras
 
     import kerazoo.models.lenet as family
+    from kerazoo.family import FamilyHooks, hooks
 
     class Score(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             logs["val_exact_match"] = 0.25 + epoch
 
-    monkeypatch.setattr(family, "tuning_callbacks", lambda data: [Score()], raising=False)
-    result = tuning.tune("lenet5", objective="val_exact_match", max_trials=1, epochs=2, data=_digits(64),
-                         directory=tmp_path, tensorboard=False, verbose=0)
+    monkeypatch.setattr(family, "HOOKS", FamilyHooks(metric_callbacks=lambda data: [Score()]), raising=False)
+    hooks.cache_clear()
+    try:
+        result = tuning.tune("lenet5", objective="val_exact_match", max_trials=1, epochs=2, data=synthetic_digits(64),
+                             directory=tmp_path, tensorboard=False, verbose=0)
+    finally:
+        monkeypatch.undo()
+        hooks.cache_clear()
     assert result.direction == "max" and result.best["score"] == pytest.approx(1.25)
 
 
@@ -167,15 +163,15 @@ def test_clear_errors_before_any_training(tmp_path):
     with pytest.raises(tuning.TuningError, match=r"Unknown tuner 'annealing'. Accepted: random, bayesian, hyperband, grid"):
         tuning.tune("lenet5", tuner="annealing")
     with pytest.raises(tuning.TuningError, match="nothing to search"):
-        tuning.tune("lenet5", search_space={}, data=_digits(8), directory=tmp_path)
+        tuning.tune("lenet5", search_space={}, data=synthetic_digits(8), directory=tmp_path)
     port = _free_port()
     started = time.monotonic()
     with pytest.raises(tuning.ChiefUnreachableError, match=f"No KerasTuner chief answered at 127.0.0.1:{port} within 1 s"):
-        tuning.tune("lenet5", chief=f"127.0.0.1:{port}", worker=1, chief_timeout=1, data=_digits(8), directory=tmp_path)
+        tuning.tune("lenet5", chief=f"127.0.0.1:{port}", worker=1, chief_timeout=1, data=synthetic_digits(8), directory=tmp_path)
     assert time.monotonic() - started < 30
     assert "KERASTUNER_ORACLE_IP" not in os.environ, "tune() left KerasTuner's variables behind"
     with pytest.raises(tuning.TuningError, match="HOST:PORT"):
-        tuning.tune("lenet5", chief="localhost", data=_digits(8), directory=tmp_path)
+        tuning.tune("lenet5", chief="localhost", data=synthetic_digits(8), directory=tmp_path)
 
 
 def _free_port():
@@ -185,7 +181,7 @@ def _free_port():
 
 
 def test_distributed_chief_and_two_workers_run_every_trial_once(tmp_path):
-    (x, y), (xt, yt) = _digits(320), _digits(40, seed=1)
+    (x, y), (xt, yt) = synthetic_digits(320), synthetic_digits(40, seed=1)
     np.savez(tmp_path / "mnist.npz", x_train=x, y_train=y, x_test=xt, y_test=yt)  # the recipe's data set, offline
     address = f"127.0.0.1:{_free_port()}"
     command = [sys.executable, "-m", "kerazoo.tuning", "tune", "lenet5", "--chief", address, "--max-trials", "4",

@@ -10,6 +10,7 @@ Images stay raw (uint8, native shape) because kerazoo models rescale and pad ins
 """
 from __future__ import annotations
 
-from kerazoo.data.sources import DataNotFoundError, LOADERS, load, load_numpy
+from kerazoo.data.catalog import LOADERS, load, load_numpy, register_loader
+from kerazoo.errors import DataError, DataNotFoundError
 
-__all__ = ["DataNotFoundError", "LOADERS", "load", "load_numpy"]
+__all__ = ["DataError", "DataNotFoundError", "LOADERS", "load", "load_numpy", "register_loader"]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kerazoo.data.sources import fetch, register_loader
+from kerazoo.data.sources import fetch
 
 
 def _read_npz(path: Path) -> dict:
@@ -29,7 +29,6 @@ def _from_keras(name: str):
     return download
 
 
-@register_loader
 def load_mnist(*, data_dir=None) -> dict:
     """MNIST (LeCun et al.): 60,000 + 10,000 28x28 uint8 digits; Keras' `mnist.npz` offline."""
     found = fetch("mnist", data_dir, ["mnist.npz", "mnist/mnist.npz"], _from_keras("mnist"),
@@ -50,7 +49,6 @@ _IDX = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images
         "t10k-labels-idx1-ubyte.gz")
 
 
-@register_loader
 def load_fashion_mnist(*, data_dir=None) -> dict:
     """Fashion-MNIST (Xiao et al. 2017): the four IDX .gz files Keras downloads, or an npz."""
     found = fetch("fashion_mnist", data_dir, ["fashion-mnist", "fashion_mnist", "fashion_mnist.npz"],
@@ -64,7 +62,6 @@ def load_fashion_mnist(*, data_dir=None) -> dict:
     return {"train": (xs[0], xs[1]), "test": (xs[2], xs[3])}
 
 
-@register_loader
 def load_cifar10(*, data_dir=None) -> dict:
     """CIFAR-10 (Krizhevsky 2009): `cifar-10-batches-py/` or `cifar-10-python.tar.gz` offline."""
     found = fetch("cifar10", data_dir, ["cifar-10-batches-py", "cifar-10-python.tar.gz", "cifar10/cifar-10-batches-py"],
@@ -92,7 +89,6 @@ def load_cifar10(*, data_dir=None) -> dict:
     return {"train": stack([f"data_batch_{i}" for i in range(1, 6)]), "test": stack(["test_batch"])}
 
 
-@register_loader
 def load_digits(*, data_dir=None, size: int = 28, box: int = 20, test_fraction: float = 0.5, seed: int = 0) -> dict:
     """scikit-learn's 1,797 real 8x8 digits (ships with scikit-learn, always offline).
 

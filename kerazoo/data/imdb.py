@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kerazoo.data.sources import cache_dir, fetch, register_loader
+from kerazoo.data.sources import cache_dir, fetch
 
 ACLIMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 _MEMBER = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg|unsup)/[^/]+\.txt$")
@@ -74,7 +74,6 @@ def _read_aclimdb(path: Path, with_unsup: bool) -> dict:
     return out
 
 
-@register_loader
 def load_imdb(*, data_dir=None, unsup: bool = False) -> dict:
     """Large Movie Review Dataset (Maas et al. 2011) from the raw archive or its extracted tree.
 
@@ -86,7 +85,6 @@ def load_imdb(*, data_dir=None, unsup: bool = False) -> dict:
     return dict(_read_aclimdb(Path(found).resolve(), unsup))
 
 
-@register_loader
 def load_imdb_npz(*, data_dir=None, num_words: int | None = None, maxlen: int | None = None,
                   start_char: int = 1, oov_char: int = 2, index_from: int = 3) -> dict:
     """Keras' preprocessed `imdb.npz` (word ids by frequency), with `keras.datasets.imdb`'s options."""

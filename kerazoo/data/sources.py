@@ -1,17 +1,16 @@
-"""Finding data sets on disk (offline) or downloading them (online), and the loader table."""
+"""Finding data sets on disk (offline) or downloading them (online), hold-out splits, and the
+`tf.data` pipeline over arrays. The table of data sets is `kerazoo.data.catalog`."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["DataNotFoundError", "find", "LOADERS", "register_loader", "load_numpy", "load", "holdout", "cache_dir"]
+from kerazoo.errors import DataNotFoundError
 
-
-class DataNotFoundError(FileNotFoundError):
-    """A data set is neither on disk nor downloadable; the message says what to put where."""
+__all__ = ["DataNotFoundError", "find", "fetch", "holdout", "to_dataset", "cache_dir", "search_dirs"]
 
 
 def cache_dir() -> Path:
@@ -65,64 +64,6 @@ def fetch(name: str, data_dir, candidates: Sequence[str], download: Callable[[],
             f"{name}: download failed ({type(e).__name__}: {e}). Offline, put {describe} in a "
             f"directory as {candidates[0]} and pass data_dir=DIR (CLI: --data-dir DIR) or set "
             f"KERAZOO_DATA_DIR=DIR.") from e
-
-
-Splits = dict  # {"train": (x, y), "test": (x, y)[, "unsup": x]}
-LOADERS: dict[str, Callable[..., Splits]] = {}
-
-
-def register_loader(fn: Callable[..., Splits]) -> Callable[..., Splits]:
-    """Registers `load_<name>` under `<name>`."""
-    LOADERS[fn.__name__.removeprefix("load_")] = fn
-    return fn
-
-
-def _loader(name: str) -> Callable[..., Splits]:
-    from kerazoo.data import images, imdb  # noqa: F401 - registers the loaders
-
-    if name not in LOADERS:
-        raise ValueError(f"Unknown data set {name!r}. Available: {', '.join(sorted(LOADERS))}.")
-    return LOADERS[name]
-
-
-def load_numpy(name: str, *, data_dir=None, **options) -> tuple:
-    """`(x_train, y_train), (x_test, y_test)` as NumPy arrays, like `keras.datasets`."""
-    splits = _loader(name)(data_dir=data_dir, **options)
-    return splits["train"], splits["test"]
-
-
-def load(name: str, *, data_dir=None, batch_size: int = 32, validation_split: float = 0.1,
-         seed: int = 1337, as_numpy: bool = False, cache: bool = True, **options) -> dict:
-    """Train/validation/test splits of a data set as batched `tf.data` pipelines.
-
-    The validation split is a seeded random hold-out of the training set (of whole groups when the
-    loader names them, e.g. IMDB's movies: see `holdout`); the test split is the official one.
-    Pipelines cache, shuffle (training only, seeded), batch and prefetch.
-
-    Args:
-      name: one of `kerazoo.data.LOADERS` (mnist, fashion_mnist, cifar10, digits, imdb, imdb_npz, ...).
-      data_dir: directory holding the files (see the module docstring).
-      batch_size: batch size of the pipelines.
-      validation_split: fraction of the training set held out (0 for none).
-      seed: shuffling and hold-out seed.
-      as_numpy: return `{"train": (x, y), "val": (x, y), "test": (x, y)}` arrays instead.
-      cache: cache the pipelines in memory after the first epoch.
-      **options: loader options (e.g. `num_words` for imdb_npz).
-
-    Returns:
-      `{"train": ds, "val": ds or None, "test": ds}`.
-    """
-    splits = _loader(name)(data_dir=data_dir, **options)
-    (x, y), test = splits["train"], splits["test"]
-    val_idx, train_idx = holdout(len(x), validation_split, seed, groups=splits.get("train_groups"))
-    n_val = len(val_idx)
-    arrays = {"train": (x[train_idx], y[train_idx]), "val": (x[val_idx], y[val_idx]) if n_val else None,
-              "test": test}
-    if as_numpy:
-        return arrays
-    return {split: None if xy is None else to_dataset(xy, batch_size=batch_size, shuffle=split == "train",
-                                                     seed=seed, cache=cache)
-            for split, xy in arrays.items()}
 
 
 def holdout(n: int, fraction: float, seed: int, *, groups=None) -> tuple[np.ndarray, np.ndarray]:

@@ -36,9 +36,9 @@ _CIFAR = (("conv1", 64, 5, 1, "same", False, True, True),
 
 
 def _alexnet(spec, *, model, input_shape, include_top, classes, classifier_activation, pooling,
-             normalization, groups, dropout, dense_units, rescaling, name):
+             normalization, groups, dropout, units, rescaling, name):
     check_choice("normalization", normalization, ["lrn", "batchnorm", "none"])
-    check_positive(classes=classes, groups=groups, dense_units=dense_units)
+    check_positive(classes=classes, groups=groups, units=units)
     check_rate(dropout=dropout)
 
     def out_size(size):
@@ -64,7 +64,7 @@ def _alexnet(spec, *, model, input_shape, include_top, classes, classifier_activ
     # === Classifier ===
     def hidden(x):
         for fc in ("fc6", "fc7"):
-            x = keras.layers.Dense(dense_units, activation="relu", name=fc)(x)
+            x = keras.layers.Dense(units, activation="relu", name=fc)(x)
             if dropout:
                 x = keras.layers.Dropout(dropout, name=f"{fc}_dropout")(x)
         return x
@@ -85,7 +85,7 @@ def alexnet(
     normalization: Literal["lrn", "batchnorm", "none"] = "lrn",  # after conv1 and conv2
     groups: int = 2,           # the paper's two-GPU split of conv2/4/5; 1 for a single tower
     dropout: float = 0.5,      # after fc6 and fc7
-    dense_units: int = 4096,   # width of fc6 and fc7
+    units: int = 4096,   # width of fc6 and fc7
     rescaling: float | None = None,
     name: str = "alexnet",
 ) -> keras.Model:
@@ -101,7 +101,7 @@ def alexnet(
       normalization: `"lrn"` (paper), `"batchnorm"` or `"none"` after conv1 and conv2.
       groups: grouped convolutions for conv2, conv4, conv5 (2 = the paper's two towers).
       dropout: dropout rate after fc6 and fc7.
-      dense_units: width of fc6 and fc7.
+      units: width of fc6 and fc7.
       rescaling: multiply inputs by this first (e.g. `1/255`).
       name: model name.
 
@@ -125,7 +125,7 @@ def alexnet_cifar(
     normalization: Literal["lrn", "batchnorm", "none"] = "batchnorm",
     groups: int = 1,
     dropout: float = 0.5,
-    dense_units: int = 1024,
+    units: int = 1024,
     rescaling: float | None = None,
     name: str = "alexnet_cifar",
 ) -> keras.Model:
@@ -137,7 +137,7 @@ def alexnet_cifar(
     Args:
       input_shape: `(H, W, C)`, at least 15x15.
       include_top, classes, classifier_activation, pooling, normalization, groups, dropout,
-      dense_units, rescaling, name: as for `alexnet`.
+      units, rescaling, name: as for `alexnet`.
 
     Reference:
       Krizhevsky et al. 2012; the CIFAR-10 layout follows the common 32x32 adaptations.

@@ -22,6 +22,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from kerazoo.family import FamilyHooks, TaskData
 from kerazoo.models._common import check_choice, check_positive
 from kerazoo.registry import register_model
 
@@ -60,33 +61,33 @@ class VAESampling(keras.layers.Layer):
         return {**super().get_config(), "beta": self.beta, "seed": self.seed}
 
 
-def _encoder(shape, kind, code_size, hidden_units, filters):
+def _encoder(shape, variant, latent_dim, units, filters):
     inputs = keras.Input(shape=shape, name="encoder_input")
     x = inputs
-    if kind == "dense":
+    if variant == "dense":
         x = keras.layers.Flatten(name="flatten")(x)
-        for i, units in enumerate(hidden_units, start=1):
-            x = keras.layers.Dense(units, activation="relu", name=f"enc_dense_{i}")(x)
+        for i, width in enumerate(units, start=1):
+            x = keras.layers.Dense(width, activation="relu", name=f"enc_dense_{i}")(x)
     else:
         for i, f in enumerate(filters, start=1):
             x = keras.layers.Conv2D(f, 3, strides=2, padding="same", activation="relu", name=f"enc_conv_{i}")(x)
         x = keras.layers.Flatten(name="flatten")(x)
-    if kind == "variational":
-        mean = keras.layers.Dense(code_size, name="z_mean")(x)
-        log_var = keras.layers.Dense(code_size, name="z_log_var")(x)
+    if variant == "variational":
+        mean = keras.layers.Dense(latent_dim, name="z_mean")(x)
+        log_var = keras.layers.Dense(latent_dim, name="z_log_var")(x)
         code = VAESampling(beta=1.0 / math.prod(shape), name="z")([mean, log_var])
     else:
-        code = keras.layers.Dense(code_size, activation="relu", name="code")(x)
+        code = keras.layers.Dense(latent_dim, activation="relu", name="code")(x)
     return keras.Model(inputs, code, name="encoder")
 
 
-def _decoder(shape, kind, code_size, hidden_units, filters):
-    codes = keras.Input(shape=(code_size,), name="decoder_input")
+def _decoder(shape, variant, latent_dim, units, filters):
+    codes = keras.Input(shape=(latent_dim,), name="decoder_input")
     h, w, c = shape
-    if kind == "dense":
+    if variant == "dense":
         x = codes
-        for i, units in enumerate(reversed(hidden_units), start=1):
-            x = keras.layers.Dense(units, activation="relu", name=f"dec_dense_{i}")(x)
+        for i, width in enumerate(reversed(units), start=1):
+            x = keras.layers.Dense(width, activation="relu", name=f"dec_dense_{i}")(x)
         x = keras.layers.Dense(h * w * c, activation="sigmoid", name="dec_pixels")(x)
         x = keras.layers.Reshape(shape, name="reconstruction")(x)
     else:
@@ -103,9 +104,9 @@ def _decoder(shape, kind, code_size, hidden_units, filters):
 def autoencoder(
     *,
     input_shape: tuple[int, ...] = (28, 28, 1),  # (H, W) or (H, W, C)
-    kind: Literal["dense", "conv", "variational"] = "conv",
-    code_size: int = 32,                 # size of the code (the representation)
-    hidden_units: tuple[int, ...] = (256, 128),  # dense kind: encoder widths (decoder mirrors)
+    variant: Literal["dense", "conv", "variational"] = "conv",
+    latent_dim: int = 32,                # size of the code (the representation)
+    units: tuple[int, ...] = (256, 128),  # dense variant: encoder widths (decoder mirrors)
     filters: tuple[int, ...] = (32, 64),         # conv/variational: stride-2 convolutions
     noise: float = 0.0,                  # denoising: Gaussian noise std on the [0, 1] input, training only
     rescaling: float | None = None,      # e.g. 1/255 for raw uint8 pixels
@@ -116,10 +117,10 @@ def autoencoder(
     Args:
       input_shape: `(H, W)` or `(H, W, C)`; for `conv`/`variational`, H and W must be divisible
         by `2 ** len(filters)`.
-      kind: `"dense"` (Hinton & Salakhutdinov), `"conv"`, or `"variational"` (a convolutional
+      variant: `"dense"` (Hinton & Salakhutdinov), `"conv"`, or `"variational"` (a convolutional
         VAE: the KL term is added as a layer loss; the code is the posterior mean at inference).
-      code_size: width of the code.
-      hidden_units: dense encoder layer widths (the decoder mirrors them).
+      latent_dim: width of the code.
+      units: dense encoder layer widths (the decoder mirrors them).
       filters: conv encoder filters, each a 3x3 stride-2 convolution (the decoder mirrors them).
       noise: standard deviation of the Gaussian corruption applied in training only
         (`noise > 0` makes it a denoising autoencoder, Vincent et al. 2008).
@@ -133,11 +134,11 @@ def autoencoder(
       Hinton & Salakhutdinov 2006; Vincent et al. 2008; Kingma & Welling 2014.
 
     Example:
-      >>> model = kerazoo.get("autoencoder", kind="dense", code_size=16, noise=0.2, compile=True)
+      >>> model = kerazoo.get("autoencoder", variant="dense", latent_dim=16, noise=0.2, compile=True)
       >>> features = kerazoo.models.autoencoder.encoder_of(model)   # images -> 16-d codes
     """
-    check_choice("kind", kind, ["dense", "conv", "variational"])
-    check_positive(code_size=code_size, hidden_units=hidden_units, filters=filters)
+    check_choice("variant", variant, ["dense", "conv", "variational"])
+    check_positive(latent_dim=latent_dim, units=units, filters=filters)
     if noise < 0:
         raise ValueError(f"The `noise` argument should be >= 0 (a standard deviation). Received: noise={noise}")
     if len(input_shape) not in (2, 3):
@@ -146,8 +147,8 @@ def autoencoder(
     check_positive(input_shape=input_shape)
     shape = tuple(input_shape) if len(input_shape) == 3 else (*input_shape, 1)
     scale = 2 ** len(filters)
-    if kind != "dense" and (shape[0] % scale or shape[1] % scale):
-        raise ValueError(f"autoencoder: a {kind} autoencoder with {len(filters)} stride-2 layers needs height and "
+    if variant != "dense" and (shape[0] % scale or shape[1] % scale):
+        raise ValueError(f"autoencoder: a {variant} autoencoder with {len(filters)} stride-2 layers needs height and "
                          f"width divisible by {scale}. Received: input_shape={input_shape}")
 
     # === Layers ===
@@ -157,8 +158,8 @@ def autoencoder(
         x = keras.layers.Rescaling(rescaling, name="rescaling")(x)
     if noise:
         x = keras.layers.GaussianNoise(noise, name="corruption")(x)
-    encoder = _encoder(shape, kind, code_size, hidden_units, filters)
-    decoder = _decoder(shape, kind, code_size, hidden_units, filters)
+    encoder = _encoder(shape, variant, latent_dim, units, filters)
+    decoder = _decoder(shape, variant, latent_dim, units, filters)
     x = decoder(encoder(x))
     if len(input_shape) == 2:
         x = keras.layers.Reshape(tuple(input_shape), name="drop_channel")(x)
@@ -177,10 +178,9 @@ def decoder_of(model: keras.Model) -> keras.Model:
 
 def reconstruction_plot(model: keras.Model, images, path: str | Path, n: int = 8, title: str = "") -> Path:
     """Originals (top row) over reconstructions (bottom row) for the first `n` images; a PNG."""
-    import matplotlib
+    from kerazoo.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     images = np.asarray(images)[:n]
     recon = np.asarray(model.predict(images, verbose=0))
@@ -209,7 +209,6 @@ def recipe_data(recipe, model_kwargs: dict, data_dir, seed: int):
     """`kerazoo train autoencoder`: image pipelines of `(x, x * rescaling)` pairs (labels dropped)."""
     from kerazoo import data
     from kerazoo.data.sources import to_dataset
-    from kerazoo.training.tasks import TaskData
 
     arrays = data.load(recipe.dataset, data_dir=data_dir, validation_split=recipe.validation_split, seed=seed,
                        as_numpy=True, **recipe.data)
@@ -229,3 +228,6 @@ def recipe_plots(model: keras.Model, data, out: Path) -> list[Path]:
     """`kerazoo train autoencoder`: test images over their reconstructions."""
     return [reconstruction_plot(model, data.extra["examples"], Path(out) / "reconstructions.png",
                                 title=f"{model.name}: held-out test images")]
+
+
+HOOKS = FamilyHooks(recipe_data=recipe_data, recipe_plots=recipe_plots, targets_of_inputs=targets_of_inputs)

@@ -19,6 +19,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from kerazoo.family import FamilyHooks
 from kerazoo.models._common import check_positive, check_rate
 from kerazoo.registry import register_model
 
@@ -132,7 +133,7 @@ class RBM(keras.Model):
 def dbn(
     *,
     input_shape: tuple[int, ...] = (784,),         # (features,) or (28, 28): flattened inside
-    hidden_units: tuple[int, ...] = (500, 500, 2000),
+    units: tuple[int, ...] = (500, 500, 2000),
     include_top: bool = True,
     classes: int = 10,
     classifier_activation: str | None = "softmax",
@@ -148,7 +149,7 @@ def dbn(
 
     Args:
       input_shape: `(features,)` or an image shape such as `(28, 28)` (flattened inside).
-      hidden_units: widths of the hidden layers (one RBM each when pretrained).
+      units: widths of the hidden layers (one RBM each when pretrained).
       include_top: end with `predictions`; if False the output is the top hidden layer.
       classes: number of classes.
       classifier_activation: activation of `predictions` (`None` for logits).
@@ -166,7 +167,7 @@ def dbn(
     Example:
       >>> model = kerazoo.get("dbn", input_shape=(28, 28), rescaling=1 / 255, compile=True)
     """
-    check_positive(input_shape=input_shape, hidden_units=hidden_units, classes=classes)
+    check_positive(input_shape=input_shape, units=units, classes=classes)
     check_rate(dropout=dropout, input_dropout=input_dropout)
 
     # === Inputs: flatten, rescale ===
@@ -177,8 +178,8 @@ def dbn(
     if input_dropout:
         x = keras.layers.Dropout(input_dropout, name="input_dropout")(x)
     # === Hidden layers: one per RBM ===
-    for i, units in enumerate(hidden_units, start=1):
-        x = keras.layers.Dense(units, activation="sigmoid", name=f"hidden_{i}")(x)
+    for i, width in enumerate(units, start=1):
+        x = keras.layers.Dense(width, activation="sigmoid", name=f"hidden_{i}")(x)
         if dropout:
             x = keras.layers.Dropout(dropout, name=f"hidden_{i}_dropout")(x)
     if include_top:
@@ -262,10 +263,9 @@ def reconstruction_errors(rbms: Sequence[RBM], x=None, batch_size: int = 1024) -
 
 def reconstruction_error_plot(rbms: Sequence[RBM], path: str | Path, title: str = "DBN pretraining") -> Path:
     """One curve per RBM: training reconstruction error against the epoch; writes a PNG."""
-    import matplotlib
+    from kerazoo.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(5.5, 3.6))
     for rbm in rbms:
@@ -273,7 +273,7 @@ def reconstruction_error_plot(rbms: Sequence[RBM], path: str | Path, title: str 
         ax.plot(np.arange(1, len(curve) + 1), curve, "o-",
                 label=f"{rbm.name} ({rbm.visible_units}-{rbm.hidden_units})")
     ax.set(xlabel="epoch", ylabel="reconstruction error (MSE)", title=title)
-    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -317,7 +317,7 @@ class DBN:
     """
 
     def __init__(self, **model_kwargs: Any):
-        from kerazoo.registry import get
+        from kerazoo.loading import get
 
         self.model = get("dbn", compile=True, **model_kwargs)
         self.rbms: list[RBM] = []
@@ -366,3 +366,6 @@ def pretrain_and_finetune(x, y, *, pretrain_epochs: int = 10, epochs: int = 10, 
     net.pretrain(x, epochs=pretrain_epochs, batch_size=batch_size, verbose=verbose)
     net.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=verbose)
     return net
+
+
+HOOKS = FamilyHooks(recipe_pretrain=recipe_pretrain)

@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from kerazoo.family import FamilyHooks, TaskData
 from kerazoo.models._common import check_positive, check_rate
 from kerazoo.registry import register_model
 
@@ -152,11 +153,6 @@ class DCGAN(keras.Model):
         return np.concatenate([ops.convert_to_numpy(self.generator(z[i:i + batch_size], training=False))
                                for i in range(0, n, batch_size)])
 
-    def example_batch(self, n: int, seed: int):
-        """`(z, real images in [-1, 1])`: `model(z)` gives images, `train_on_batch(z, images)` trains."""
-        rng = np.random.default_rng(seed)
-        return self.latent(n, seed), rng.uniform(-1, 1, (n, *self.image_shape)).astype("float32")
-
     # === Config ===
     def get_config(self):
         return {**super().get_config(), "generator": keras.saving.serialize_keras_object(self.generator),
@@ -173,7 +169,7 @@ class DCGAN(keras.Model):
 @register_model
 def dcgan(
     *,
-    image_shape: tuple[int, ...] = (28, 28, 1),        # (H, W, C); sides multiples of 2**len(generator_filters)
+    input_shape: tuple[int, ...] = (28, 28, 1),        # (H, W, C); sides multiples of 2**len(generator_filters)
     latent_dim: int = 100,                              # size of z, as in the paper
     generator_filters: tuple[int, ...] = (128, 64),     # projected map, then each stride-2 block
     discriminator_filters: tuple[int, ...] = (64, 128),  # one stride-2 convolution each
@@ -185,7 +181,7 @@ def dcgan(
     """A DCGAN for images of a configured size (MNIST's 28x28x1 by default).
 
     Args:
-      image_shape: `(height, width, channels)` of the generated (and discriminated) images.
+      input_shape: `(height, width, channels)` of the generated (and discriminated) images.
       latent_dim: length of the generator's input vector z (standard normal).
       generator_filters: channels of the dense projection's map and of each upsampling block.
         The generator doubles the side `len(generator_filters)` times (the last doubling is the
@@ -209,12 +205,12 @@ def dcgan(
       >>> gan.fit(x_train, batch_size=128, epochs=5, callbacks=[SampleGrid("samples")])
       >>> plot_image_grid(gan.sample(64, seed=0), "digits.png")
     """
-    if len(image_shape) != 3:
-        raise ValueError(f"dcgan: `image_shape` should be (height, width, channels). Received: image_shape={image_shape}")
-    check_positive(image_shape=image_shape, latent_dim=latent_dim, generator_filters=generator_filters,
+    if len(input_shape) != 3:
+        raise ValueError(f"dcgan: `input_shape` should be (height, width, channels). Received: input_shape={input_shape}")
+    check_positive(input_shape=input_shape, latent_dim=latent_dim, generator_filters=generator_filters,
                    discriminator_filters=discriminator_filters, kernel_size=kernel_size)
     check_rate(dropout=dropout)
-    height, width, channels = image_shape
+    height, width, channels = input_shape
     steps = len(generator_filters)
     if height % 2 ** steps or width % 2 ** steps:
         most = min((s & -s).bit_length() - 1 for s in (height, width))  # times both sides halve evenly
@@ -222,7 +218,7 @@ def dcgan(
         raise ValueError(
             f"dcgan: the generator doubles its starting map {steps} times (once per generator_filters entry), "
             f"so both image sides must be multiples of {2 ** steps} (e.g. {7 * 2 ** steps} or {2 ** (steps + 3)}); "
-            f"for {height}x{width} {fix}. Received: image_shape={image_shape}, generator_filters={generator_filters}")
+            f"for {height}x{width} {fix}. Received: input_shape={input_shape}, generator_filters={generator_filters}")
     start_h, start_w = height // 2 ** steps, width // 2 ** steps
 
     # === Generator: z -> dense projection -> (Conv2DTranspose + BN + LeakyReLU) x n -> tanh ===
@@ -241,7 +237,7 @@ def dcgan(
     generator = keras.Model(z, image, name="generator")
 
     # === Discriminator: image -> (strided Conv2D + LeakyReLU + Dropout) x n -> logit ===
-    inputs = keras.Input(shape=image_shape, name="image")
+    inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
     for i, filters in enumerate(discriminator_filters, start=1):
         x = keras.layers.Conv2D(filters, kernel_size, strides=2, padding="same", name=f"conv{i}")(x)
@@ -257,10 +253,9 @@ def dcgan(
 
 def plot_image_grid(images, path: str | Path, *, columns: int | None = None, title: str = "") -> Path:
     """Writes images in [-1, 1] (`(N, H, W, C)`, C = 1 or 3) as one grid PNG; returns its path."""
-    import matplotlib
+    from kerazoo.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     images = np.clip((np.asarray(images, dtype="float32") + 1.0) / 2.0, 0.0, 1.0)
     n = len(images)
@@ -340,13 +335,13 @@ def lenet_scores(images, reference, *, classifier=None, batch_size: int = 1000) 
 
 
 def _lenet():
-    from kerazoo.registry import get
+    from kerazoo.loading import get
 
     return get("lenet5.mnist")
 
 
 def _scorable(data) -> bool:
-    from kerazoo.weights import available
+    from kerazoo.artifacts import available
 
     return data.extra.get("dataset") == "mnist" and "mnist" in available("lenet5")
 
@@ -382,7 +377,6 @@ class LeNetScores(keras.callbacks.Callback):
 def recipe_data(recipe, model_kwargs, data_dir, seed):
     """The recipe's image data set as `kerazoo.data` pipelines (raw uint8; labels are ignored)."""
     from kerazoo import data
-    from kerazoo.training.tasks import TaskData
 
     splits = data.load(recipe.dataset, data_dir=data_dir, batch_size=recipe.batch_size,
                        validation_split=recipe.validation_split, seed=seed, **recipe.data)
@@ -390,13 +384,8 @@ def recipe_data(recipe, model_kwargs, data_dir, seed):
 
 
 def recipe_callbacks(recipe, data, out: Path) -> list[keras.callbacks.Callback]:
-    """A grid of the same 64 latent vectors after every epoch, in `out/samples/`; on MNIST also
-    `val_lenet_fid`/`val_lenet_score` of 2,000 samples against real training (or validation) digits,
-    in the logs and learning curves, and what `checkpoints/best.keras` is chosen by."""
-    grids = SampleGrid(Path(out) / "samples")
-    if not _scorable(data):
-        return [grids]
-    return [grids, LeNetScores(_images(data.val if data.val is not None else data.train, 2000))]
+    """A grid of the same 64 latent vectors after every epoch, in `out/samples/`."""
+    return [SampleGrid(Path(out) / "samples")]
 
 
 def checkpoint_monitor(data) -> str | None:
@@ -427,8 +416,22 @@ def serving_endpoint(model: DCGAN):
             "input": f"float32 latent vectors z, shape [{model.latent_dim}] (standard normal)"}
 
 
-def tuning_callbacks(data) -> list[keras.callbacks.Callback]:
-    """`kerazoo.tuning`: `val_lenet_fid` every epoch of a trial (`objective: {name: val_lenet_fid, direction: min}`)."""
+def metric_callbacks(data) -> list[keras.callbacks.Callback]:
+    """On MNIST, `val_lenet_fid`/`val_lenet_score` of 2,000 samples against real validation (else training)
+    digits every epoch: in the logs and learning curves, what `checkpoints/best.keras` is chosen by, and a
+    search objective (`objective: {name: val_lenet_fid, direction: min}`)."""
     if not _scorable(data):
         return []
-    return [LeNetScores(_images(data.val if data.val is not None else data.test, 2000))]
+    return [LeNetScores(_images(data.val if data.val is not None else data.train, 2000))]
+
+
+def example_batch(model, n: int, seed: int):
+    """`(z, real images in [-1, 1])`: `model(z)` gives images, `train_on_batch(z, images)` trains."""
+    rng = np.random.default_rng(seed)
+    return model.latent(n, seed), rng.uniform(-1, 1, (n, *model.image_shape)).astype("float32")
+
+
+HOOKS = FamilyHooks(recipe_data=recipe_data, recipe_callbacks=recipe_callbacks,
+                    metric_callbacks=metric_callbacks, checkpoint_monitor=checkpoint_monitor,
+                    recipe_metrics=recipe_metrics, recipe_plots=recipe_plots,
+                    serving_endpoint=serving_endpoint, example_batch=example_batch)

@@ -20,29 +20,29 @@ import keras
 import numpy as np
 
 from kerazoo.layers import MaskedGlobalMaxPooling1D
+from kerazoo.family import FamilyHooks
 from kerazoo.models._common import check_choice, check_positive, check_rate
 from kerazoo.registry import register_model
 
-_CELLS = {"imdb_rnn": keras.layers.SimpleRNN, "imdb_lstm": keras.layers.LSTM, "imdb_gru": keras.layers.GRU}
 
-
-def _imdb_rnn(model, *, vocab_size, sequence_length, embedding_dim, mask_zero, units, bidirectional,
+def _imdb_rnn(cell, *, vocab_size, sequence_length, embedding_dim, mask_zero, units, bidirectional,
               dropout, recurrent_dropout, pooling, include_top, classes, classifier_activation, name):
+    """The three builders' shared body: `cell` is the Keras recurrent layer class."""
     check_positive(vocab_size=vocab_size, embedding_dim=embedding_dim, units=units, classes=classes)
     if sequence_length is not None:
         check_positive(sequence_length=sequence_length)
     check_rate(dropout=dropout, recurrent_dropout=recurrent_dropout)
     check_choice("pooling", pooling, [None, "avg", "max"])
     if vocab_size < 2:
-        raise ValueError(f"{model}: `vocab_size` should be at least 2 (index 0 is padding). "
+        raise ValueError(f"{name}: `vocab_size` should be at least 2 (index 0 is padding). "
                          f"Received: vocab_size={vocab_size}")
 
     # === Layers ===
     inputs = keras.Input(shape=(sequence_length,), dtype="int32", name="tokens")
     x = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=mask_zero, name="embedding")(inputs)
     for i, width in enumerate(units, start=1):
-        layer = _CELLS[model](width, dropout=dropout, recurrent_dropout=recurrent_dropout,
-                              return_sequences=i < len(units) or pooling is not None, name=f"rnn_{i}")
+        layer = cell(width, dropout=dropout, recurrent_dropout=recurrent_dropout,
+                     return_sequences=i < len(units) or pooling is not None, name=f"rnn_{i}")
         if bidirectional:
             layer = keras.layers.Bidirectional(layer, name=f"bidirectional_{i}")
         x = layer(x)
@@ -58,7 +58,24 @@ def _imdb_rnn(model, *, vocab_size, sequence_length, embedding_dim, mask_zero, u
     return keras.Model(inputs, x, name=name)
 
 
-_DOC = """{cell} sentiment classifier for token-id sequences (IMDB by default).
+@register_model
+def imdb_rnn(
+    *,
+    vocab_size: int = 20000,
+    sequence_length: int | None = None,
+    embedding_dim: int = 128,
+    mask_zero: bool = True,
+    units: tuple[int, ...] = (64,),
+    bidirectional: bool = False,
+    dropout: float = 0.0,
+    recurrent_dropout: float = 0.0,
+    pooling: Literal["avg", "max"] | None = None,
+    include_top: bool = True,
+    classes: int = 1,
+    classifier_activation: str | None = "sigmoid",
+    name: str = "imdb_rnn",
+) -> keras.Model:
+    """SimpleRNN sentiment classifier for token-id sequences (IMDB by default).
 
     Args:
       vocab_size: embedding rows; token ids must be below it (0 is padding, 1 out-of-vocabulary
@@ -79,42 +96,105 @@ _DOC = """{cell} sentiment classifier for token-id sequences (IMDB by default).
       name: model name.
 
     Reference:
-      {reference}
+      Elman, "Finding structure in time", 1990.
 
     Example:
-      >>> model = kerazoo.get("{model}", units=(64, 64), bidirectional=True, compile=True)
+      >>> model = kerazoo.get("imdb_rnn", units=(64, 64), bidirectional=True, compile=True)
     """
+    return _imdb_rnn(keras.layers.SimpleRNN, **{k: v for k, v in locals().items()})
 
 
-def _register(model: str, cell: str, reference: str):
-    def builder(
-        *,
-        vocab_size: int = 20000,
-        sequence_length: int | None = None,
-        embedding_dim: int = 128,
-        mask_zero: bool = True,
-        units: tuple[int, ...] = (64,),
-        bidirectional: bool = False,
-        dropout: float = 0.0,
-        recurrent_dropout: float = 0.0,
-        pooling: Literal["avg", "max"] | None = None,
-        include_top: bool = True,
-        classes: int = 1,
-        classifier_activation: str | None = "sigmoid",
-        name: str = model,
-    ) -> keras.Model:
-        args = {k: v for k, v in locals().items() if k != "model"}  # locals() also holds the closure's `model`
-        return _imdb_rnn(model, **args)
+@register_model
+def imdb_lstm(
+    *,
+    vocab_size: int = 20000,
+    sequence_length: int | None = None,
+    embedding_dim: int = 128,
+    mask_zero: bool = True,
+    units: tuple[int, ...] = (64,),
+    bidirectional: bool = False,
+    dropout: float = 0.0,
+    recurrent_dropout: float = 0.0,
+    pooling: Literal["avg", "max"] | None = None,
+    include_top: bool = True,
+    classes: int = 1,
+    classifier_activation: str | None = "sigmoid",
+    name: str = "imdb_lstm",
+) -> keras.Model:
+    """LSTM sentiment classifier for token-id sequences (IMDB by default).
 
-    builder.__name__ = builder.__qualname__ = model
-    builder.__doc__ = _DOC.format(cell=cell, model=model, reference=reference)
-    return register_model(builder)
+    Args:
+      vocab_size: embedding rows; token ids must be below it (0 is padding, 1 out-of-vocabulary
+        with `keras.layers.TextVectorization`).
+      sequence_length: fixed length of the input, or `None` for any length.
+      embedding_dim: embedding width.
+      mask_zero: mask padding (id 0) so the recurrent layers skip it.
+      units: width of each stacked recurrent layer, e.g. `(64, 32)` for two layers.
+      bidirectional: wrap every recurrent layer in `keras.layers.Bidirectional`.
+      dropout: input dropout of each recurrent layer and before the output.
+      recurrent_dropout: dropout on the recurrent state.
+      pooling: how the last recurrent layer summarises the review: `None` takes its final
+        state, `"avg"` (mask-aware) or `"max"` pool its outputs over time.
+      include_top: end with the `predictions` layer; if False the output is the last recurrent
+        layer's state (the review's representation).
+      classes: output units (1 for positive/negative).
+      classifier_activation: activation of `predictions` (`"sigmoid"`; `None` for logits).
+      name: model name.
+
+    Reference:
+      Hochreiter & Schmidhuber, "Long short-term memory", 1997.
+
+    Example:
+      >>> model = kerazoo.get("imdb_lstm", units=(64,), bidirectional=True, pooling="max", compile=True)
+    """
+    return _imdb_rnn(keras.layers.LSTM, **{k: v for k, v in locals().items()})
 
 
-imdb_rnn = _register("imdb_rnn", "SimpleRNN", "Elman, 'Finding structure in time', 1990.")
-imdb_lstm = _register("imdb_lstm", "LSTM", "Hochreiter & Schmidhuber, 'Long short-term memory', 1997.")
-imdb_gru = _register("imdb_gru", "GRU", "Cho et al., 'Learning phrase representations using RNN "
-                     "encoder-decoder for statistical machine translation', 2014.")
+@register_model
+def imdb_gru(
+    *,
+    vocab_size: int = 20000,
+    sequence_length: int | None = None,
+    embedding_dim: int = 128,
+    mask_zero: bool = True,
+    units: tuple[int, ...] = (64,),
+    bidirectional: bool = False,
+    dropout: float = 0.0,
+    recurrent_dropout: float = 0.0,
+    pooling: Literal["avg", "max"] | None = None,
+    include_top: bool = True,
+    classes: int = 1,
+    classifier_activation: str | None = "sigmoid",
+    name: str = "imdb_gru",
+) -> keras.Model:
+    """GRU sentiment classifier for token-id sequences (IMDB by default).
+
+    Args:
+      vocab_size: embedding rows; token ids must be below it (0 is padding, 1 out-of-vocabulary
+        with `keras.layers.TextVectorization`).
+      sequence_length: fixed length of the input, or `None` for any length.
+      embedding_dim: embedding width.
+      mask_zero: mask padding (id 0) so the recurrent layers skip it.
+      units: width of each stacked recurrent layer, e.g. `(64, 32)` for two layers.
+      bidirectional: wrap every recurrent layer in `keras.layers.Bidirectional`.
+      dropout: input dropout of each recurrent layer and before the output.
+      recurrent_dropout: dropout on the recurrent state.
+      pooling: how the last recurrent layer summarises the review: `None` takes its final
+        state, `"avg"` (mask-aware) or `"max"` pool its outputs over time.
+      include_top: end with the `predictions` layer; if False the output is the last recurrent
+        layer's state (the review's representation).
+      classes: output units (1 for positive/negative).
+      classifier_activation: activation of `predictions` (`"sigmoid"`; `None` for logits).
+      name: model name.
+
+    Reference:
+      Cho et al., "Learning phrase representations using RNN encoder-decoder for
+      statistical machine translation", 2014.
+
+    Example:
+      >>> model = kerazoo.get("imdb_gru", units=(64,), bidirectional=True, compile=True)
+    """
+    return _imdb_rnn(keras.layers.GRU, **{k: v for k, v in locals().items()})
 
 
 def recipe_pretrain(model: keras.Model, data, options: dict, out: Path) -> list:
@@ -130,7 +210,7 @@ def recipe_pretrain(model: keras.Model, data, options: dict, out: Path) -> list:
     """
     import json
 
-    from kerazoo.registry import get
+    from kerazoo.loading import get
 
     unknown = set(options) - {"embeddings"}
     if unknown or "embeddings" not in options:
@@ -156,3 +236,6 @@ def recipe_pretrain(model: keras.Model, data, options: dict, out: Path) -> list:
     print(f"{model.name}: embedding rows from {source}: {len(rows)} of {len(table)}")
     (Path(out) / "embeddings.json").write_text(json.dumps(coverage, indent=2))
     return []
+
+
+HOOKS = FamilyHooks(recipe_pretrain=recipe_pretrain)

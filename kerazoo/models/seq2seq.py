@@ -28,6 +28,7 @@ import keras
 import numpy as np
 
 from kerazoo.data.dates import END, START, ParallelVectorizer, date_vectorizer
+from kerazoo.family import FamilyHooks, TaskData
 from kerazoo.models._common import check_choice, check_positive, check_rate
 from kerazoo.registry import register_model
 
@@ -167,20 +168,6 @@ class Seq2SeqAttention(keras.Model):
                                            out, attention[i, :n, :mask[i].sum()], float(log_prob[i])))
         return results[0] if single else results
 
-    def example_batch(self, n: int, seed: int):
-        """Valid id sequences with padding at the ends, and the shifted targets."""
-        rng = np.random.default_rng(seed)
-
-        def ids(vocab_size, length):
-            out = rng.integers(4, vocab_size, size=(n, length))
-            return out * (np.arange(length) < rng.integers(1, length + 1, size=(n, 1)))
-
-        target = ids(len(self.vectorizer.target_vocabulary), 7)
-        target_in = np.concatenate([np.full((n, 1), START), target], 1)
-        target_out = np.concatenate([target, np.zeros((n, 1), int)], 1)
-        target_out[np.arange(n), (target != 0).sum(1)] = END
-        return [ids(len(self.vectorizer.source_vocabulary), 9).astype("int32"), target_in.astype("int32")], target_out
-
 
 def _encode(layers, source):
     outputs, *states = layers["encoder"](layers["source_embedding"](source))
@@ -242,10 +229,9 @@ def _search(step, encoder_outputs, mask, states, width, max_length, greedy):
 
 def plot_attention(translation: Translation, path, title: str | None = None) -> Path:
     """A PNG heat map of `translation.attention`: source tokens across, output tokens down."""
-    import matplotlib
+    from kerazoo.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     show = lambda tokens: [t if t.strip() else "␣" for t in tokens]  # noqa: E731  visible spaces
     rows, cols = translation.attention.shape
@@ -327,7 +313,6 @@ def recipe_data(recipe, model_kwargs: dict, data_dir, seed: int):
     `recipe.data` options: `n_train` (20000), `n_val` (1000), `n_test` (1000) pairs.
     """
     from kerazoo.data.dates import date_splits, make_dataset
-    from kerazoo.training.tasks import TaskData
 
     check_choice("dataset", recipe.dataset, ["dates"])
     options = {"n_train": 20000, "n_val": 1000, "n_test": 1000}
@@ -408,6 +393,26 @@ class ExactMatch(keras.callbacks.Callback):
             logs["val_exact_match"] = exact_match(self.model, self.pairs)
 
 
-def tuning_callbacks(data) -> list[keras.callbacks.Callback]:
+def metric_callbacks(data) -> list[keras.callbacks.Callback]:
     """`kerazoo.tuning`: the validation exact match every trial logs (`objective: val_exact_match`)."""
     return [ExactMatch(data.extra["pairs"]["val"])] if "pairs" in getattr(data, "extra", {}) else []
+
+
+def example_batch(model, n: int, seed: int):
+    """Valid id sequences with padding at the ends, and the shifted targets."""
+    rng = np.random.default_rng(seed)
+
+    def ids(vocab_size, length):
+        out = rng.integers(4, vocab_size, size=(n, length))
+        return out * (np.arange(length) < rng.integers(1, length + 1, size=(n, 1)))
+
+    target = ids(len(model.vectorizer.target_vocabulary), 7)
+    target_in = np.concatenate([np.full((n, 1), START), target], 1)
+    target_out = np.concatenate([target, np.zeros((n, 1), int)], 1)
+    target_out[np.arange(n), (target != 0).sum(1)] = END
+    return [ids(len(model.vectorizer.source_vocabulary), 9).astype("int32"), target_in.astype("int32")], target_out
+
+
+HOOKS = FamilyHooks(recipe_data=recipe_data, recipe_metrics=recipe_metrics, recipe_plots=recipe_plots,
+                    serving_endpoint=serving_endpoint, metric_callbacks=metric_callbacks,
+                    example_batch=example_batch)

@@ -25,6 +25,7 @@ from typing import Literal, Sequence
 import keras
 import numpy as np
 
+from kerazoo.family import FamilyHooks, TaskData
 from kerazoo.models._common import check_choice, check_positive
 from kerazoo.registry import register_model
 
@@ -109,19 +110,6 @@ class Word2Vec(keras.Model):
             raise ValueError(f"Model {self.name!r} carries no vocabulary; use model.with_vocabulary(vocab.words) "
                              "or build it with vocabulary=vocab.words.")
         return WordVectors(self.vectors, self.vocabulary)
-
-    def example_batch(self, n: int, seed: int):
-        """Valid inputs (windows never fully padded) and the `[1, 0, ..., 0]` targets."""
-        rng = np.random.default_rng(seed)
-        if self.mode == "skipgram":
-            words = rng.integers(1, self.vocab_size, size=n)
-        else:
-            words = rng.integers(1, self.vocab_size, size=(n, 2 * self.window_size))
-            words[:, 1:] *= rng.random((n, 2 * self.window_size - 1)) < 0.7  # some padding, never a whole row
-        candidates = rng.integers(1, self.vocab_size, size=(n, 1 + self.num_ns))
-        labels = np.zeros((n, 1 + self.num_ns), "float32")
-        labels[:, 0] = 1.0
-        return [words.astype("int32"), candidates.astype("int32")], labels
 
 
 @register_model
@@ -226,10 +214,9 @@ class WordVectors:
 
     def plot_neighbours(self, words: Sequence[str], path, k: int = 8, title: str = "") -> Path:
         """A PNG of `words` and their `k` nearest neighbours, projected on two principal axes."""
-        import matplotlib
+        from kerazoo.plots import pyplot
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        plt = pyplot()
 
         groups = [[w] + [n for n, _ in self.most_similar(w, k)] for w in words]
         points = self.unit[[self._id(w) for g in groups for w in g]]
@@ -260,7 +247,6 @@ def recipe_data(recipe, model_kwargs: dict, data_dir, seed: int):
     The shipped model carries the vocabulary built on the training documents.
     """
     from kerazoo.data import word2vec as w2v
-    from kerazoo.training.tasks import TaskData
 
     options = {"min_count": 5, "sample": 1e-3, "documents": None, "test_documents": 2000, "path": None}
     unknown = set(recipe.data) - set(options)
@@ -364,7 +350,7 @@ class ProbeAccuracy(keras.callbacks.Callback):
             logs["val_probe_accuracy"] = linear_probe_accuracy(vectors, self.fit_on, self.score_on)
 
 
-def tuning_callbacks(data) -> list[keras.callbacks.Callback]:
+def metric_callbacks(data) -> list[keras.callbacks.Callback]:
     """`kerazoo.tuning` on IMDB: `val_probe_accuracy` every epoch of a trial (the search space's objective)."""
     if "probe" not in data.extra:
         return []
@@ -396,3 +382,22 @@ def serving_endpoint(model: Word2Vec):
     lookup(tf.constant([""]))
     return {"fn": tf.function(vectors, input_signature=[spec]), "track": [embedding, lookup],
             "input": f"words (strings); returns their {model.embedding_dim}-d vectors"}
+
+
+def example_batch(model, n: int, seed: int):
+    """Valid inputs (windows never fully padded) and the `[1, 0, ..., 0]` targets."""
+    rng = np.random.default_rng(seed)
+    if model.mode == "skipgram":
+        words = rng.integers(1, model.vocab_size, size=n)
+    else:
+        words = rng.integers(1, model.vocab_size, size=(n, 2 * model.window_size))
+        words[:, 1:] *= rng.random((n, 2 * model.window_size - 1)) < 0.7  # some padding, never a whole row
+    candidates = rng.integers(1, model.vocab_size, size=(n, 1 + model.num_ns))
+    labels = np.zeros((n, 1 + model.num_ns), "float32")
+    labels[:, 0] = 1.0
+    return [words.astype("int32"), candidates.astype("int32")], labels
+
+
+HOOKS = FamilyHooks(recipe_data=recipe_data, recipe_metrics=recipe_metrics, recipe_plots=recipe_plots,
+                    metric_callbacks=metric_callbacks, serving_endpoint=serving_endpoint,
+                    example_batch=example_batch)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import importlib
 import json
 import platform
 import time
@@ -23,14 +22,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from kerazoo.config import check_dataclass, check_kwargs, load_config, read_overlay
-from kerazoo.recipe import Recipe
-from kerazoo.training.tasks import family_hook
-from kerazoo.tuning import infer_direction
+from kerazoo.family import hooks
+from kerazoo.recipe import Recipe, infer_direction
+from kerazoo.registry import builder
+from kerazoo.training import callbacks as fit_assembly
 
 __all__ = ["train", "evaluate", "TrainResult", "resolve"]
-
-_CALLBACKS = {"early_stopping": "EarlyStopping", "reduce_lr_on_plateau": "ReduceLROnPlateau",
-              "terminate_on_nan": "TerminateOnNaN", "cosine_decay": "LearningRateScheduler"}
 
 
 @dataclasses.dataclass
@@ -44,9 +41,8 @@ class TrainResult:
 
 def resolve(name: str, *, config: str | Path | dict | None = None, model_overrides: dict | None = None,
             **recipe_overrides) -> tuple[Any, Recipe, dict]:
-    """`(config, recipe, builder kwargs)` for a run: config < overlay < explicit overrides."""
-    from kerazoo.registry import builder
-
+    """`(config, recipe, builder kwargs)` for a run: config < overlay < explicit overrides; the builder
+    kwargs are checked here once (build them with `kerazoo.loading.build`)."""
     cfg = load_config(name)
     overlay = read_overlay(config) if isinstance(config, (str, Path)) else (config or {})
     recipe_raw = {**cfg.recipe, **overlay.get("recipe", {}),
@@ -56,40 +52,6 @@ def resolve(name: str, *, config: str | Path | dict | None = None, model_overrid
     kwargs = check_kwargs(fn, {**cfg.model, **recipe.model, **overlay.get("model", {}), **(model_overrides or {})},
                           f"{name} model arguments")
     return cfg, recipe, kwargs
-
-
-def _recipe_callbacks(recipe: Recipe):
-    import keras
-
-    out = []
-    for key, options in recipe.callbacks.items():
-        if key not in _CALLBACKS:
-            raise ValueError(f"Unknown callback {key!r} in the recipe. Accepted: {', '.join(sorted(_CALLBACKS))}.")
-        if key == "cosine_decay":
-            out.append(cosine_decay(recipe, **(options or {})))
-        else:
-            out.append(getattr(keras.callbacks, _CALLBACKS[key])(**(options or {})))
-    return out
-
-
-def cosine_decay(recipe: Recipe, *, min_lr: float = 0.0, epochs: int | None = None):
-    """Recipe callback `cosine_decay: {min_lr, epochs}`: the learning rate of epoch e is
-    `min_lr + (lr - min_lr) (1 + cos(pi e / epochs)) / 2` (Loshchilov & Hutter 2017, without
-    restarts), from the recipe's learning rate over its epochs; a function of the epoch only, so a
-    resumed run continues the same curve."""
-    import math
-
-    import keras
-
-    total = int(epochs or recipe.epochs)
-    if total < 1 or min_lr < 0 or min_lr > recipe.learning_rate:
-        raise ValueError(f"cosine_decay: needs epochs >= 1 and 0 <= min_lr <= learning_rate "
-                         f"({recipe.learning_rate}). Received: epochs={total}, min_lr={min_lr}")
-
-    def schedule(epoch, lr):
-        return min_lr + 0.5 * (recipe.learning_rate - min_lr) * (1 + math.cos(math.pi * min(epoch, total) / total))
-
-    return keras.callbacks.LearningRateScheduler(schedule)
 
 
 def train(name: str, *, output: str | Path | None = None, epochs: int | None = None, batch_size: int | None = None,
@@ -131,9 +93,8 @@ def train(name: str, *, output: str | Path | None = None, epochs: int | None = N
 
     import keras
 
-    from kerazoo.recipe import compile_model
-    from kerazoo.registry import get
-    from kerazoo.training import plots
+    from kerazoo import plots
+    from kerazoo.loading import build
     from kerazoo.training.tasks import prepare
 
     multiworker, chief = distribute.is_multiworker(strategy), distribute.is_chief(strategy)
@@ -148,32 +109,30 @@ def train(name: str, *, output: str | Path | None = None, epochs: int | None = N
     global_batch = distribute.global_batch_size(recipe.batch_size, strategy)
     data = prepare(cfg, dataclasses.replace(recipe, batch_size=global_batch), kwargs, data_dir, recipe.seed)
     with distribute.scope(strategy) if strategy is not None else contextlib.nullcontext():
-        model = compile_model(get(name, **kwargs), recipe)
+        model = build(name, kwargs, recipe=recipe)
     replicas = model.distribute_strategy.num_replicas_in_sync
-    family = importlib.import_module(f"kerazoo.models.{cfg.family}")
-    monitor = family_hook(cfg.family, "checkpoint_monitor", "val_loss" if data.val is not None else "loss", data)
-    # The family's callbacks add to the epoch logs (e.g. val_lenet_fid), so they come before those reading them.
-    cbs = [*family_hook(cfg.family, "recipe_callbacks", [], recipe, data, files),
-           keras.callbacks.CSVLogger(str(files / "history.csv"), append=resuming),
-           keras.callbacks.TensorBoard(str(files / "logs")), *_recipe_callbacks(recipe)]
+    family = hooks(cfg.family)
+    default_monitor = "val_loss" if data.val is not None else "loss"
+    monitor = family.checkpoint_monitor(data) if family.checkpoint_monitor else default_monitor
+    # Sync and the family's metric callbacks first: they add to the epoch logs (e.g. val_lenet_fid) that
+    # the CSV log, checkpoints and the recipe's callbacks read.
+    first, last = fit_assembly.fit_callbacks(family, recipe, data, replicas=replicas)
+    own = family.recipe_callbacks(recipe, data, files) if family.recipe_callbacks else []
+    cbs = [*first, *own, keras.callbacks.CSVLogger(str(files / "history.csv"), append=resuming),
+           keras.callbacks.TensorBoard(str(files / "logs")), *last]
     if not multiworker:  # fit: Keras' own backups and best-model checkpoints
         (out / "checkpoints").mkdir(exist_ok=True)
         cbs.insert(0, keras.callbacks.BackupAndRestore(str(backup)))
         cbs.append(keras.callbacks.ModelCheckpoint(
             str(out / "checkpoints" / f"{'best' if monitor else 'last'}.keras"), monitor=monitor or "loss",
             save_best_only=bool(monitor), mode=monitor and infer_direction(monitor) or "auto"))
-        if replicas > 1:  # first, so checkpoints and validation see the averaged moving statistics
-            cbs.insert(0, distribute.SyncMovingStatistics())
     cbs += callbacks
     plot_paths = []
     if resuming:
         if chief:
             print(f"Resuming the interrupted run in {out}")
-    elif recipe.pretrain:  # e.g. DBN: greedy RBM pretraining initialises the network fit then tunes
-        if not hasattr(family, "recipe_pretrain"):
-            raise ValueError(f"{name}: the recipe has a `pretrain` block, but kerazoo.models.{cfg.family} "
-                             "has no pretraining stage (recipe_pretrain).")
-        plot_paths += family.recipe_pretrain(model, data, dict(recipe.pretrain), files)
+    else:  # e.g. DBN: greedy RBM pretraining initialises the network fit then tunes
+        plot_paths += fit_assembly.pretrain(name, family, model, data, recipe, files)
     if multiworker:
         distribute.fit_multiworker(model, data.train, validation_data=data.val, epochs=recipe.epochs,
                                    checkpoint_dir=backup, strategy=strategy, callbacks=cbs, verbose=verbose)
@@ -191,7 +150,8 @@ def train(name: str, *, output: str | Path | None = None, epochs: int | None = N
                                                           data.class_names, title=f"{name} on {recipe.dataset} test:"))
     history = plots.read_history(files / "history.csv")
     if chief:
-        plot_paths += family_hook(cfg.family, "recipe_plots", [], final, data, out)  # reconstructions, attention, ...
+        if family.recipe_plots:  # reconstructions, attention, ...
+            plot_paths += family.recipe_plots(final, data, out)
         plot_paths.insert(0, plots.learning_curves(history, out / "learning_curves.png",
                                                    title=f"{name} on {recipe.dataset}"))
         final.save(out / "model.keras")
@@ -214,7 +174,8 @@ def _held_out_metrics(cfg, model, data) -> tuple[dict, tuple | None]:
     if cfg.task.endswith("classification"):
         classes = _predict_classes(model, data.test)
         metrics["test_error"] = float(np.mean(classes[0] != classes[1]))
-    own = family_hook(cfg.family, "recipe_metrics", {}, model, data)
+    family = hooks(cfg.family)
+    own = family.recipe_metrics(model, data) if family.recipe_metrics else {}
     metrics.update({f"test_{k}": float(v) for k, v in own.items()})
     return metrics, classes
 
@@ -229,10 +190,10 @@ def _predict_classes(model, dataset):
 
 def evaluate(name: str, *, weights: str, data_dir=None, batch_size: int = 256) -> dict:
     """Test-split metrics of a trained model: a shipped tag (`"mnist"`) or a `.keras` path."""
-    from kerazoo.registry import get
+    from kerazoo.loading import get, trained_with
     from kerazoo.training.tasks import held_out_data
 
-    trained = _trained_with(name, weights)  # the weights' own recipe and builder arguments, when recorded
+    trained = trained_with(name, weights)  # the weights' own recipe and builder arguments, when recorded
     cfg, recipe, kwargs = resolve(name, config={"recipe": trained.get("recipe", {})},
                                   model_overrides=trained.get("model", {}))
     model = get(name, weights=weights)
@@ -240,18 +201,6 @@ def evaluate(name: str, *, weights: str, data_dir=None, batch_size: int = 256) -
         model.compile(loss=recipe.loss, metrics=list(recipe.metrics))
     data = held_out_data(cfg, recipe, kwargs, data_dir, batch_size=batch_size)
     return _held_out_metrics(cfg, model, data)[0]
-
-
-def _trained_with(name: str, weights: str) -> dict:
-    """`{"model", "recipe"}` shipped weights (their card) or a run's `.keras` (its run.json) were trained with."""
-    from kerazoo.weights import available
-
-    if weights in available(name):
-        record = available(name)[weights]
-    else:
-        run = Path(weights).expanduser().parent / "run.json"
-        record = json.loads(run.read_text()) if run.is_file() else {}
-    return {k: record[k] for k in ("model", "recipe") if k in record}
 
 
 def versions() -> dict:

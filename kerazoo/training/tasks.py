@@ -2,54 +2,15 @@
 
 Classifiers get kerazoo.data pipelines; text classifiers also get a `TextVectorization` adapted
 on the training texts, applied in the (cached) input pipeline while training and put in front of
-the trained network afterwards, so the shipped model takes raw review strings.
-
-Family hooks: optional functions of `kerazoo/models/<family>.py` that `kerazoo train`, `evaluate`,
-`export` and `tune` call when present:
-
-- `recipe_data(recipe, model_kwargs, data_dir, seed) -> TaskData`: the data of a task not in `TASKS`.
-- `recipe_pretrain(model, data, options, out) -> [png]`: a stage before `fit` (DBN's RBMs).
-- `recipe_callbacks(recipe, data, out) -> [Callback]`: extra callbacks of `fit` (DCGAN's sample grids).
-- `checkpoint_monitor(data) -> str | None`: the logged value `checkpoints/best.keras` is chosen by,
-  for models with no `loss`/`val_loss` (DCGAN: `val_lenet_fid`); None keeps the last epoch
-  (`checkpoints/last.keras`).
-- `recipe_metrics(model, data) -> {name: float}`: held-out metrics Keras' `evaluate` does not
-  compute (exact match by decoding); reported as `test_<name>` next to `evaluate`'s.
-- `recipe_plots(model, data, out) -> [png]`: plots of the trained model (reconstructions, attention).
-- `serving_endpoint(model) -> {"fn": tf.function with an input_signature, "input": description,
-  "track": [layers and resources fn uses; default the model]}`: what the SavedModel's
-  `serving_default` runs instead of the model's forward pass (raw strings in, translations out).
-- `tuning_callbacks(data) -> [Callback]`: metrics a search objective may name (`kerazoo.tuning`).
-- `targets_of_inputs(x, model_kwargs) -> y`: targets of inputs passed alone to a search (an
-  autoencoder's rescaled images).
+the trained network afterwards, so the shipped model takes raw review strings. Other tasks get
+their data from their family's `recipe_data` hook (see `kerazoo.family`).
 """
 from __future__ import annotations
 
-import dataclasses
-import importlib
-from typing import Any, Callable
+from kerazoo.family import TaskData, hooks
+from kerazoo.text import make_vectorizer, string_model
 
-__all__ = ["TaskData", "prepare", "family_hook"]
-
-
-def family_hook(family: str, hook: str, default, *args):
-    """`kerazoo.models.<family>.<hook>(*args)`, one of the hooks listed above, or `default` when the
-    family's module has none."""
-    module = importlib.import_module(f"kerazoo.models.{family}")
-    return getattr(module, hook)(*args) if hasattr(module, hook) else default
-
-
-@dataclasses.dataclass
-class TaskData:
-    """Pipelines for fit/evaluate and how to turn the trained network into the shipped model."""
-
-    train: Any                              # tf.data.Dataset
-    val: Any = None
-    test: Any = None
-    wrap: Callable | None = None            # trained model -> raw-input model (None: as is)
-    class_names: list[str] | None = None    # classifiers: label names for plots and cards
-    split: str = "test"                     # name of the held-out split `test` comes from
-    extra: dict = dataclasses.field(default_factory=dict)  # family-specific (e.g. vocabulary)
+__all__ = ["TaskData", "prepare", "held_out_data", "bucket_by_length"]
 
 
 _CLASS_NAMES = {"mnist": [str(i) for i in range(10)], "digits": [str(i) for i in range(10)],
@@ -66,27 +27,6 @@ def _images(recipe, model_kwargs, data_dir, seed) -> TaskData:
     splits = data.load(recipe.dataset, data_dir=data_dir, batch_size=recipe.batch_size,
                        validation_split=recipe.validation_split, seed=seed, **recipe.data)
     return TaskData(splits["train"], splits["val"], splits["test"], class_names=_CLASS_NAMES.get(recipe.dataset))
-
-
-def make_vectorizer(texts, *, vocab_size: int, sequence_length: int, batch_size: int = 1024):
-    """A `TextVectorization` (kerazoo's standardisation) adapted on `texts`: ids below `vocab_size`."""
-    import keras
-    import tensorflow as tf
-
-    from kerazoo.layers import text_standardize
-
-    vectorizer = keras.layers.TextVectorization(max_tokens=vocab_size, output_sequence_length=sequence_length,
-                                                standardize=text_standardize, name="vectorizer")
-    vectorizer.adapt(tf.data.Dataset.from_tensor_slices(texts).batch(batch_size))
-    return vectorizer
-
-
-def string_model(vectorizer, network, name: str):
-    """`raw strings -> vectorizer -> network`, the shipped form of a text model."""
-    import keras
-
-    text = keras.Input(shape=(), dtype="string", name="text")
-    return keras.Model(text, network(vectorizer(text)), name=name)
 
 
 _PIPELINE_OPTIONS = ("sequence_length", "bucket_boundaries")  # recipe `data:` keys of the text pipeline, not the loader
@@ -146,11 +86,11 @@ def prepare(config, recipe, model_kwargs: dict, data_dir, seed: int) -> TaskData
     """The `TaskData` a model's recipe trains on."""
     if config.task in TASKS:
         return TASKS[config.task](recipe, model_kwargs, data_dir, seed)
-    family = importlib.import_module(f"kerazoo.models.{config.family}")
-    if not hasattr(family, "recipe_data"):
-        raise NotImplementedError(f"{config.name}: no training recipe for task {config.task!r} yet "
-                                  f"(kerazoo.models.{config.family} has no recipe_data).")
-    return family.recipe_data(recipe, model_kwargs, data_dir, seed)
+    recipe_data = hooks(config.family).recipe_data
+    if recipe_data is None:
+        raise NotImplementedError(f"{config.name}: no training recipe for task {config.task!r} yet (its family "
+                                  f"{config.family!r} declares no FamilyHooks.recipe_data).")
+    return recipe_data(recipe, model_kwargs, data_dir, seed)
 
 
 def held_out_data(config, recipe, model_kwargs: dict, data_dir, *, batch_size: int = 256) -> TaskData:
@@ -160,8 +100,7 @@ def held_out_data(config, recipe, model_kwargs: dict, data_dir, *, batch_size: i
     from kerazoo.data.sources import to_dataset
 
     if config.task not in TASKS:
-        family = importlib.import_module(f"kerazoo.models.{config.family}")
-        return family.recipe_data(recipe, model_kwargs, data_dir, recipe.seed)
+        return prepare(config, recipe, model_kwargs, data_dir, recipe.seed)
     options = {k: v for k, v in recipe.data.items() if k not in _PIPELINE_OPTIONS}
     _, (x, y) = data.load_numpy(recipe.dataset, data_dir=data_dir, **options)
     if config.task == "text-classification":

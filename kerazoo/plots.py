@@ -1,4 +1,5 @@
-"""Plots a person looks at after training: learning curves and a confusion matrix (PNG)."""
+"""Plots a person looks at: learning curves, a confusion matrix (PNG), and the one way kerazoo
+gets matplotlib (`pyplot()`: the non-interactive Agg backend, imported on first use)."""
 from __future__ import annotations
 
 import csv
@@ -8,7 +9,8 @@ from typing import Sequence
 import numpy as np
 
 
-def _pyplot():
+def pyplot():
+    """`matplotlib.pyplot` on the Agg backend (files only, no display needed)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -28,7 +30,7 @@ def read_history(csv_path: str | Path) -> dict[str, list[float]]:
 
 def learning_curves(history: dict[str, Sequence[float]], path: str | Path, title: str = "") -> Path:
     """One panel per metric, training and validation curves against the epoch."""
-    plt = _pyplot()
+    plt = pyplot()
     metrics = [k for k in history if k not in ("epoch", "learning_rate") and not k.startswith("val_")]
     fig, axes = plt.subplots(1, max(len(metrics), 1), figsize=(5 * max(len(metrics), 1), 3.6), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
@@ -50,7 +52,7 @@ def learning_curves(history: dict[str, Sequence[float]], path: str | Path, title
 def confusion_matrix_plot(y_true, y_pred, path: str | Path, class_names: Sequence[str] | None = None,
                           title: str = "") -> Path:
     """Counts of true (rows) vs predicted (columns) classes, with the error rate in the title."""
-    plt = _pyplot()
+    plt = pyplot()
     y_true, y_pred = np.asarray(y_true).astype(int).ravel(), np.asarray(y_pred).astype(int).ravel()
     n = int(max(y_true.max(), y_pred.max()) + 1) if class_names is None else len(class_names)
     matrix = np.zeros((n, n), dtype=int)

@@ -1,0 +1,54 @@
+"""The errors kerazoo raises for things a user can fix, in one place.
+
+Each says what was wrong and what is accepted. They subclass `ValueError` (or `FileNotFoundError`)
+so code written against the built-in types keeps working; the CLI prints them as one line and
+exits with code 2. Importing this module imports nothing else.
+"""
+from __future__ import annotations
+
+__all__ = ["KerazooError", "ConfigError", "UnknownModelError", "WeightsError", "ArtifactError", "DataError",
+           "DataNotFoundError", "StrategyError", "TuningError", "ChiefUnreachableError", "RunLockedError"]
+
+
+class KerazooError(Exception):
+    """Base of every error kerazoo raises on purpose (as opposed to a bug)."""
+
+
+class ConfigError(KerazooError, ValueError):
+    """A config, an overlay or an override names an unknown key or holds a value of the wrong type."""
+
+
+class UnknownModelError(KerazooError, ValueError):
+    """The name is not in the catalogue (the message lists the closest names)."""
+
+
+class WeightsError(KerazooError, ValueError):
+    """Weights were asked for that do not exist or do not verify."""
+
+
+class ArtifactError(WeightsError):
+    """An artifact folder is missing a file, differs from its card, or cannot be written as asked."""
+
+
+class DataError(KerazooError, ValueError):
+    """A data file or array is not what the loader or the model expects (the message names the file)."""
+
+
+class DataNotFoundError(KerazooError, FileNotFoundError):
+    """A data set is neither on disk nor downloadable; the message says what to put where."""
+
+
+class StrategyError(KerazooError, ValueError):
+    """A distribution strategy was asked for that this machine or this operation cannot give."""
+
+
+class TuningError(KerazooError, ValueError):
+    """A search cannot run as asked (unknown tuner, objective, resume mismatch, ...)."""
+
+
+class ChiefUnreachableError(TuningError, ConnectionError):
+    """A worker found no KerasTuner chief (oracle) at the address it was given."""
+
+
+class RunLockedError(KerazooError, RuntimeError):
+    """A run or search directory is in use by another live process."""

@@ -1,0 +1,112 @@
+"""The family contract: what a model family module provides, declared once.
+
+A family is one module, `kerazoo/models/<family>.py` (or any importable module a config names by
+its dotted path, e.g. `family: mypackage.tiny_mlp`). It provides:
+
+1. builders, each a function decorated with `@kerazoo.registry.register_model` (the function's
+   name is the model's name; keyword-only, annotated arguments; see the README's naming table);
+2. optionally, hooks: functions that `kerazoo train`, `evaluate`, `export`, `tune` and the tests
+   call, declared in one place at the bottom of the module:
+
+       HOOKS = FamilyHooks(recipe_data=recipe_data, recipe_plots=recipe_plots)
+
+Every hook is optional; `hooks(family)` gives the declared ones (undeclared fields are None) and
+is the only way callers look them up. `FamilyHooks` lists every hook there is, with its signature;
+`tests/test_family_contract.py` fails on a family function named like a hook but not declared.
+
+Importing this module imports neither TensorFlow nor any family.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import importlib
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+__all__ = ["TaskData", "FamilyHooks", "HOOK_NAMES", "hooks", "family_module"]
+
+
+@dataclasses.dataclass
+class TaskData:
+    """What a recipe trains on: pipelines for fit/evaluate and how the trained network ships."""
+
+    train: Any                              # tf.data.Dataset of (x, y) batches (or x alone)
+    val: Any = None
+    test: Any = None
+    wrap: Optional[Callable] = None         # trained network -> raw-input model (None: as is)
+    class_names: Optional[list] = None      # classifiers: label names for plots and cards
+    split: str = "test"                     # name of the held-out split `test` comes from
+    extra: dict = dataclasses.field(default_factory=dict)  # family-specific (vectorizer, pairs, ...)
+
+
+Callbacks = list   # of keras.callbacks.Callback
+Paths = list       # of pathlib.Path (PNG files written)
+
+
+@dataclasses.dataclass(frozen=True)
+class FamilyHooks:
+    """Every hook a family may declare. Each is called with exactly the arguments shown."""
+
+    # recipe_data(recipe, model_kwargs, data_dir, seed) -> TaskData
+    #   The data of a task kerazoo.training.tasks does not know (image and text classification it does).
+    recipe_data: Optional[Callable[[Any, dict, Any, int], TaskData]] = None
+    # recipe_pretrain(model, data, options, out) -> [png]
+    #   A stage before `fit`, configured by the recipe's `pretrain:` block (DBN's RBMs, word2vec embeddings).
+    recipe_pretrain: Optional[Callable[[Any, TaskData, dict, Path], Paths]] = None
+    # recipe_callbacks(recipe, data, out) -> [Callback]
+    #   Extra callbacks of `kerazoo train` only (sample grids written to `out`).
+    recipe_callbacks: Optional[Callable[[Any, TaskData, Path], Callbacks]] = None
+    # metric_callbacks(data) -> [Callback]
+    #   Callbacks that add `val_*` entries to the epoch logs (exact match by decoding, LeNet-FID, a probe's
+    #   accuracy): they run first in `kerazoo train` and in every search trial, so checkpoints, learning
+    #   curves and search objectives can name them. Scored on validation (else training) data, never test.
+    metric_callbacks: Optional[Callable[[TaskData], Callbacks]] = None
+    # checkpoint_monitor(data) -> str | None
+    #   The logged value `checkpoints/best.keras` is chosen by, for models without `val_loss` (DCGAN:
+    #   `val_lenet_fid`); None keeps the last epoch.
+    checkpoint_monitor: Optional[Callable[[TaskData], Optional[str]]] = None
+    # recipe_metrics(model, data) -> {name: float}
+    #   Held-out metrics `evaluate` does not compute, reported as `test_<name>` in the card.
+    recipe_metrics: Optional[Callable[[Any, TaskData], dict]] = None
+    # recipe_plots(model, data, out) -> [png]
+    #   Plots of the trained model (reconstructions, attention maps, neighbours).
+    recipe_plots: Optional[Callable[[Any, TaskData, Path], Paths]] = None
+    # serving_endpoint(model) -> {"fn": tf.function with input_signature, "input": str, "track": [...]}
+    #   What the SavedModel's `serving_default` runs instead of the forward pass (strings in, strings out).
+    serving_endpoint: Optional[Callable[[Any], dict]] = None
+    # targets_of_inputs(x, model_kwargs) -> y
+    #   Targets of inputs given alone to a search (an autoencoder's rescaled images).
+    targets_of_inputs: Optional[Callable[[Any, dict], Any]] = None
+    # example_batch(model, n, seed) -> (x, y)
+    #   A batch the model trains on, for the registry-wide tests (default: made from `model.inputs`).
+    example_batch: Optional[Callable[[Any, int, int], tuple]] = None
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value is not None and not callable(value):
+                raise TypeError(f"FamilyHooks.{field.name} must be a function, received {value!r}")
+
+
+HOOK_NAMES = tuple(f.name for f in dataclasses.fields(FamilyHooks))
+_NONE = FamilyHooks()
+
+
+def family_module(family: str):
+    """The module of a family: `kerazoo.models.<family>`, or `family` itself when it is a dotted path."""
+    return importlib.import_module(family if "." in family else f"kerazoo.models.{family}")
+
+
+@functools.cache
+def hooks(family: str) -> FamilyHooks:
+    """The hooks a family declares (its module's `HOOKS`), every other field None.
+
+    Example:
+      >>> hooks("dcgan").checkpoint_monitor
+      <function checkpoint_monitor at ...>
+    """
+    declared = getattr(family_module(family), "HOOKS", _NONE)
+    if not isinstance(declared, FamilyHooks):
+        raise TypeError(f"{family}: HOOKS must be a kerazoo.family.FamilyHooks, received {type(declared).__name__}")
+    return declared
