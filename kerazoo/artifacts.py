@@ -308,6 +308,8 @@ def _collect(versions: Path, keep: set, *, age: float = 3600.0) -> None:
         with contextlib.suppress(OSError):
             if folder.resolve() not in keep and time.time() - folder.stat().st_mtime > age:
                 shutil.rmtree(folder, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        versions.rmdir()  # only when empty (a shipped store keeps no versions)
 
 
 def card_readme(card: dict) -> str:

@@ -39,6 +39,23 @@ def _serving_spec(model, model_kwargs: dict):
     return tf.TensorSpec(spec.shape, spec.dtype, name=spec.name), f"{spec.dtype} {list(spec.shape[1:])}"
 
 
+def _checked_forward(model, spec):
+    """`model(x)` for a serving signature: a batch of another shape is an error naming the expected one
+    (signatures do not check it themselves), and an empty batch gives empty outputs (TF 2.21's
+    convolution mis-shapes an empty batch: it runs on one blank example that is then dropped)."""
+    import tensorflow as tf
+
+    def forward(x):
+        x = tf.ensure_shape(x, spec.shape)
+        n = tf.shape(x)[0]
+        blank = tf.fill(tf.concat([[1], tf.shape(x)[1:]], 0), tf.constant("" if spec.dtype == tf.string else 0,
+                                                                          spec.dtype))
+        out = model(tf.cond(n > 0, lambda: x, lambda: blank), training=False)
+        return tf.nest.map_structure(lambda o: o[:n], out)
+
+    return tf.function(forward)
+
+
 def export_saved_model(model, path: str | Path, *, name: str, model_kwargs: dict | None = None) -> str:
     """Writes `model` as a TF SavedModel whose `serving_default` takes raw inputs; returns a description of them.
 
@@ -60,9 +77,13 @@ def export_saved_model(model, path: str | Path, *, name: str, model_kwargs: dict
             archive.track(resource)
         archive.add_endpoint("serving_default", endpoint["fn"])
         input_text = endpoint["input"]
-    else:  # what `model.export` does
+    else:  # the forward pass, as `model.export` writes it, with the batch checked
         spec, input_text = _serving_spec(model, model_kwargs or {})
-        archive.track_and_add_endpoint("serving_default", model, spec if isinstance(spec, list) else [spec])
+        if isinstance(spec, list):
+            archive.track_and_add_endpoint("serving_default", model, spec)
+        else:
+            archive.track(model)
+            archive.add_endpoint("serving_default", _checked_forward(model, spec), input_signature=[spec])
     store_weights_once(archive)
     archive.write_out(str(path), verbose=False)
     return input_text

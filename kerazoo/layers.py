@@ -41,17 +41,22 @@ def text_standardize(text):
 
 @keras.saving.register_keras_serializable(package="kerazoo")
 class MaskedGlobalMaxPooling1D(keras.layers.Layer):
-    """Max over time that ignores masked (padding) steps; Keras' GlobalMaxPooling1D drops masks."""
+    """Max over time that ignores masked (padding) steps; Keras' GlobalMaxPooling1D drops masks.
+
+    A sequence with no unmasked step (an empty review) pools to zeros, so its score is finite and the
+    same alone or in any batch (the lowest float would overflow the next layer into inf and NaN).
+    """
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.supports_masking = True
 
     def call(self, inputs, mask=None):
-        if mask is not None:
-            lowest = tf.constant(inputs.dtype.min, dtype=inputs.dtype)
-            inputs = tf.where(tf.expand_dims(tf.cast(mask, "bool"), -1), inputs, lowest)
-        return tf.reduce_max(inputs, axis=1)
+        if mask is None:
+            return tf.reduce_max(inputs, axis=1)
+        mask = tf.expand_dims(tf.cast(mask, "bool"), -1)
+        pooled = tf.reduce_max(tf.where(mask, inputs, tf.constant(inputs.dtype.min, dtype=inputs.dtype)), axis=1)
+        return tf.where(tf.reduce_any(mask, axis=1), pooled, tf.zeros_like(pooled))
 
     def compute_mask(self, inputs, mask=None):
         return None

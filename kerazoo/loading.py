@@ -18,6 +18,7 @@ from kerazoo import artifacts
 from kerazoo.artifacts import TAG_PATTERN, split_name
 from kerazoo.config import check_dataclass, check_kwargs, load_config
 from kerazoo.errors import ArtifactError, WeightsError
+from kerazoo.inputs import guard
 from kerazoo.recipe import Recipe, compile_model
 from kerazoo.registry import builder
 
@@ -46,6 +47,10 @@ def get(name: str, /, *, weights: str | os.PathLike | None = None, compile: bool
       >>> model = kerazoo.get("lenet5", variant="modern", classes=26)
       >>> model = kerazoo.get("lenet5.mnist")
     """
+    return guard(_get(name, weights, compile, overrides), name=name)
+
+
+def _get(name, weights, compile, overrides):
     arch, tag = split_name(name)
     if tag is not None:
         if weights is not None and weights != tag:
@@ -64,8 +69,8 @@ def get(name: str, /, *, weights: str | os.PathLike | None = None, compile: bool
             return load_artifact(arch, path, compile=compile, **given)
         return load_file(arch, path, compile=compile, **given)
     if not isinstance(weights, str):
-        raise WeightsError(f"weights: expected None, an artifact tag (a str) or a path (a .keras file or an artifact "
-                           f"folder); received {type(weights).__name__} {weights!r}")
+        raise WeightsError(f"weights: expected None, a shipped tag or one of yours (a str), or a path (a .keras file or "
+                           f"an artifact folder); received {type(weights).__name__} {weights!r}")
     artifact = artifacts.find(arch, weights)  # checks the tag's pattern
     if artifact is None:
         found = artifacts.artifacts(arch).values()

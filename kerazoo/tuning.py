@@ -626,7 +626,7 @@ def _classes():
 
         def build(self, hp):
             from kerazoo.recipe import compile_model
-            from kerazoo.registry import get
+            from kerazoo.loading import get
 
             kwargs, recipe = self.sample(hp)
             keras.utils.set_random_seed(recipe.seed)

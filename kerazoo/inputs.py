@@ -1,0 +1,121 @@
+"""Input checks of the models `kerazoo.get` returns: every well-formed input gets an answer, every
+malformed one a clear error (never a silent wrong answer or a TensorFlow stack trace).
+
+- A batch of the wrong shape (a single image instead of a batch, RGB for a grayscale model, ...)
+  is a `ValueError` naming the expected shape and dtype and what was received.
+- A float image batch in [0, 1] given to a model that takes raw pixels 0-255 (it rescales by 1/255
+  inside) is refused: its scores would be confidently wrong.
+- An empty batch gives empty outputs from `predict` and `model(x)` (Keras 3.15's `predict` raises
+  `UnboundLocalError` on it, and TF 2.21's convolution returns wrongly shaped tensors for it).
+
+The checks wrap the instance's `call` and `predict` (nothing is saved with the model); they run
+in Python on the inputs' shapes, so compiled steps are unchanged.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+__all__ = ["guard"]
+
+
+def _expected(model) -> list[tuple[tuple, str]]:
+    return [(tuple(spec.shape[1:]), str(spec.dtype)) for spec in model.inputs]
+
+
+def _describe(shape: tuple, dtype: str) -> str:
+    dims = ", ".join("any" if d is None else str(d) for d in shape)
+    return f"{dtype} batches of shape (N, {dims})" if dims else f"{dtype} batches of shape (N,)"
+
+
+def _arrays(x) -> bool:
+    """In-memory batches (NumPy arrays, eager tensors, nested lists) are checked; datasets, generators and
+    symbolic tensors are left to Keras."""
+    if isinstance(x, (list, tuple)):
+        return all(_arrays(v) for v in x) if x and not isinstance(x[0], (int, float, str, bytes)) else True
+    if isinstance(x, (np.ndarray, np.generic, str)):
+        return True
+    return type(x).__name__ == "EagerTensor"
+
+
+def _check(model, name: str, x, raw_pixels: bool) -> bool:
+    """Raises on a malformed batch; returns True when the batch is empty."""
+    if not _arrays(x):
+        return False
+    xs = x if isinstance(x, (list, tuple)) and len(model.inputs) > 1 else [x]
+    if len(xs) != len(model.inputs):
+        raise ValueError(f"{name} takes {len(model.inputs)} inputs ({', '.join(s.name for s in model.inputs)}); "
+                         f"received {len(xs)}")
+    empty = False
+    for value, (shape, dtype) in zip(xs, _expected(model)):
+        if isinstance(value, str):
+            raise ValueError(f"{name} takes a batch of strings (a list or array), e.g. [text]; received one str")
+        value_shape = tuple(getattr(value, "shape", None) or np.shape(value))
+        value_dtype = getattr(getattr(value, "dtype", None), "name", None) or str(np.asarray(value).dtype)
+        if dtype == "string":
+            if len(value_shape) != 1 + len(shape):
+                raise ValueError(f"{name} takes a 1-d batch of strings; received an array of shape {value_shape}")
+        elif len(value_shape) != len(shape) + 1 or any(e is not None and e != v for e, v in zip(shape, value_shape[1:])):
+            hint = " (one example: x[None], a batch of one)" if value_shape == tuple(shape) else ""
+            raise ValueError(f"{name} takes {_describe(shape, 'uint8' if raw_pixels else dtype)}{hint}; received "
+                             f"{value_dtype} of shape {value_shape}")
+        elif raw_pixels and value_shape[0] and value_dtype.startswith("float") and hasattr(value, "__array__"):
+            peak = float(np.max(np.asarray(value)))
+            if peak <= 1.0:
+                raise ValueError(f"{name} takes raw pixels 0-255 (it rescales by 1/255 inside); received {value_dtype} "
+                                 f"values up to {peak:g}, which it would read as nearly black. Pass x * 255 "
+                                 "(or uint8 images).")
+        empty = empty or value_shape[0] == 0
+    return empty
+
+
+def _empty_outputs(model):
+    import keras
+
+    def zeros(shape, dtype):
+        return np.zeros((0, *[d or 0 for d in shape[1:]]), dtype=dtype)
+
+    outs = [zeros(tuple(o.shape), str(o.dtype)) for o in keras.tree.flatten(model.outputs)]
+    return keras.tree.pack_sequence_as(model.outputs, outs) if len(outs) > 1 else outs[0]
+
+
+def _takes_raw_pixels(model) -> bool:
+    """The model rescales its input by 1/255 first (kerazoo builders' `rescaling=1/255` layer)."""
+    import keras
+
+    return any(isinstance(layer, keras.layers.Rescaling) and np.isclose(float(np.ravel(layer.scale)[0]), 1 / 255)
+               for layer in model.layers[:4])
+
+
+def guard(model, *, name: str | None = None):
+    """Adds the input checks above to `model` (a functional model; others are returned as they are).
+
+    Args:
+      name: how messages name the model (default: its Keras name), e.g. `"lenet5.mnist"`.
+    """
+    try:
+        inputs = model.inputs
+    except (AttributeError, ValueError):  # a subclassed model not built from keras.Input
+        return model
+    if not inputs or getattr(model, "_kerazoo_guarded", False):
+        return model
+    name, raw_pixels = name or model.name, _takes_raw_pixels(model)
+    call, predict = model.call, model.predict
+
+    @functools.wraps(call)
+    def checked_call(inputs, *args, **kwargs):
+        import tensorflow as tf
+
+        if tf.executing_eagerly() and _check(model, name, inputs, raw_pixels):
+            return _empty_outputs(model)
+        return call(inputs, *args, **kwargs)
+
+    @functools.wraps(predict)
+    def checked_predict(x, *args, **kwargs):
+        if _check(model, name, x, raw_pixels):
+            return _empty_outputs(model)
+        return predict(x, *args, **kwargs)
+
+    model.call, model.predict, model._kerazoo_guarded = checked_call, checked_predict, True
+    return model
