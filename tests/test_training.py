@@ -149,15 +149,24 @@ def test_text_model_trains_on_a_raw_aclimdb_tree_and_serves_strings(tmp_path):
 
 
 def test_dbn_recipe_pretrains_the_stack_before_fine_tuning(mnist_dir, tmp_path):
+    from kerazoo.models.dbn import RBM, reconstruction_errors
+
     run = tmp_path / "dbn"
-    result = kerazoo.train("dbn", epochs=8, batch_size=20, lr=1e-2, data_dir=mnist_dir, output=run, verbose=0,
+    result = kerazoo.train("dbn", epochs=8, batch_size=20, lr=3e-2, data_dir=mnist_dir, output=run, verbose=0,
                            model_overrides={"units": [32, 16], "dropout": 0.0, "input_dropout": 0.0},
-                           config={"recipe": {"pretrain": {"epochs": 2, "batch_size": 40, "verbose": 0}}})
+                           config={"recipe": {"pretrain": {"epochs": 2, "batch_size": 40, "verbose": 0},
+                                              "callbacks": {}}})
     errors = json.loads((run / "pretraining.json").read_text())
-    assert list(errors) == ["rbm_1", "rbm_2"] and all(0 < e < 0.5 for e in errors.values())
+    with np.load(mnist_dir / "mnist.npz") as f:
+        pixels = (f["x_train"].reshape(len(f["x_train"]), -1) / 255).astype("float32")
+    untrained = RBM(784, 32)
+    untrained.compile()
+    assert list(errors) == ["rbm_1", "rbm_2"] and all(np.isfinite(e) and e > 0 for e in errors.values())
+    # CD-1 learned the digits: half the reconstruction error of an untrained RBM (0.083 vs 0.185 measured)
+    assert errors["rbm_1"] < 0.6 * reconstruction_errors([untrained], pixels)["rbm"]
     assert (run / "reconstruction_error.png").read_bytes()[:4] == b"\x89PNG"
     assert any(p.name == "reconstruction_error.png" for p in result.plots)
-    assert result.metrics["test_accuracy"] > 0.3
+    assert result.metrics["test_accuracy"] >= 0.55  # 0.70 measured; shuffled training labels give 0.20
 
 
 def test_autoencoder_recipe_trains_on_rescaled_targets_and_plots(mnist_dir, tmp_path):
