@@ -6,7 +6,7 @@ import kerazoo
 from kerazoo.data.augment import augment_dataset, check_augment
 from kerazoo.data.perturb import KINDS, perturb, perturbation_parameters, perturbed_accuracy, transform
 
-SPEC = {"translate": 0.15, "rotate": 20, "zoom": 0.2, "shear": 10, "elastic": {"alpha": 34, "sigma": 4}}
+SPEC = {"probability": 1.0, "translate": 0.15, "rotate": 20, "zoom": 0.2, "shear": 10, "elastic": {"alpha": 34, "sigma": 4}}
 
 
 def _digits(n=24, seed=0):
@@ -92,7 +92,7 @@ def test_perturbed_accuracy_reads_arrays_and_pipelines():
 def test_bad_augment_keys_and_values_are_clear_config_errors():
     from kerazoo.recipe import Recipe
 
-    with pytest.raises(kerazoo.ConfigError, match=r"unknown key 'rotation'.*Accepted keys: translate.*rotate.*zoom.*"
+    with pytest.raises(kerazoo.ConfigError, match=r"unknown key 'rotation'.*Accepted keys: probability.*translate.*rotate.*zoom.*"
                                                   r"shear.*elastic"):
         Recipe(augment={"rotation": 15})
     with pytest.raises(kerazoo.ConfigError, match=r"zoom must be a number in \[0, 1\]. Received: zoom=1.5"):
@@ -124,6 +124,16 @@ def test_augmented_batches_differ_keep_labels_dtype_and_are_seeded():
     np.testing.assert_array_equal(epoch1[0][0], again[0][0])  # seeded: the same run sees the same distortions
     assert not np.array_equal(epoch1[0][0], first(augment_dataset(raw, SPEC, seed=4))[0][0])
     assert augment_dataset(raw, {}, seed=3) is raw
+
+
+def test_probability_leaves_a_fraction_of_the_images_exactly_unchanged():
+    import tensorflow as tf
+
+    x, y = _digits(400)
+    raw = tf.data.Dataset.from_tensor_slices((x, y)).batch(100)
+    out = np.concatenate([a for a, _ in augment_dataset(raw, {**SPEC, "probability": 0.3}, seed=0).as_numpy_iterator()])
+    unchanged = (out == x).all(axis=(1, 2))
+    assert 0.6 < unchanged.mean() < 0.8, unchanged.mean()  # 70 % pass as they are, bit for bit
 
 
 def test_augmentation_is_only_in_training(mnist_dir, tmp_path):
