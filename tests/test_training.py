@@ -152,7 +152,8 @@ def test_dbn_recipe_pretrains_the_stack_before_fine_tuning(mnist_dir, tmp_path):
     run = tmp_path / "dbn"
     result = kerazoo.train("dbn", epochs=8, batch_size=20, lr=1e-2, data_dir=mnist_dir, output=run, verbose=0,
                            model_overrides={"units": [32, 16], "dropout": 0.0, "input_dropout": 0.0},
-                           config={"recipe": {"pretrain": {"epochs": 2, "batch_size": 40, "verbose": 0}}})
+                           config={"recipe": {"pretrain": {"epochs": 2, "batch_size": 40, "verbose": 0},
+                                              "augment": {}}})  # the label is the bar's position: no shifts
     errors = json.loads((run / "pretraining.json").read_text())
     assert list(errors) == ["rbm_1", "rbm_2"] and all(0 < e < 0.5 for e in errors.values())
     assert (run / "reconstruction_error.png").read_bytes()[:4] == b"\x89PNG"
