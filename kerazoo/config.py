@@ -127,7 +127,7 @@ def _read(path: Path) -> ZooConfig:
         raise ConfigError(f"{where}: name {data['name']!r} differs from the file name {path.stem!r}")
     from kerazoo.recipe import Recipe  # no TensorFlow there either
 
-    check_dataclass(Recipe, data.get("recipe", {}), f"{where} (recipe)")
+    Recipe(**check_dataclass(Recipe, data.get("recipe", {}), f"{where} (recipe)"))  # and its own checks
     return ZooConfig(**data, path=path)
 
 

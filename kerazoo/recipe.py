@@ -22,6 +22,7 @@ class Recipe:
     data: dict = dataclasses.field(default_factory=dict)  # loader/pipeline options (sequence_length, ...)
     model: dict = dataclasses.field(default_factory=dict)  # builder arguments this recipe trains with
     pretrain: dict = dataclasses.field(default_factory=dict)  # family pretraining before fit (e.g. DBN's RBMs)
+    augment: dict = dataclasses.field(default_factory=dict)   # training images only: kerazoo.data.augment
     optimizer: str | dict = "adam"    # a keras.optimizers name, or {name: adam, beta_1: 0.5, ...}
     learning_rate: float = 1e-3
     clipnorm: float | None = None     # gradient clipping inside the optimizer
@@ -41,6 +42,10 @@ class Recipe:
                 or self.steps_per_execution < 1:
             raise ValueError(f"recipe steps_per_execution must be a positive int. "
                              f"Received: steps_per_execution={self.steps_per_execution!r}")
+        if self.augment:
+            from kerazoo.data.augment import check_augment  # no TensorFlow there either
+
+            check_augment(self.augment)
 
 
 def recipe_of(config_recipe: dict, **overrides: Any) -> Recipe:

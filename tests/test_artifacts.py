@@ -90,6 +90,28 @@ def test_held_out_metric_matches_card(name, shared_data):
         assert metrics[key] == pytest.approx(value, abs=2e-3), key
 
 
+PERTURBED = [n for n in ARTIFACTS if "test_perturbed_accuracy" in _card(n)[0]["metrics"]]
+
+
+def test_digit_artifacts_report_perturbed_accuracy():
+    assert {"lenet5.mnist", "dbn.mnist"} <= set(PERTURBED)
+
+
+@pytest.mark.parametrize("name", PERTURBED)
+def test_perturbed_accuracy_on_the_card_is_real(name, shared_data):
+    """The card's accuracy on the perturbed test digits, rechecked on the first 1,000 of them (the same
+    perturbations as in the whole set): within 4 binomial standard errors, and below the clean figure."""
+    from kerazoo import data
+    from kerazoo.data.perturb import perturbed_accuracy
+
+    card, _ = _card(name)
+    _, (x, y) = data.load_numpy(card["dataset"], data_dir=shared_data)
+    n, p = 1000, card["metrics"]["test_perturbed_accuracy"]
+    sample = perturbed_accuracy(kerazoo.get(name), (x, y), limit=n)
+    assert abs(sample - p) <= 4 * np.sqrt(p * (1 - p) / n) + 1e-3, (sample, p)
+    assert p < card["metrics"]["test_accuracy"], "perturbed digits are harder than the clean ones"
+
+
 def test_tampered_artifact_is_refused(tmp_path, monkeypatch):
     copy = tmp_path / "models" / "lenet5.mnist"
     shutil.copytree(artifacts.shipped_dir() / "lenet5.mnist", copy)

@@ -155,7 +155,7 @@ def test_dbn_recipe_pretrains_the_stack_before_fine_tuning(mnist_dir, tmp_path):
     result = kerazoo.train("dbn", epochs=8, batch_size=20, lr=3e-2, data_dir=mnist_dir, output=run, verbose=0,
                            model_overrides={"units": [32, 16], "dropout": 0.0, "input_dropout": 0.0},
                            config={"recipe": {"pretrain": {"epochs": 2, "batch_size": 40, "verbose": 0},
-                                              "callbacks": {}}})
+                                              "callbacks": {}, "augment": {}, "validation_split": 0.0}})
     errors = json.loads((run / "pretraining.json").read_text())
     with np.load(mnist_dir / "mnist.npz") as f:
         pixels = (f["x_train"].reshape(len(f["x_train"]), -1) / 255).astype("float32")

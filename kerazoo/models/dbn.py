@@ -19,12 +19,13 @@ import keras
 import numpy as np
 from keras import ops
 
+from kerazoo.data.perturb import perturbed_accuracy
 from kerazoo.family import FamilyHooks
 from kerazoo.models._common import check_positive, check_rate
 from kerazoo.registry import register_model
 
 __all__ = ["RBM", "DBN", "dbn", "pretrain", "unroll", "reconstruction_errors", "reconstruction_error_plot",
-           "pretrain_and_finetune"]
+           "pretrain_and_finetune", "recipe_pretrain", "recipe_metrics"]
 
 
 @keras.saving.register_keras_serializable(package="kerazoo")
@@ -290,16 +291,28 @@ def _visible(model: keras.Model, x, batch_size: int = 1024) -> np.ndarray:
 
 def recipe_pretrain(model: keras.Model, data, options: dict, out: Path) -> list[Path]:
     """`kerazoo train dbn` stage before `fit`: greedy pretraining on the training split, unrolled into
-    `model`; writes `pretraining.json` (per-layer reconstruction error) and its plot."""
+    `model`; writes `pretraining.json` (per-layer reconstruction error) and its plot.
+
+    With the recipe's `augment:` block the RBMs see one augmented pass of the training split
+    (`pretrain: {augmented: false}`: the raw digits; `DBN.pretrain`'s other options pass through).
+    """
     import json
 
-    x = np.concatenate([xb for xb, _ in data.train.as_numpy_iterator()])
+    options = dict(options)
+    source = data.train if options.pop("augmented", True) else data.extra.get("unaugmented_train", data.train)
+    x = np.concatenate([xb for xb, _ in source.as_numpy_iterator()])
     rbms = pretrain(_visible(model, x), [layer.units for layer in _hidden_layers(model)], **options)
     unroll(rbms, model)
     errors = reconstruction_errors(rbms)
     print("RBM reconstruction error per layer:", ", ".join(f"{k}={v:.4f}" for k, v in errors.items()))
     (Path(out) / "pretraining.json").write_text(json.dumps(errors, indent=2))
     return [reconstruction_error_plot(rbms, Path(out) / "reconstruction_error.png")]
+
+
+def recipe_metrics(model: keras.Model, data) -> dict[str, float]:
+    """`kerazoo train`/`evaluate` hook: accuracy on the perturbed copy of the held-out images
+    (`kerazoo.data.perturb`: shifted, rotated, rescaled), on the card as `test_perturbed_accuracy`."""
+    return {"perturbed_accuracy": perturbed_accuracy(model, data.test)}
 
 
 class DBN:
@@ -368,4 +381,4 @@ def pretrain_and_finetune(x, y, *, pretrain_epochs: int = 10, epochs: int = 10, 
     return net
 
 
-HOOKS = FamilyHooks(recipe_pretrain=recipe_pretrain)
+HOOKS = FamilyHooks(recipe_pretrain=recipe_pretrain, recipe_metrics=recipe_metrics)

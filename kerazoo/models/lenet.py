@@ -15,6 +15,8 @@ from typing import Literal
 
 import keras
 
+from kerazoo.data.perturb import perturbed_accuracy
+from kerazoo.family import FamilyHooks
 from kerazoo.models._common import (check_choice, check_positive, check_rate, classifier_top,
                                     conv_out, image_input, min_spatial_size)
 from kerazoo.registry import register_model
@@ -105,3 +107,12 @@ def lenet5(
     outputs = classifier_top(x, include_top=include_top, pooling=pooling, classes=classes,
                              classifier_activation=classifier_activation, hidden=f6)
     return keras.Model(inputs, outputs, name=name)
+
+
+def recipe_metrics(model: keras.Model, data) -> dict[str, float]:
+    """`kerazoo train`/`evaluate` hook: accuracy on the perturbed copy of the held-out images
+    (`kerazoo.data.perturb`: shifted, rotated, rescaled), on the card as `test_perturbed_accuracy`."""
+    return {"perturbed_accuracy": perturbed_accuracy(model, data.test)}
+
+
+HOOKS = FamilyHooks(recipe_metrics=recipe_metrics)

@@ -23,10 +23,13 @@ _CLASS_NAMES = {"mnist": [str(i) for i in range(10)], "digits": [str(i) for i in
 
 def _images(recipe, model_kwargs, data_dir, seed) -> TaskData:
     from kerazoo import data
+    from kerazoo.data.augment import augment_dataset
 
     splits = data.load(recipe.dataset, data_dir=data_dir, batch_size=recipe.batch_size,
                        validation_split=recipe.validation_split, seed=seed, **recipe.data)
-    return TaskData(splits["train"], splits["val"], splits["test"], class_names=_CLASS_NAMES.get(recipe.dataset))
+    train = augment_dataset(splits["train"], recipe.augment, seed=seed)  # training only; as is without `augment`
+    return TaskData(train, splits["val"], splits["test"], class_names=_CLASS_NAMES.get(recipe.dataset),
+                    extra={"unaugmented_train": splits["train"]})
 
 
 _PIPELINE_OPTIONS = ("sequence_length", "bucket_boundaries")  # recipe `data:` keys of the text pipeline, not the loader
