@@ -30,7 +30,7 @@ __all__ = ["get", "list_models", "describe", "register_model", "load_saved_model
            "ArtifactError", "DataError", "DataNotFoundError", "__version__"]
 
 _LAZY = {"train": "kerazoo.training.run", "evaluate": "kerazoo.training.run",
-         "finetune": "kerazoo.training.finetune", "export": "kerazoo.export", "verify": "kerazoo.export",
+         "finetune": "kerazoo.training.finetune", "export": "kerazoo.exporting", "verify": "kerazoo.exporting",
          "tune": "kerazoo.tuning", "hypermodel": "kerazoo.tuning"}
 
 

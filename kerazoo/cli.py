@@ -131,14 +131,14 @@ def _cmd_evaluate(args) -> int:
 
 
 def _cmd_export(args) -> int:
-    from kerazoo.export import export
+    from kerazoo.exporting import export
 
     print(f"wrote {export(args.run_dir, tag=args.tag, destination=args.destination, overwrite=args.overwrite, shadow=args.shadow, shipped=args.shipped)}")
     return 0
 
 
 def _cmd_verify(args) -> int:
-    from kerazoo.export import verify
+    from kerazoo.exporting import verify
 
     report = verify(args.name)
     for name, problem in report.items():

@@ -214,7 +214,7 @@ def test_reexport_keeps_weights_metrics_and_stores_each_weight_once(tmp_path):
     """`kerazoo export <artifact>` refreshes an artifact: same weights and card metrics, one copy of each weight."""
     import tensorflow as tf
 
-    from kerazoo.export import export
+    from kerazoo.exporting import export
 
     card, folder = _card("lenet5.mnist")
     dest = export(folder, destination=tmp_path)

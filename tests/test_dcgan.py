@@ -137,7 +137,7 @@ def test_recipe_writes_a_grid_per_epoch_scores_samples_and_serves_pixels(shared_
     """`kerazoo train dcgan` -> per-epoch grids, LeNet scores on the card; the export maps z to images."""
     import tensorflow as tf
 
-    from kerazoo.export import export
+    from kerazoo.exporting import export
 
     train, test = _mnist_subset(shared_data, 256)
     np.savez(tmp_path / "mnist.npz", x_train=train, y_train=np.zeros(256, "uint8"), x_test=test,

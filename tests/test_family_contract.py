@@ -101,3 +101,12 @@ def test_a_new_family_is_built_trained_exported_and_loaded(tiny_family):
 def test_a_hook_with_the_wrong_type_is_refused():
     with pytest.raises(TypeError, match="FamilyHooks.recipe_data must be a function"):
         family.FamilyHooks(recipe_data="not a function")
+
+
+def test_export_and_verify_stay_callable_after_their_module_is_imported():
+    """`kerazoo.export` is a function; importing the module that defines it must not shadow it."""
+    import importlib
+
+    importlib.import_module("kerazoo.exporting")
+    assert kerazoo.verify("lenet5.mnist") == {"lenet5.mnist": None}
+    assert callable(kerazoo.export) and kerazoo.export.__module__ == "kerazoo.exporting"

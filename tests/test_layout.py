@@ -72,7 +72,7 @@ def test_no_import_circles():
 
 
 def test_models_do_not_import_training_tuning_or_the_cli():
-    above = ("kerazoo.training", "kerazoo.tuning", "kerazoo.cli", "kerazoo.demo", "kerazoo.export")
+    above = ("kerazoo.training", "kerazoo.tuning", "kerazoo.cli", "kerazoo.demo", "kerazoo.exporting")
     for name, imported in _graph().items():
         if name.startswith("kerazoo.models"):
             bad = sorted(m for m in imported if m.startswith(above))

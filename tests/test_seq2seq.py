@@ -51,7 +51,7 @@ def test_savedmodel_translates_raw_strings_like_greedy_translate(trained, tmp_pa
     """The exported `serving_default` decodes in the graph: strings in, the same translations out."""
     import tensorflow as tf
 
-    from kerazoo.export import export_saved_model
+    from kerazoo.exporting import export_saved_model
 
     model, test = trained
     sources = [s for s, _ in test[:8]] + ["", "no date here at all"]

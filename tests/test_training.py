@@ -7,7 +7,7 @@ import pytest
 
 import kerazoo
 from kerazoo import cli
-from kerazoo.export import export
+from kerazoo.exporting import export
 
 
 @pytest.fixture()

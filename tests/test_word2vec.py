@@ -207,7 +207,7 @@ def test_savedmodel_serves_word_vectors(tmp_path):
     """The exported `serving_default` maps words to the input-embedding rows; unknown words say so."""
     import tensorflow as tf
 
-    from kerazoo.export import export_saved_model
+    from kerazoo.exporting import export_saved_model
 
     vocab = Vocabulary.build(planted_corpus(), min_count=1)
     model = kerazoo.get("word2vec", vocab_size=len(vocab), embedding_dim=8, vocabulary=vocab.words)
