@@ -156,10 +156,7 @@ def _cmd_finetune(args) -> int:
     from kerazoo import data
     from kerazoo.training.finetune import finetune
 
-    if args.strategy == "multiworker":
-        raise distribute.StrategyError("--strategy multiworker: fine-tuning trains with Keras' fit, which fails "
-                                       "under MultiWorkerMirroredStrategy. Accepted here: auto, cpu, gpu, "
-                                       "mirrored, tpu.")
+    distribute.refuse_multiworker(args.strategy, "kerazoo finetune")  # before any strategy is created
     strategy = distribute.as_strategy(distribute.from_arguments(args))  # first: before TensorFlow initialises
     splits = data.load(args.dataset, data_dir=args.data_dir, seed=args.seed,
                        batch_size=distribute.global_batch_size(args.batch_size, strategy))
