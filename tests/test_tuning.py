@@ -33,7 +33,7 @@ def _within(space, values):
         if p.kind in ("int", "float"):
             assert spec["min"] <= value <= spec["max"], (p.key, value)
         elif p.kind == "choice":
-            assert tuning._find(spec["values"], value) is not None, (p.key, value)
+            assert tuning.specs.find_value(spec["values"], value) is not None, (p.key, value)
         elif p.kind == "boolean":
             assert isinstance(value, bool), (p.key, value)
         elif p.kind == "list":

@@ -1,0 +1,68 @@
+"""What a search trains: a model's config, recipe and builder arguments as `kerazoo.train` would
+resolve them, and its search space checked against the builder's signature and the Recipe.
+
+Importing this module imports neither TensorFlow nor Keras; resolving imports the model's family.
+"""
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from typing import Any, Mapping
+
+from kerazoo.config import ZooConfig, builder_args
+from kerazoo.recipe import Recipe
+from kerazoo.registry import builder
+from kerazoo.training.run import resolve
+from kerazoo.tuning.space import SearchSpace, parse_search_space, recipe_args
+
+__all__ = ["SearchSetup", "resolve_search", "load_search_space"]
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchSetup:
+    """A model as a search starts from it: every trial samples its values over these."""
+
+    name: str                   # registered model name
+    config: ZooConfig           # its config (family, task, ...)
+    recipe: Recipe              # config < overlay < recipe overrides
+    kwargs: dict                # builder arguments, checked: config < overlay < model_overrides
+    space: SearchSpace          # the search space, checked against the builder and the Recipe
+    model_overrides: dict = dataclasses.field(default_factory=dict)  # kept in the best overlay
+
+
+def resolve_search(name: str, *, search_space: Mapping | None = None, config=None,
+                   model_overrides: Mapping | None = None, **recipe_overrides: Any) -> SearchSetup:
+    """The `SearchSetup` of model `name`: what `kerazoo.train` would use, and the search space.
+
+    Args:
+      name: registered model name.
+      search_space: a block to use instead of the config's `search_space:`.
+      config: a config overlay (YAML path or dict with `model:`/`recipe:` blocks), as for `kerazoo.train`.
+      model_overrides: builder arguments on top of the config's.
+      **recipe_overrides: recipe fields (`batch_size=...`); None values are ignored.
+    """
+    model_overrides = dict(model_overrides or {})
+    cfg, recipe, kwargs = resolve(name, config=config, model_overrides=model_overrides, **recipe_overrides)
+    fn = builder(name)
+    defaults = {k: p.default for k, p in inspect.signature(fn).parameters.items() if p.default is not p.empty}
+    raw = cfg.search_space if search_space is None else search_space
+    where = f"zoo_configs/{name}.yaml (search_space)" if search_space is None else f"{name} search_space"
+    space = parse_search_space(raw, where, model_args=builder_args(fn), recipe_args=recipe_args(),
+                               base={"model": {**defaults, **kwargs}, "recipe": dataclasses.asdict(recipe)})
+    return SearchSetup(name, cfg, recipe, kwargs, space, model_overrides)
+
+
+def load_search_space(name: str, search_space: Mapping | None = None, *, config=None,
+                      model_overrides: Mapping | None = None) -> SearchSpace:
+    """A model's search space, validated against its builder's signature and the Recipe.
+
+    Args:
+      name: registered model name.
+      search_space: a block to use instead of the config's `search_space:`.
+      config, model_overrides: as for `kerazoo.train` (they set the base values defaults start from).
+
+    Example:
+      >>> space = kerazoo.tuning.load_search_space("imdb_lstm")
+      >>> [p.key for p in space.params]
+    """
+    return resolve_search(name, search_space=search_space, config=config, model_overrides=model_overrides).space
