@@ -109,8 +109,7 @@ def search_vs_default(folder: Path, trials: int, epochs: int) -> dict:
         return (max(history.history["val_accuracy"]),
                 model.evaluate(data.test, return_dict=True, verbose=0)["accuracy"])
 
-    hm = tuning.hypermodel("lenet5", epochs=epochs)
-    hm.fit_verbose = 0
+    hm = tuning.hypermodel("lenet5", epochs=epochs, verbose=0)
     default_val, default_test = trained(hm, kt.HyperParameters())
     best_hp = result.tuner_object.get_best_hyperparameters(1)[0]
     best_val, best_test = trained(hm, best_hp)
