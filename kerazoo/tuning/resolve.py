@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+from pathlib import Path
 from typing import Any, Mapping
 
-from kerazoo.config import ZooConfig, builder_args
+from kerazoo.config import RENAMED, ZooConfig, builder_args, read_overlay
 from kerazoo.recipe import Recipe
 from kerazoo.registry import builder
 from kerazoo.training.run import resolve
@@ -27,7 +28,8 @@ class SearchSetup:
     recipe: Recipe              # config < overlay < recipe overrides
     kwargs: dict                # builder arguments, checked: config < overlay < model_overrides
     space: SearchSpace          # the search space, checked against the builder and the Recipe
-    model_overrides: dict = dataclasses.field(default_factory=dict)  # kept in the best overlay
+    model_overrides: dict = dataclasses.field(default_factory=dict)  # fixed builder values (--set), not searched
+    overlay: dict = dataclasses.field(default_factory=dict)  # the --config overlay's model:/recipe: blocks
 
 
 def resolve_search(name: str, *, search_space: Mapping | None = None, config=None,
@@ -36,20 +38,31 @@ def resolve_search(name: str, *, search_space: Mapping | None = None, config=Non
 
     Args:
       name: registered model name.
-      search_space: a block to use instead of the config's `search_space:`.
-      config: a config overlay (YAML path or dict with `model:`/`recipe:` blocks), as for `kerazoo.train`.
-      model_overrides: builder arguments on top of the config's.
+      search_space: a block to use instead of the config's `search_space:` (and the overlay's).
+      config: a config overlay (YAML path or dict), as for `kerazoo.train`: `model:`/`recipe:` blocks the
+        search starts from, and optionally a `search_space:` block that replaces the config's.
+      model_overrides: builder arguments fixed on top of the config's: a searched one leaves the space
+        (and so do the parameters that exist only for its other values).
       **recipe_overrides: recipe fields (`batch_size=...`); None values are ignored.
     """
     model_overrides = dict(model_overrides or {})
-    cfg, recipe, kwargs = resolve(name, config=config, model_overrides=model_overrides, **recipe_overrides)
+    overlay = read_overlay(config) if isinstance(config, (str, Path)) else dict(config or {})
+    cfg, recipe, kwargs = resolve(name, config=overlay, model_overrides=model_overrides, **recipe_overrides)
     fn = builder(name)
     defaults = {k: p.default for k, p in inspect.signature(fn).parameters.items() if p.default is not p.empty}
-    raw = cfg.search_space if search_space is None else search_space
-    where = f"zoo_configs/{name}.yaml (search_space)" if search_space is None else f"{name} search_space"
+    if search_space is not None:
+        raw, where = search_space, f"{name} search_space"
+    elif overlay.get("search_space") is not None:
+        raw, where = overlay["search_space"], f"{config if isinstance(config, (str, Path)) else 'config'} " \
+                                              "(search_space)"
+    else:
+        raw, where = cfg.search_space, f"zoo_configs/{name}.yaml (search_space)"
     space = parse_search_space(raw, where, model_args=builder_args(fn), recipe_args=recipe_args(),
                                base={"model": {**defaults, **kwargs}, "recipe": dataclasses.asdict(recipe)})
-    return SearchSetup(name, cfg, recipe, kwargs, space, model_overrides)
+    renamed = [k if k in kwargs else RENAMED.get(k, k) for k in model_overrides]  # resolve checked them
+    fixed = {k: kwargs[k] for k in renamed}
+    blocks = {k: dict(overlay[k]) for k in ("model", "recipe") if overlay.get(k)}
+    return SearchSetup(name, cfg, recipe, kwargs, space.fix(fixed), fixed, blocks)
 
 
 def load_search_space(name: str, search_space: Mapping | None = None, *, config=None,

@@ -33,15 +33,17 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import hashlib
+import json
 import typing
 from typing import Any, Mapping
 
 from kerazoo.errors import ConfigError
 from kerazoo.recipe import infer_direction
-from kerazoo.tuning.specs import TYPES, Param, check_keys, check_types, find_value, parse_param, plain
+from kerazoo.tuning.specs import TYPES, Param, check_keys, check_types, encoded, find_value, parse_param, plain
 
-__all__ = ["Param", "SearchSpace", "check_search_space", "parse_search_space", "parse_objective", "recipe_args",
-           "TUNABLE_RECIPE_FIELDS"]
+__all__ = ["Param", "SearchSpace", "check_search_space", "parse_search_space", "parse_objective", "trial_seed",
+           "recipe_args", "TUNABLE_RECIPE_FIELDS"]
 
 # Recipe fields a search may sample; the others change the data or what the objective measures.
 TUNABLE_RECIPE_FIELDS = ("optimizer", "learning_rate", "clipnorm", "weight_decay", "batch_size", "epochs", "pretrain")
@@ -72,6 +74,29 @@ class SearchSpace:
         both = {**recipe_values, **model_values}
         return {p.arg: plain(both[p.arg]) for p in self.params if p.arg in both}
 
+    def fix(self, fixed: Mapping[str, Any]) -> SearchSpace:
+        """The space with these builder arguments fixed (`--set`): their parameters leave it, and so do
+        the parameters that exist only while one of them has another value; a condition the fixed value
+        meets is dropped."""
+        fixed_values: dict[str, Any] = {}   # KerasTuner name of a fixed parameter -> its value, encoded
+        kept = []
+        for param in self.params:
+            if param.target == "model" and param.arg in fixed:
+                fixed_values[param.key] = encoded(param, fixed[param.arg])
+                if param.kind == "list":
+                    fixed_values[f"{param.key}.length"] = len(fixed[param.arg])
+                continue
+            chain = tuple((parent, values) for parent, values in param.chain if parent not in fixed_values)
+            if any(parent in fixed_values and fixed_values[parent] not in values for parent, values in param.chain):
+                fixed_values[param.key] = _NEVER  # exists only for values the fixed parameter does not take
+                continue
+            kept.append(dataclasses.replace(param, chain=chain))
+        raw = {key: spec for key, spec in self.raw.items() if key == "objective" or key in {p.key for p in kept}}
+        for param in kept:  # a condition on a fixed parameter is met: it goes
+            if isinstance(raw[param.key], Mapping) and "when" in raw[param.key] and not param.chain:
+                raw[param.key] = {k: v for k, v in raw[param.key].items() if k != "when"}
+        return SearchSpace(params=kept, objective=self.objective, raw=raw)
+
     def values_of(self, hp_values: Mapping[str, Any]) -> tuple[dict, dict]:
         """`(builder values, recipe values)` of a trial from KerasTuner's flat values."""
         import keras_tuner as kt
@@ -79,6 +104,18 @@ class SearchSpace:
         hp = kt.HyperParameters()
         hp.values = dict(hp_values)
         return self.declare(hp)
+
+
+_NEVER = object()  # the "value" of a parameter that left the space with its condition unmet
+
+
+def trial_seed(seed: int, values: Mapping[str, Any], execution: int = 0) -> int:
+    """The seed of a trial's execution: a function of the search seed, the trial's values (KerasTuner's,
+    `tuner/*` included but the number of the trial a Hyperband round continues) and the execution's
+    number only, so the same values train alike wherever and whenever they run."""
+    values = {k: plain(v) for k, v in values.items() if k != "tuner/trial_id"}
+    text = json.dumps([int(seed), values, int(execution)], sort_keys=True, default=str)
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") & 0x7FFFFFFF
 
 
 def check_search_space(raw: Any, where: str) -> SearchSpace:
@@ -212,11 +249,13 @@ def _parse_when(when, declared: dict, at: str) -> tuple:
 
 
 def parse_objective(spec, at: str) -> tuple[str, str] | None:
-    """`(metric name, "min" | "max")` from a name, `{name, direction}` or such a tuple; None stays None."""
+    """`(metric name, "min" | "max")` from a name (`"val_loss"`, `"val_loss:min"`), `{name, direction}` or
+    such a tuple; None stays None. Without a direction, it is inferred from the name."""
     if spec is None or isinstance(spec, tuple):
         return spec
-    if isinstance(spec, str):
-        name, direction = spec, None
+    if isinstance(spec, str):  # "val_loss", or "val_loss:min" as the CLI's --objective takes it
+        name, colon, direction = spec.rpartition(":")
+        name, direction = (name, direction) if colon and direction in ("min", "max") else (spec, None)
     elif isinstance(spec, Mapping):
         check_keys(spec, {"name", "direction"}, at)
         name, direction = spec.get("name"), spec.get("direction")
@@ -232,7 +271,6 @@ def parse_objective(spec, at: str) -> tuple[str, str] | None:
     if direction not in ("min", "max"):
         raise ConfigError(f"{at}: direction must be 'min' or 'max', received {direction!r}")
     return name, direction
-
 
 
 def recipe_args() -> dict:

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 from kerazoo._typecheck import coerce, type_name
 from kerazoo.errors import ConfigError
 
-__all__ = ["Param", "TYPES", "find_value", "plain", "parse_param", "check_types", "check_keys"]
+__all__ = ["Param", "TYPES", "find_value", "encoded", "plain", "parse_param", "check_types", "check_keys"]
 
 TYPES = {  # type: accepted spec keys
     "int": {"type", "min", "max", "step", "sampling", "default", "when"},
@@ -286,6 +286,16 @@ def check_types(param: Param, annotation, at) -> None:
         except TypeError:
             raise ConfigError(f"{at}: a sampled value {value!r} would not pass the type check of {param.arg!r} "
                               f"({type_name(annotation)}); change the parameter's type or values") from None
+
+
+def encoded(param: Param, value) -> Any:
+    """`value` of `param` as KerasTuner holds it (a choice's label, ...); None if it cannot take it."""
+    if param.kind == "choice":
+        i = find_value(param.spec["values"], value)
+        return None if i is None else param.spec["kt_values"][i]
+    if param.kind == "fixed":
+        return param.spec["kt_value"] if plain(value) == plain(param.spec["value"]) else None
+    return plain(value)
 
 
 def plain(value):

@@ -6,6 +6,11 @@ learning rate, optimizer, clipping, ... applied). `fit(hp, model, ...)` trains i
 callbacks and the pretraining stage of `kerazoo.train` (`kerazoo.training.callbacks`), on the
 search's data (`RecipeData`, `GivenData`) or on what KerasTuner's `search(...)` passes.
 
+A trial's score depends only on its values: every execution of a trial is seeded from the search
+seed and the trial's values (`kerazoo.tuning.space.trial_seed`: weights, dropout, pretraining), and
+every trial starts from the same data order (the recipe's pipelines are made afresh for each trial
+under the search seed, and `fit` shuffles arrays under it), whatever ran before it in the process.
+
 Everything a hypermodel needs is given at construction. Imports KerasTuner (and TensorFlow).
 """
 from __future__ import annotations
@@ -29,6 +34,7 @@ from kerazoo.registry import builder
 from kerazoo.training import callbacks as fit_assembly
 from kerazoo.training.tasks import prepare
 from kerazoo.tuning.resolve import SearchSetup, resolve_search
+from kerazoo.tuning.space import trial_seed
 from kerazoo.tuning.specs import plain
 
 __all__ = ["ZooHyperModel", "RecipeData", "GivenData", "search_data", "data_recipe", "hypermodel",
@@ -60,14 +66,18 @@ class ZooHyperModel(kt.HyperModel):
       strategy: a one-machine `tf.distribute.Strategy` (models are built in `distribute.scope`, recipe
         batch sizes are per replica), or None.
       work_dir: where the family's pretraining stage writes its records (default: a temporary folder).
+      seed: the search seed every trial's seeds derive from (default: the recipe's).
     """
 
     def __init__(self, setup: SearchSetup, *, data=None, epochs: int | None = None, verbose: str | int = "auto",
-                 strategy=None, work_dir: str | Path | None = None):
+                 strategy=None, work_dir: str | Path | None = None, seed: int | None = None):
         super().__init__(name=f"kerazoo_{setup.name}")
         self.setup, self.data, self.epochs, self.verbose, self.strategy = setup, data, epochs, verbose, strategy
         self.work_dir = Path(work_dir) if work_dir is not None else None
+        self.seed = setup.recipe.seed if seed is None else int(seed)
         self._counts: dict = {}  # id(dataset) -> examples, for rebatching user pipelines
+        self._execution = 0      # which execution of a trial is being built and fitted (see `executing`)
+        self._task = None        # the data the last trial trained on (its vectorizer wraps the shipped model)
 
     # The setup's parts, by the names KerasTuner users and kerazoo's tests read.
     model_name = property(lambda self: self.setup.name)
@@ -75,6 +85,21 @@ class ZooHyperModel(kt.HyperModel):
     recipe = property(lambda self: self.setup.recipe)
     kwargs = property(lambda self: self.setup.kwargs)
     space = property(lambda self: self.setup.space)
+
+    @contextlib.contextmanager
+    def executing(self, execution: int):
+        """Builds and fits inside are execution `execution` of a trial (seeded apart from the others)."""
+        previous, self._execution = self._execution, execution
+        try:
+            yield
+        finally:
+            self._execution = previous
+
+    def trial_seed(self, hp) -> int:
+        """The seed of this execution of the trial with `hp`'s values (the search seed and the values only)."""
+        values = {k: v for k, v in hp.values.items() if k.startswith("tuner/")}
+        values.update(self.space.flat(*self.space.values_of(hp.values)))
+        return trial_seed(self.seed, values, self._execution)
 
     def sample(self, hp) -> tuple[dict, Recipe]:
         """`(builder kwargs, Recipe)` for the values in `hp` (declaring the space on it)."""
@@ -87,8 +112,9 @@ class ZooHyperModel(kt.HyperModel):
     def build(self, hp):
         import keras
 
+        seed = self.trial_seed(hp)
         kwargs, recipe = self.sample(hp)
-        keras.utils.set_random_seed(recipe.seed)
+        keras.utils.set_random_seed(seed)  # weights and dropout: this trial's values only
         # the tuner enters the strategy's scope (distribution_strategy=); this adds its precision policy
         with distribute.scope(self.strategy) if self.strategy is not None else contextlib.nullcontext():
             try:
@@ -99,14 +125,19 @@ class ZooHyperModel(kt.HyperModel):
                                                  f"{changed}: {e}") from e
 
     def fit(self, hp, model, *args, **kwargs):
+        import keras
         import tensorflow as tf
 
+        seed = self.trial_seed(hp)
         model_kwargs, recipe = self.sample(hp)
         _, sampled = self.space.declare(hp)
-        task = None
+        task, batched = None, False
         if self.data is not None:
-            args, data_kwargs, task = self.data.inputs(model_kwargs)
+            keras.utils.set_random_seed(self.seed)  # the data: the same split and order for every trial
+            args, data_kwargs, task = self.data.inputs(model_kwargs, recipe)
             kwargs.update(data_kwargs)
+            batched = self.data.batched_per_trial
+        self._task = task
         kwargs.setdefault("epochs", recipe.epochs if "epochs" in sampled else self.epochs or recipe.epochs)
         # as kerazoo.train: sync and the family's metric callbacks first (they add to the logs the tuner reads)
         first, last = fit_assembly.fit_callbacks(hooks(self.config.family), recipe, task,
@@ -114,17 +145,50 @@ class ZooHyperModel(kt.HyperModel):
         kwargs["callbacks"] = [*first, *kwargs.get("callbacks", []), *last]
         batch_size = distribute.global_batch_size(recipe.batch_size, model.distribute_strategy)
         kwargs["verbose"] = self.verbose
+        keras.utils.set_random_seed(seed)
         if recipe.pretrain and not kwargs.get("initial_epoch"):  # as kerazoo.train: e.g. DBN's RBMs first
             self._pretrain(model, recipe, args, task)
         if args and isinstance(args[0], tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # pipelines shuffle themselves, seeded
-            if "batch_size" in sampled:  # they come batched by the recipe's default: rebatch
+            if "batch_size" in sampled and not batched:  # given pipelines come in the recipe's batches: rebatch
                 args = (self._rebatch(args[0], batch_size), *args[1:])
                 if isinstance(kwargs.get("validation_data"), tf.data.Dataset):
                     kwargs["validation_data"] = self._rebatch(kwargs["validation_data"], batch_size)
         else:
             kwargs.setdefault("batch_size", batch_size)
+        keras.utils.set_random_seed(self.seed)  # arrays are shuffled by fit: in the same order for every trial
         return model.fit(*args, **kwargs)
+
+    def shipped_form(self, model):
+        """`model` as it ships, e.g. a text classifier behind the vectorizer of the data it trained on."""
+        task = self._task
+        return task.wrap(model) if task is not None and task.wrap is not None else model
+
+    def trial_record(self, hp) -> dict:
+        """What a trial was: its values, builder arguments, recipe, seed and epochs."""
+        model_kwargs, recipe = self.sample(hp)
+        _, sampled = self.space.declare(hp)
+        epochs = hp.values.get("tuner/epochs") or (recipe.epochs if "epochs" in sampled else
+                                                   self.epochs or recipe.epochs)
+        return {"values": self.space.flat(*self.space.values_of(hp.values)), "model": plain(model_kwargs),
+                "recipe": plain(dataclasses.asdict(dataclasses.replace(recipe, epochs=int(epochs)))),
+                "seed": self.trial_seed(hp), "epochs": int(epochs), "continues": hp.values.get("tuner/trial_id")}
+
+    def run_record(self, hp, *, metrics: dict, epochs_run: int, seconds: float) -> dict:
+        """A trial's `run.json`, as `kerazoo train` writes one: what `kerazoo export` makes an artifact of.
+        Its metrics are the trial's at its best epoch, on the validation data the search scored it on."""
+        from kerazoo.training.run import versions
+
+        record = self.trial_record(hp)
+        task = self._task
+        recipe_data = isinstance(self.data, RecipeData)
+        return {"name": self.model_name, "dataset": self.recipe.dataset if recipe_data else "search-data",
+                "split": "validation", "metrics": metrics, "model": record["model"], "recipe": record["recipe"],
+                "seed": record["seed"], "epochs_run": int(epochs_run), "train_seconds": round(seconds, 1),
+                "class_names": task.class_names if task is not None else None,
+                "strategy": {"kind": distribute.kind_of(self.strategy),
+                             "replicas": (self.strategy.num_replicas_in_sync if self.strategy is not None else 1)},
+                "versions": versions()}
 
     def _pretrain(self, model, recipe, args, task):
         """The family's pretraining stage, as `kerazoo.train` runs it, on this trial's training data."""
@@ -158,45 +222,38 @@ class ZooHyperModel(kt.HyperModel):
 
 # === The search's data ===
 
-class _RecordingDict(dict):
-    """Records which builder arguments the data preparation reads."""
-
-    def __init__(self, *args):
-        super().__init__(*args)
-        self.read = set()
-
-    def get(self, key, default=None):
-        self.read.add(key)
-        return super().get(key, default)
-
-    def __getitem__(self, key):
-        self.read.add(key)
-        return super().__getitem__(key)
-
-
 class RecipeData:
-    """The recipe's data (`kerazoo.training.tasks.prepare`), prepared again whenever a trial samples other
-    values for the builder arguments it is built from (word2vec's window, an IMDB model's vocabulary size)."""
+    """The recipe's data (`kerazoo.training.tasks.prepare`), made afresh for every trial: with its sampled
+    builder arguments (word2vec's window, an IMDB model's vocabulary size) and batch size, under the
+    search seed, so each trial starts from the same split and data order whatever ran before it."""
 
-    def __init__(self, setup: SearchSetup, recipe: Recipe, data_dir, seed: int):
-        self.setup, self.recipe, self.data_dir, self.seed = setup, recipe, data_dir, seed
-        reads = _RecordingDict(setup.kwargs)
-        self.task = prepare(setup.config, recipe, reads, data_dir, seed)
-        searched = {p.arg for p in setup.space.params if p.target == "model"}
-        self.names = sorted(reads.read & searched)  # the searched builder arguments the data is made from
-        self.key = self._key(setup.kwargs)
+    batched_per_trial = True
+
+    def __init__(self, setup: SearchSetup, *, data_dir, seed: int, strategy=None):
+        import keras
+
+        self.setup, self.data_dir, self.seed, self.strategy = setup, data_dir, seed, strategy
+        keras.utils.set_random_seed(seed)
+        self.task = self._prepare(setup.kwargs, setup.recipe)
+        self._unused = self._key(setup.kwargs, setup.recipe)  # the key of a pipeline no trial iterated yet
 
     has_val = property(lambda self: self.task.val is not None)
 
-    def _key(self, kwargs):
-        return tuple(json.dumps(plain(kwargs.get(n)), default=str) for n in self.names)
+    def _prepare(self, model_kwargs, recipe) -> TaskData:
+        return prepare(self.setup.config, data_recipe(recipe, self.strategy), dict(model_kwargs), self.data_dir,
+                       self.seed)
 
-    def inputs(self, model_kwargs) -> tuple[tuple, dict, TaskData]:
-        """`(fit args, fit kwargs, TaskData)` of a trial with these builder arguments."""
-        if self._key(model_kwargs) != self.key:  # one data set kept at a time
-            self.task = None
-            self.task = prepare(self.setup.config, self.recipe, dict(model_kwargs), self.data_dir, self.seed)
-            self.key = self._key(model_kwargs)
+    @staticmethod
+    def _key(model_kwargs, recipe) -> str:
+        return json.dumps([plain(model_kwargs), recipe.batch_size], sort_keys=True, default=str)
+
+    def inputs(self, model_kwargs, recipe) -> tuple[tuple, dict, TaskData]:
+        """`(fit args, fit kwargs, TaskData)` of a trial: pipelines no trial iterated before (call it under
+        the search seed)."""
+        if self._key(model_kwargs, recipe) != self._unused:
+            self.task = None  # one data set in memory at a time
+            self.task = self._prepare(model_kwargs, recipe)
+        self._unused = None
         return (self.task.train,), {"validation_data": self.task.val}, self.task
 
 
@@ -208,19 +265,22 @@ class GivenData:
     kwargs: dict
     has_val: bool
     task: TaskData | None = None
+    batched_per_trial = False  # pipelines come batched as given (rebatched for a searched batch size)
 
-    def inputs(self, model_kwargs) -> tuple[tuple, dict, TaskData | None]:
+    def inputs(self, model_kwargs, recipe) -> tuple[tuple, dict, TaskData | None]:
         return self.args, dict(self.kwargs), self.task
 
 
-def search_data(setup: SearchSetup, data, *, recipe: Recipe, data_dir=None, seed: int = 1337):
+def search_data(setup: SearchSetup, data, *, data_dir=None, seed: int = 1337, strategy=None):
     """The data of a search: `RecipeData` when `data` is None, else `GivenData` from a `tf.data.Dataset`,
-    `(x, y)` arrays, `x` alone, `{"train": ..., "val": ...}` or a `TaskData`. `recipe` is `data_recipe(...)`."""
+    `(x, y)` arrays, `x` alone, `{"train": ..., "val": ...}` or a `TaskData` (a pipeline given is iterated
+    as it is: a reshuffling one gives each trial the order it has reached)."""
     import numpy as np
     import tensorflow as tf
 
     if data is None:
-        return RecipeData(setup, recipe, data_dir, seed)
+        return RecipeData(setup, data_dir=data_dir, seed=seed, strategy=strategy)
+    recipe = data_recipe(setup.recipe, strategy)
     task = data if isinstance(data, TaskData) else None
     if isinstance(data, TaskData):
         data = {"train": data.train, "val": data.val}
