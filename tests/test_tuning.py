@@ -437,3 +437,18 @@ def test_set_fixes_a_searched_value_and_what_depends_on_it():
     fixed = space.fix({"variant": "modern", "units": [8]})
     assert [(p.key, p.chain) for p in fixed.params] == [("dropout", ()), ("batch_norm", ())]
     assert "when" not in fixed.raw["dropout"] and "variant" not in fixed.raw
+
+
+def test_hyperband_rounds_carry_their_epochs_and_the_trial_they_continue(tmp_path):
+    result = tuning.tune("lenet5", tuner="hyperband", epochs=2, tuner_options={"factor": 2}, data=synthetic_digits(96),
+                         directory=tmp_path, tensorboard=False, verbose=0,
+                         search_space={"learning_rate": {"type": "float", "min": 1e-3, "max": 1e-2, "sampling": "log"}})
+    trials = {t["trial_id"]: t for t in result.trials}
+    rounds = [t for t in trials.values() if t["continues"]]
+    assert rounds and {t["epochs"] for t in trials.values()} == {1, 2}, result.trials
+    for t in rounds:  # a round trains on from the trial it continues, with the same values
+        assert t["values"] == trials[t["continues"]]["values"] and t["epochs_run"] == t["epochs"] == 2
+    assert re.search(rf"^{rounds[0]['trial_id']}\s.*2/2 .*\(continues trial {rounds[0]['continues']}\)$",
+                     tuning.results_table(result), re.M)
+    best = yaml.safe_load(result.overlay_path.read_text())["search"]
+    assert best["epochs"] == trials[best["trial"]]["epochs"]

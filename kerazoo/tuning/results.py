@@ -157,7 +157,8 @@ def plot_search(trials: Sequence[Mapping], path: str | Path, *, objective: str, 
     best = (np.maximum if direction == "max" else np.minimum).accumulate(y)
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     styles = {"trial": dict(marker="o", color="tab:blue", label="trial"),
-              "continues": dict(marker="o", markerfacecolor="none", color="tab:blue", label="Hyperband round"),
+              "continues": dict(marker="o", markerfacecolor="none", color="tab:blue",
+                                label="continues an earlier trial (Hyperband)"),
               "pruned": dict(marker="x", color="tab:gray", label="pruned (median rule)")}
     for kind, style in styles.items():
         if (kinds == kind).any():
@@ -166,7 +167,10 @@ def plot_search(trials: Sequence[Mapping], path: str | Path, *, objective: str, 
     i = int(np.argmax(y) if direction == "max" else np.argmin(y))
     ax.plot([x[i]], [y[i]], "*", markersize=14, color="tab:red",
             label=f"best: {y[i]:.4g} (trial {scored[i]['trial_id']})")
-    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    if len(scored) <= 20:  # the ids as the folders spell them
+        ax.set_xticks(x, [t["trial_id"] for t in scored], rotation=45 if len(scored) > 10 else 0)
+    else:
+        ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
     ax.set_xlabel("trial (its folder: trial_<id>)")
     ax.set_ylabel(f"{objective} ({direction})")
     ax.set_title(title)

@@ -26,6 +26,7 @@ from keras_tuner.src import backend as kt_backend
 from keras_tuner.src import utils as kt_utils
 from keras_tuner.src.engine import oracle as oracle_module
 from keras_tuner.src.engine import tuner_utils
+from keras_tuner.src.engine.tuner import maybe_distribute
 
 from kerazoo.patches import atomic_kerastuner_state, quiet_new_model_retracing_warning, silence_kerastuner_debug_print
 from kerazoo.tuning.results import PRUNED_METRIC, epochs_run, trial_status
@@ -152,6 +153,20 @@ class _Kerazoo:
         histories = super().run_trial(trial, *args, **kwargs)
         self._keep(trial, histories, time.time() - started)
         return histories
+
+    def _build_hypermodel(self, hp):
+        """KerasTuner's; a Hyperband round continuing a trial also gets that trial's optimizer state (Keras'
+        `load_weights` skips it, with a warning, when the optimizer is not built yet)."""
+        continues = hp.values.get("tuner/trial_id")
+        if continues is None or not isinstance(self, kt.Hyperband):
+            return super()._build_hypermodel(hp)
+        model = kt.Tuner._build_hypermodel(self, hp)  # built and compiled, without Hyperband's weight loading
+        with maybe_distribute(self.distribution_strategy):
+            model.build_from_config(kt_utils.load_json(self._get_build_config_fname(continues)))
+            if model.optimizer is not None:
+                model.optimizer.build(model.trainable_variables)
+            model.load_weights(self._get_checkpoint_fname(continues))
+        return model
 
     def _run_and_update_trial(self, trial, *fit_args, **fit_kwargs):
         """KerasTuner's, but the epochs were reported as they ended (`EpochReport`): the score is the best
