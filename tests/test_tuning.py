@@ -72,6 +72,15 @@ def test_search_space_builds_at_defaults_and_at_a_random_sample(name):
         assert float(model.optimizer.learning_rate) == pytest.approx(recipe.learning_rate, rel=1e-6)
 
 
+def test_importing_tuning_and_building_the_cli_import_no_tensorflow():
+    """The `kerazoo` command imports kerazoo.tuning (and kerazoo.distribute) at start-up."""
+    code = ("import sys, kerazoo.tuning, kerazoo.distribute, kerazoo.cli; kerazoo.cli.build_parser(); "
+            "kerazoo.tuning.load_search_space; print([m for m in ('tensorflow', 'keras', 'keras_tuner', 'grpc') "
+            "if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def _interrupt_second_trial(marker):
     """A callback that lets the first trial run and interrupts the second, as Ctrl-C would."""
     import keras
