@@ -14,7 +14,7 @@ import logging
 import os
 
 __all__ = ["store_weights_once", "silence_kerastuner_debug_print", "atomic_kerastuner_state",
-           "quiet_new_model_retracing_warning"]
+           "resumable_grid_search", "quiet_new_model_retracing_warning"]
 
 
 def store_weights_once(archive) -> None:
@@ -80,6 +80,44 @@ def atomic_kerastuner_state() -> None:
 
     save_json.atomic = True
     utils.save_json = save_json
+
+
+@functools.cache
+def resumable_grid_search() -> None:
+    """KerasTuner 1.4.8's `GridSearchOracle` does not save where it is in the grid (`_ordered_ids`,
+    `_populate_next`): a grid search resumed in a new process fails at its first finished trial with
+    `KeyError` in `LinkedList.next`, every time (keras-team/keras-tuner#1055, open as of 2026-11).
+    Saves both with the oracle's state and restores them (a state saved without them: the grid order
+    of the trials' values, every finished trial to continue from). Does nothing where the class saves
+    its own state."""
+    from keras_tuner.src.engine import oracle as oracle_module
+    from keras_tuner.src.tuners import gridsearch
+
+    cls = gridsearch.GridSearchOracle
+    if "get_state" in vars(cls):
+        return
+
+    def get_state(self):
+        order, links = [], self._ordered_ids
+        index = links._next_index[None]
+        while index is not None:
+            order.append(links._memory[index])
+            index = links._next_index[index]
+        return {**oracle_module.Oracle.get_state(self), "grid_order": order,
+                "grid_populate_next": list(self._populate_next)}
+
+    def set_state(self, state):
+        oracle_module.Oracle.set_state(self, state)
+        order = state.get("grid_order")
+        if order is None:
+            values = {trial_id: self.trials[trial_id].hyperparameters.values for trial_id in self.start_order}
+            order = sorted(values, key=functools.cmp_to_key(lambda a, b: self._compare(values[a], values[b])))
+        self._ordered_ids = gridsearch.LinkedList()
+        for trial_id in order:
+            self._ordered_ids.insert(trial_id)
+        self._populate_next = list(state.get("grid_populate_next", self.end_order))
+
+    cls.get_state, cls.set_state = get_state, set_state
 
 
 class _NotRetracing(logging.Filter):

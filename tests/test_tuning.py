@@ -127,6 +127,18 @@ def test_random_search_resumes_and_its_overlay_trains(tmp_path):
         tuning.tune("lenet5", search_space={"learning_rate": {"type": "float", "min": 1e-3, "max": 1e-2}}, **options)
 
 
+def test_an_interrupted_grid_search_resumes(tmp_path):
+    """KerasTuner 1.4.8 alone fails here at every resume (keras-team/keras-tuner#1055)."""
+    options = dict(tuner="grid", max_trials=None, epochs=1, data=synthetic_digits(64), directory=tmp_path,
+                   tensorboard=False, verbose=0, search_space={"learning_rate": {"type": "choice",
+                                                                                 "values": [1e-3, 2e-3, 3e-3]}})
+    with pytest.raises(KeyboardInterrupt):
+        tuning.tune("lenet5", callbacks=[_interrupt_second_trial(tmp_path / "started")], **options)
+    result = tuning.tune("lenet5", **options)  # a new tuner on the saved state, as a new process would
+    assert sorted(t["values"]["learning_rate"] for t in result.trials) == [1e-3, 2e-3, 3e-3]
+    assert all(t["status"] == "COMPLETED" for t in result.trials) and len(result.ran) == 2
+
+
 def test_objective_the_model_does_not_produce_is_named(tmp_path):
     with pytest.raises(ValueError, match=r"'val_auc' is not produced by lenet5: its logs have .*val_accuracy"):
         tuning.tune("lenet5", objective="val_auc", max_trials=1, epochs=1, data=synthetic_digits(64), directory=tmp_path,

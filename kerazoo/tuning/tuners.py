@@ -28,7 +28,8 @@ from keras_tuner.src.engine import oracle as oracle_module
 from keras_tuner.src.engine import tuner_utils
 from keras_tuner.src.engine.tuner import maybe_distribute
 
-from kerazoo.patches import atomic_kerastuner_state, quiet_new_model_retracing_warning, silence_kerastuner_debug_print
+from kerazoo.patches import (atomic_kerastuner_state, quiet_new_model_retracing_warning, resumable_grid_search,
+                             silence_kerastuner_debug_print)
 from kerazoo.tuning.results import PRUNED_METRIC, epochs_run, trial_status
 from kerazoo.tuning.specs import plain
 from kerazoo.tuning.state import write_json
@@ -250,5 +251,6 @@ def tuner_class(name: str) -> type:
     """kerazoo's version of KerasTuner's tuner class `name` (e.g. "RandomSearch"): a subclass of it."""
     silence_kerastuner_debug_print()
     atomic_kerastuner_state()
+    resumable_grid_search()
     quiet_new_model_retracing_warning()
     return type(f"Kerazoo{name}", (_Kerazoo, getattr(kt, name)), {})
