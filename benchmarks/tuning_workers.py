@@ -11,6 +11,10 @@
    written to a temporary directory, never to the repository.
 2. With `--data-dir`: a `--search-trials` random search on the same slice against the default
    config (the recipe as shipped) trained for the same epochs; validation and test accuracy.
+3. What making each trial's data afresh costs (kerazoo.tune does it so a trial's score depends
+   only on its values): seconds of `kerazoo.training.tasks.prepare` for LeNet-5 on the same slice
+   and, when `--data-dir` has the IMDB archive, for imdb_lstm (first call: reading the archive).
+   `--only-preparation` runs this part alone.
 
 Both workers share this machine's cores, so the ratio shows the overhead and contention of
 distributed tuning here, not the speed-up of workers on separate machines.
@@ -109,8 +113,7 @@ def search_vs_default(folder: Path, trials: int, epochs: int) -> dict:
         return (max(history.history["val_accuracy"]),
                 model.evaluate(data.test, return_dict=True, verbose=0)["accuracy"])
 
-    hm = tuning.hypermodel("lenet5", epochs=epochs)
-    hm.fit_verbose = 0
+    hm = tuning.hypermodel("lenet5", epochs=epochs, verbose=0)
     default_val, default_test = trained(hm, kt.HyperParameters())
     best_hp = result.tuner_object.get_best_hyperparameters(1)[0]
     best_val, best_test = trained(hm, best_hp)
@@ -118,6 +121,27 @@ def search_vs_default(folder: Path, trials: int, epochs: int) -> dict:
             "search_best_val_accuracy": result.best["score"],
             "default": {"val_accuracy": default_val, "test_accuracy": default_test},
             "best_retrained": {"val_accuracy": best_val, "test_accuracy": best_test}}
+
+
+def preparation_cost(folder: Path, data_dir) -> dict:
+    """Seconds of each trial's data preparation: LeNet-5 on `folder`'s mnist.npz, imdb_lstm on IMDB."""
+    from kerazoo.tuning import resolve_search
+    from kerazoo.training.tasks import prepare
+
+    def timed(name, where, repeats):
+        setup = resolve_search(name)
+        seconds = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            prepare(setup.config, setup.recipe, dict(setup.kwargs), where, setup.recipe.seed)
+            seconds.append(round(time.perf_counter() - started, 2))
+        return seconds
+
+    out = {"lenet5": timed("lenet5", str(folder), 3)}
+    imdb = Path(data_dir or "/nonexistent")
+    if (imdb / "aclImdb" / "aclImdb_v1.tar.gz").exists() or (imdb / "aclImdb_v1.tar.gz").exists():
+        out["imdb_lstm"] = timed("imdb_lstm", str(imdb), 3)
+    return out
 
 
 def main() -> None:
@@ -131,7 +155,16 @@ def main() -> None:
     parser.add_argument("--search-epochs", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--output", default="benchmarks/results/tuning_workers.json")
+    parser.add_argument("--only-preparation", action="store_true", help="only part 3 (no searches)")
     args = parser.parse_args()
+    if args.only_preparation:
+        load_before = os.getloadavg()
+        with tempfile.TemporaryDirectory(prefix="kerazoo-tune-bench-") as tmp:
+            kind = _write_data(Path(tmp), args.data_dir, args.train_size, args.test_size)
+            cost = preparation_cost(Path(tmp), args.data_dir)
+        print(f"data preparation per trial (seconds, repeated): {cost}; LeNet-5 data: {kind}; "
+              f"load average {load_before[0]:.1f} -> {os.getloadavg()[0]:.1f}")
+        return
 
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="kerazoo-tune-bench-") as tmp:
@@ -160,6 +193,8 @@ def main() -> None:
             print(f"{'default config':>16}{d['val_accuracy']:>10.4f}{d['test_accuracy']:>10.4f}")
             print(f"{'best found':>16}{b['val_accuracy']:>10.4f}{b['test_accuracy']:>10.4f}  {comparison['best_values']}")
             report["search_vs_default"] = comparison
+        report["preparation_seconds"] = preparation_cost(folder, args.data_dir)
+        print(f"data preparation per trial (seconds, repeated): {report['preparation_seconds']}")
         report["load_average_after"] = os.getloadavg()
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)

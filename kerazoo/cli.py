@@ -11,23 +11,13 @@ import contextlib
 import json
 import shutil
 import sys
-from typing import Any, Sequence
+from typing import Sequence
 
 import yaml
 
 import kerazoo
 from kerazoo import distribute
-from kerazoo.config import ConfigError
-
-
-def _parse_sets(pairs: Sequence[str]) -> dict[str, Any]:
-    out = {}
-    for pair in pairs or ():
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--set expects key=value, received {pair!r}")
-        out[key.strip()] = yaml.safe_load(value)
-    return out
+from kerazoo.config import parse_sets
 
 
 def _cmd_list(args) -> int:
@@ -88,7 +78,7 @@ def _indent(text: str) -> str:
 
 
 def _cmd_summary(args) -> int:
-    model = kerazoo.get(args.name, **_parse_sets(args.set))
+    model = kerazoo.get(args.name, **parse_sets(args.set))
     model.summary(expand_nested=args.expand_nested)
     return 0
 
@@ -104,7 +94,7 @@ def _cmd_plot(args) -> int:
         return 2
     import keras
 
-    model = kerazoo.get(args.name, **_parse_sets(args.set))
+    model = kerazoo.get(args.name, **parse_sets(args.set))
     keras.utils.plot_model(model, to_file=args.output, show_shapes=True, show_layer_names=True,
                            expand_nested=args.expand_nested, dpi=args.dpi)
     print(f"wrote {args.output}")
@@ -116,7 +106,7 @@ def _cmd_train(args) -> int:
 
     result = train(args.name, output=args.output, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                    dataset=args.dataset, seed=args.seed, data_dir=args.data_dir, config=args.config,
-                   model_overrides=_parse_sets(args.set), strategy=distribute.from_arguments(args))
+                   model_overrides=parse_sets(args.set), strategy=distribute.from_arguments(args))
     print(f"model: {result.output / 'model.keras'}\nplots: {', '.join(str(p) for p in result.plots)}")
     return 0
 
@@ -156,15 +146,12 @@ def _cmd_finetune(args) -> int:
     from kerazoo import data
     from kerazoo.training.finetune import finetune
 
-    if args.strategy == "multiworker":
-        raise distribute.StrategyError("--strategy multiworker: fine-tuning trains with Keras' fit, which fails "
-                                       "under MultiWorkerMirroredStrategy. Accepted here: auto, cpu, gpu, "
-                                       "mirrored, tpu.")
+    distribute.refuse_multiworker(args.strategy, "kerazoo finetune")  # before any strategy is created
     strategy = distribute.as_strategy(distribute.from_arguments(args))  # first: before TensorFlow initialises
     splits = data.load(args.dataset, data_dir=args.data_dir, seed=args.seed,
                        batch_size=distribute.global_batch_size(args.batch_size, strategy))
     with distribute.scope(strategy) if strategy is not None else contextlib.nullcontext():
-        model = kerazoo.get(args.name, weights=args.weights, **_parse_sets(args.set))
+        model = kerazoo.get(args.name, weights=args.weights, **parse_sets(args.set))
     finetune(model, splits["train"], splits["val"], head_epochs=args.head_epochs,
              finetune_epochs=args.finetune_epochs, learning_rate=args.lr, seed=args.seed, strategy=strategy)
     metrics = model.evaluate(splits["test"], return_dict=True, verbose=0)

@@ -28,7 +28,7 @@ from kerazoo._typecheck import coerce
 from kerazoo.errors import ConfigError, UnknownModelError
 
 __all__ = ["ConfigError", "ZooConfig", "load_config", "all_configs", "config_dir", "config_dirs",
-           "check_kwargs", "check_dataclass", "builder_args", "RENAMED"]
+           "check_kwargs", "check_dataclass", "builder_args", "read_overlay", "parse_sets", "RENAMED"]
 
 # Builder arguments renamed to the one vocabulary of the README's naming table: the old names keep
 # working for one release (0.2), with a FutureWarning.
@@ -155,7 +155,24 @@ def load_config(name: str) -> ZooConfig:
 
 
 def read_overlay(path: str | Path) -> dict:
-    """Reads a config overlay (e.g. best hyperparameters): `model:` and `recipe:` blocks only."""
+    """Reads a config overlay (e.g. the best hyperparameters of a search): `model:` and `recipe:` blocks
+    on top of the config's, a `search_space:` block that replaces the config's for `kerazoo tune`
+    (checked there against the builder), and `search:`, what the search that wrote it found (a record:
+    training ignores it)."""
     with open(path, encoding="utf-8") as f:
         raw = yaml.safe_load(f) or {}
-    return _check(raw, {"name": str, "model": dict, "recipe": dict}, str(path))
+    return _check(raw, {"name": str, "model": dict, "recipe": dict, "search_space": dict, "search": dict}, str(path))
+
+
+def parse_sets(pairs) -> dict[str, Any]:
+    """`["key=value", ...]` (the CLI's `--set`) as a dict; values are read as YAML (`[28, 28]`, `true`)."""
+    out = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects key=value, received {pair!r}")
+        try:
+            out[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"--set {pair!r}: the value is not valid YAML ({str(e).splitlines()[0]})") from None
+    return out

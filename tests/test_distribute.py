@@ -152,7 +152,9 @@ def test_tf_config_for_launchers(monkeypatch, capsys):
     for var, value in {"SLURM_PROCID": "3", "SLURM_STEP_NUM_TASKS": "4", "SLURM_STEP_NODELIST": "node[01-02]",
                        "SLURM_STEP_TASKS_PER_NODE": "2(x2)"}.items():
         monkeypatch.setenv(var, value)
-    assert distribute._main(["slurm", "--port", "9000"]) == 0
+    from kerazoo.distribute.cluster import main
+
+    assert main(["slurm", "--port", "9000"]) == 0
     assert json.loads(capsys.readouterr().out) == {
         "cluster": {"worker": ["node01:9000", "node01:9001", "node02:9000", "node02:9001"]},
         "task": {"type": "worker", "index": 3}}

@@ -86,7 +86,6 @@ def test_ground_floor_imports_nothing_above_it():
         assert graph[name] <= {"kerazoo.errors"}, f"{name} imports {sorted(graph[name])}"
 
 
-@pytest.mark.xfail(strict=True, reason="kerazoo/tuning.py and distribute.py become packages in the next step")
 def test_modules_stay_small():
     big = {name: n for name, path in _modules().items() if (n := len(path.read_text().splitlines())) > MAX_LINES}
     assert not big, f"modules over {MAX_LINES} lines (split them): {big}"

@@ -10,8 +10,6 @@ elsewhere is copied into the scope, trained there, and its weights written back.
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from typing import Sequence
 
 __all__ = ["finetune"]
@@ -23,19 +21,6 @@ def _as_dataset(data, batch_size: int, shuffle: bool, seed: int):
     from kerazoo.data.sources import to_dataset
 
     return to_dataset(tuple(data), batch_size=batch_size, shuffle=shuffle, seed=seed)
-
-
-def _copy_into(model, strategy):
-    """`model` rebuilt inside `kerazoo.distribute.scope(strategy)` with the same weights (a .keras round trip)."""
-    import keras
-
-    from kerazoo import distribute
-
-    with tempfile.TemporaryDirectory(prefix="kerazoo-finetune-") as tmp:
-        path = os.path.join(tmp, "model.keras")
-        model.save(path)
-        with distribute.scope(strategy):
-            return keras.saving.load_model(path, compile=False)
 
 
 def finetune(model, train, validation=None, *, head: Sequence[str] = ("predictions",), head_epochs: int = 5,
@@ -81,14 +66,12 @@ def finetune(model, train, validation=None, *, head: Sequence[str] = ("predictio
     if unknown:
         raise ValueError(f"finetune: head layers {unknown} are not in model {model.name!r}. "
                          f"Its last layers: {[layer.name for layer in model.layers[-4:]]}")
-    if strategy == "multiworker" or distribute.is_multiworker(strategy or model.distribute_strategy):
-        raise distribute.StrategyError(
-            f"finetune does not run under MultiWorkerMirroredStrategy (received strategy={strategy!r}): it trains "
-            "with Keras' fit, which fails there (Keras 3.15). Accepted: None, 'auto', 'cpu', 'gpu', 'mirrored', "
-            "'tpu' or a one-machine tf.distribute.Strategy; kerazoo.train(..., strategy='multiworker') trains a "
-            "recipe on several machines.")
+    distribute.refuse_multiworker(strategy or model.distribute_strategy, "finetune",
+                                  instead="kerazoo.train(..., strategy='multiworker') trains a recipe on several "
+                                          "machines.")
     strategy = distribute.as_strategy(strategy, what="finetune strategy")
-    target = model if strategy is None or model.distribute_strategy is strategy else _copy_into(model, strategy)
+    target = (model if strategy is None or model.distribute_strategy is strategy
+              else distribute.copy_model(model, strategy, compile=False))
     replicas = target.distribute_strategy.num_replicas_in_sync
     train = _as_dataset(train, batch_size * replicas, True, seed)
     validation = _as_dataset(validation, batch_size * replicas, False, seed)

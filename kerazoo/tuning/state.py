@@ -1,0 +1,97 @@
+"""A search's state on disk: kerazoo's search record (`kerazoo_search.json`, everything that gives a
+trial's score its meaning), written atomically, checked on resume, and the recovery from state files
+that cannot be read.
+
+KerasTuner keeps its own state in the project directory (`oracle.json`, `<tuner id>.json`,
+`trial_*/trial.json`); kerazoo makes its writes atomic (`kerazoo.patches.atomic_kerastuner_state`),
+so a kill leaves every file whole. A file that still cannot be read (a disk that filled up, a file
+edited by hand, a search written by an older version) is not resumed from: the search directory is
+moved aside and the search starts over, saying so.
+
+Importing this module imports neither TensorFlow nor Keras.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+from pathlib import Path
+
+from kerazoo.errors import TuningError
+
+__all__ = ["RECORD", "write_atomic", "write_json", "read_json", "check_resume", "recover"]
+
+RECORD = "kerazoo_search.json"
+
+
+def write_atomic(path: str | Path, text: str) -> Path:
+    """Writes `text` to `path` through a temporary file beside it and one rename: a kill leaves the old
+    file or the new one, never a part."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_json(path: str | Path, data) -> Path:
+    """`data` as indented JSON, written atomically."""
+    return write_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
+
+
+def read_json(path: str | Path):
+    """The JSON in `path`; `ValueError` naming the file when it is not whole JSON."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path} is not readable JSON ({e})") from None
+
+
+def check_resume(project: Path, record: dict) -> None:
+    """A search may be resumed only with the settings it was started with (`record`); anything that
+    changes what a trial's score means is refused, naming it and how to start over."""
+    path = project / RECORD
+    if not path.exists():
+        return
+    before = read_json(path)
+    changed = [k for k in record if before.get(k) != record[k]]
+    if not changed:
+        return
+    shown = []
+    for key in changed:
+        was, now = before.get(key), record[key]
+        short = all(not isinstance(v, (dict, list)) or len(json.dumps(v)) < 40 for v in (was, now))
+        shown.append(f"{key} ({json.dumps(was)} there, {json.dumps(now)} now)" if short else key)
+    raise TuningError(f"{project} holds a search with a different {', '.join(shown)}; it cannot be resumed with "
+                      "these settings (its trials would not be comparable). Start over with --overwrite "
+                      "(overwrite=True), or search into another --directory or --project-name.")
+
+
+def recover(project: Path) -> Path | None:
+    """Checks that every state file of the search in `project` can be read. If one cannot, the
+    directory is moved aside (`<project>.unreadable-N`), a message on stderr says which file and
+    where the search went, and the new search starts over; returns where it went (None: all is well)."""
+    if not project.is_dir():
+        return None
+    files = [project / RECORD, project / "oracle.json", *sorted(project.glob("trial_*/trial.json")),
+             *sorted(p for p in project.glob("*.json") if p.name not in (RECORD, "oracle.json", "results.json"))]
+    for path in files:
+        if not path.exists():
+            continue
+        try:
+            read_json(path)
+        except ValueError as e:
+            n = 1
+            while project.with_name(f"{project.name}.unreadable-{n}").exists():
+                n += 1
+            aside = project.with_name(f"{project.name}.unreadable-{n}")
+            os.rename(project, aside)
+            print(f"kerazoo tune: {e}: the search in {project} cannot be resumed; it was moved to {aside} and "
+                  "this search starts over.", file=sys.stderr)
+            return aside
+    return None
