@@ -17,7 +17,8 @@ import yaml
 
 import kerazoo
 from kerazoo import distribute
-from kerazoo.config import ConfigError
+from kerazoo.config import ConfigError, parse_yaml_value
+from kerazoo.errors import KerazooError
 
 
 def _parse_sets(pairs: Sequence[str]) -> dict[str, Any]:
@@ -26,7 +27,7 @@ def _parse_sets(pairs: Sequence[str]) -> dict[str, Any]:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set expects key=value, received {pair!r}")
-        out[key.strip()] = yaml.safe_load(value)
+        out[key.strip()] = parse_yaml_value(value, f"--set {key.strip()}")
     return out
 
 
@@ -277,7 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.output = f"{args.name}.png"
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, NotImplementedError) as e:  # our errors say what was wrong
+    except (KerazooError, ValueError, FileNotFoundError, NotImplementedError) as e:  # our errors say what was wrong
         print(f"kerazoo {args.command}: {e}", file=sys.stderr)
         return 2
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from kerazoo.config import check_dataclass, check_kwargs, load_config, read_overlay
 from kerazoo.family import hooks
+from kerazoo.loading import check_fits
 from kerazoo.recipe import Recipe, infer_direction
 from kerazoo.registry import builder
 from kerazoo.training import callbacks as fit_assembly
@@ -45,9 +46,13 @@ def resolve(name: str, *, config: str | Path | dict | None = None, model_overrid
     kwargs are checked here once (build them with `kerazoo.loading.build`)."""
     cfg = load_config(name)
     overlay = read_overlay(config) if isinstance(config, (str, Path)) else (config or {})
+    source = str(config) if isinstance(config, (str, Path)) else "the config overlay"
+    check_dataclass(Recipe, overlay.get("recipe", {}), f"{source} (recipe)")
     recipe_raw = {**cfg.recipe, **overlay.get("recipe", {}),
                   **{k: v for k, v in recipe_overrides.items() if v is not None}}
     recipe = Recipe(**check_dataclass(Recipe, recipe_raw, f"{name} recipe"))
+    fit_assembly.check_recipe_callbacks(  # before anything heavy: a typo in an option is not a crash after the data
+        recipe.callbacks, f"{source if 'callbacks' in overlay.get('recipe', {}) else cfg.path} (recipe)")
     fn = builder(name)
     kwargs = check_kwargs(fn, {**cfg.model, **recipe.model, **overlay.get("model", {}), **(model_overrides or {})},
                           f"{name} model arguments")
@@ -89,6 +94,7 @@ def train(name: str, *, output: str | Path | None = None, epochs: int | None = N
 
     cfg, recipe, kwargs = resolve(name, config=config, model_overrides=model_overrides, epochs=epochs,
                                   batch_size=batch_size, learning_rate=lr, dataset=dataset, seed=seed)
+    check_fits(name, kwargs, training=True)  # before anything heavy: a size that cannot fit is a ConfigError
     strategy = distribute.as_strategy(strategy)  # first: some strategies need TensorFlow uninitialised
 
     import keras
