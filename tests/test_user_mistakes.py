@@ -1,12 +1,14 @@
-"""User mistakes get one clear line before anything heavy starts."""
+"""User mistakes get one clear line before anything heavy starts, and data that would train silently
+wrong is refused with what to change."""
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import kerazoo
-from kerazoo import cli
-from kerazoo.errors import ConfigError
+from kerazoo import cli, data
+from kerazoo.errors import ConfigError, DataError
 
 
 def _kerazoo(*args):
@@ -66,3 +68,53 @@ def test_sizes_that_cannot_fit_stop_before_allocating(tmp_path):
     with pytest.raises(ConfigError, match=r"units=\(1000000, 1000000\) gives .* parameters"):
         kerazoo.get("imdb_lstm", units=(1_000_000, 1_000_000))
     assert kerazoo.get("lenet5").count_params() == 61_706  # a normal build is unchanged by the check
+
+
+def _float_digits(*, data_dir=None, nan_every=0, scale=1 / 255):
+    rng = np.random.default_rng(0)
+    y = np.arange(200) % 10
+    x = rng.integers(0, 256, (200, 28, 28)).astype("float32") * scale
+    if nan_every:
+        x[::nan_every, 3, 3] = np.nan
+    return {"train": (x[:160], y[:160]), "test": (x[160:], y[160:])}
+
+
+def test_floats_in_unit_range_to_a_model_that_rescales_by_1_over_255(tmp_path, monkeypatch):
+    monkeypatch.setitem(data.LOADERS, "float_digits", _float_digits)
+    with pytest.raises(DataError, match=r"float_digits \(train split\): the images lie in \[0, 1\], but the model "
+                                        r"rescales its inputs by 0.00392157"):
+        kerazoo.train("lenet5", dataset="float_digits", epochs=1, output=tmp_path / "run", verbose=0)
+    assert not (tmp_path / "run").exists()
+    result = kerazoo.train("lenet5", dataset="float_digits", epochs=1, output=tmp_path / "run",  # what the message says
+                           model_overrides={"rescaling": None}, verbose=0)
+    assert result.metrics["test_accuracy"] >= 0
+
+
+def test_nan_in_training_images_stops_the_run(tmp_path, monkeypatch):
+    monkeypatch.setitem(data.LOADERS, "nan_digits", lambda data_dir=None: _float_digits(nan_every=7))
+    with pytest.raises(DataError, match=r"\d+ of 144 images hold NaN or inf values \(first at index \d+\)"):
+        kerazoo.train("lenet5", dataset="nan_digits", epochs=1, output=tmp_path / "run",
+                      model_overrides={"rescaling": None}, verbose=0)
+
+
+def test_finetune_checks_arrays_and_pipelines_against_the_model(tmp_path, capsys):
+    model = kerazoo.get("lenet5", weights="mnist", classes=5)
+    x = np.random.default_rng(0).integers(0, 256, (40, 28, 28)).astype("uint8")
+    y = np.arange(40) % 5
+    with pytest.raises(DataError, match=r"finetune train data: the images lie in \[0, 1\]"):
+        kerazoo.finetune(model, (x / 255.0, y), head_epochs=1, finetune_epochs=0, verbose=0)
+    with pytest.raises(DataError, match=r"6 training labels lie outside the 5 classes 0..4"):
+        kerazoo.finetune(model, (x, np.arange(40) % 6), head_epochs=1, finetune_epochs=0, verbose=0)
+    bad = x.astype("float32")
+    bad[5, 0, 0] = np.inf
+    import tensorflow as tf
+
+    with pytest.raises(DataError, match=r"1 of \d+ images hold NaN or inf values"):
+        kerazoo.finetune(model, tf.data.Dataset.from_tensor_slices((bad, y)).batch(40), head_epochs=1,
+                         finetune_epochs=0, verbose=0)
+    kerazoo.finetune(model, (x, y), head_epochs=1, finetune_epochs=0, verbose=0)  # raw uint8 digits: fine
+
+    # the command line: digits have labels 0..9, a 5-class head cannot learn them
+    assert cli.main(["finetune", "lenet5", "--weights", "mnist", "--dataset", "digits", "--set", "classes=5",
+                     "--head-epochs", "1", "--finetune-epochs", "0", "--output", str(tmp_path / "m.keras")]) == 2
+    assert "labels lie outside the 5 classes 0..4" in capsys.readouterr().err

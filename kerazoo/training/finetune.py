@@ -14,6 +14,8 @@ import os
 import tempfile
 from typing import Sequence
 
+from kerazoo.training.inputs import check_model_data
+
 __all__ = ["finetune"]
 
 
@@ -87,6 +89,7 @@ def finetune(model, train, validation=None, *, head: Sequence[str] = ("predictio
             "with Keras' fit, which fails there (Keras 3.15). Accepted: None, 'auto', 'cpu', 'gpu', 'mirrored', "
             "'tpu' or a one-machine tf.distribute.Strategy; kerazoo.train(..., strategy='multiworker') trains a "
             "recipe on several machines.")
+    check_model_data(model, train, where="finetune train data")  # before any training: NaN, range, labels
     strategy = distribute.as_strategy(strategy, what="finetune strategy")
     target = model if strategy is None or model.distribute_strategy is strategy else _copy_into(model, strategy)
     replicas = target.distribute_strategy.num_replicas_in_sync

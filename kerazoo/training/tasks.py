@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from kerazoo.family import TaskData, hooks
 from kerazoo.text import make_vectorizer, string_model
+from kerazoo.training.inputs import check_images
 
 __all__ = ["TaskData", "prepare", "held_out_data", "bucket_by_length"]
 
@@ -23,9 +24,14 @@ _CLASS_NAMES = {"mnist": [str(i) for i in range(10)], "digits": [str(i) for i in
 
 def _images(recipe, model_kwargs, data_dir, seed) -> TaskData:
     from kerazoo import data
+    from kerazoo.data.sources import to_dataset
 
-    splits = data.load(recipe.dataset, data_dir=data_dir, batch_size=recipe.batch_size,
-                       validation_split=recipe.validation_split, seed=seed, **recipe.data)
+    arrays = data.load(recipe.dataset, data_dir=data_dir, validation_split=recipe.validation_split, seed=seed,
+                       as_numpy=True, **recipe.data)
+    check_images(*arrays["train"], rescaling=model_kwargs.get("rescaling"), where=f"{recipe.dataset} (train split)",
+                 classes=model_kwargs.get("classes") if model_kwargs.get("include_top", True) else None)
+    splits = {split: None if xy is None else to_dataset(xy, batch_size=recipe.batch_size, shuffle=split == "train",
+                                                        seed=seed) for split, xy in arrays.items()}
     return TaskData(splits["train"], splits["val"], splits["test"], class_names=_CLASS_NAMES.get(recipe.dataset))
 
 
