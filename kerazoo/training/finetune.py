@@ -14,7 +14,7 @@ import os
 import tempfile
 from typing import Sequence
 
-from kerazoo.training.inputs import check_model_data
+from kerazoo.inputs import check_model_data
 
 __all__ = ["finetune"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from kerazoo.family import TaskData, hooks
 from kerazoo.text import make_vectorizer, string_model
-from kerazoo.training.inputs import check_images
+from kerazoo.inputs import check_images
 
 __all__ = ["TaskData", "prepare", "held_out_data", "bucket_by_length"]
 
