@@ -18,6 +18,7 @@ same way).
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -63,6 +64,13 @@ class RunLock:
                     f"{self.folder} is in use by another {self.what}: pid {owner.get('pid', '?')} on host "
                     f"{owner.get('host', '?')} (`{owner.get('command', '?')}`, started {owner.get('started', '?')}). "
                     f"Wait for it to finish, stop it, or choose another output directory.") from None
+            except OSError as e:  # e.g. a network filesystem without locks: run, but say it is unguarded
+                os.close(fd)
+                if e.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+                    raise
+                print(f"{self.folder}: the filesystem has no file locks ({e.strerror}); running without the run "
+                      "lock, so do not start a second process on it.", file=sys.stderr)
+                return self
             try:  # the file may have been removed and re-created by its last owner between open and flock
                 same = os.fstat(fd).st_ino == os.stat(self.path).st_ino
             except FileNotFoundError:
@@ -77,7 +85,9 @@ class RunLock:
                   f"(`{stale.get('command', '?')}`, started {stale.get('started', '?')}): that process is gone.",
                   file=sys.stderr)
         os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "command": " ".join(sys.argv),
+        program = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else "python"
+        command = " ".join(["kerazoo" if program in ("cli.py", "__main__.py") else program, *sys.argv[1:]])
+        os.pwrite(fd, json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "command": command,
                                   "started": time.strftime("%Y-%m-%d %H:%M:%S")}).encode(), 0)
         os.fsync(fd)
         self._fd = fd

@@ -155,7 +155,7 @@ def _train(name, cfg, recipe, kwargs, out: Path, strategy, data_dir, callbacks, 
     plot_paths = []
     if resuming:
         if chief:
-            print(f"Resuming the interrupted run in {out}" + (f" at epoch {point['epoch'] + 1}" if point else ""))
+            print(f"Resuming the interrupted run in {out}" + (f" after epoch {point['epoch']}" if point else ""))
     else:  # e.g. DBN: greedy RBM pretraining initialises the network fit then tunes
         plot_paths += fit_assembly.pretrain(name, family, model, data, recipe, files)
     if multiworker:

@@ -8,8 +8,8 @@ their data from their family's `recipe_data` hook (see `kerazoo.family`).
 from __future__ import annotations
 
 from kerazoo.family import TaskData, hooks
-from kerazoo.text import make_vectorizer, string_model
 from kerazoo.inputs import check_images
+from kerazoo.text import make_vectorizer, string_model
 
 __all__ = ["TaskData", "prepare", "held_out_data", "bucket_by_length"]
 
