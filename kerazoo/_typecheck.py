@@ -6,6 +6,7 @@ type was expected.
 """
 from __future__ import annotations
 
+import math
 import types
 import typing
 from typing import Any, Literal, Union
@@ -35,11 +36,13 @@ def coerce(value: Any, annotation: Any) -> Any:
     """Returns `value` converted to `annotation`, or raises `TypeError`.
 
     Accepted conversions: list -> tuple, int -> float, and element-wise inside containers.
-    `bool` is never taken for `int` (YAML's `yes` is not a layer count).
+    `bool` is never taken for `int` (YAML's `yes` is not a layer count), nor NaN or infinity for a
+    `float` (`rescaling: .nan` would turn every input into NaN).
     """
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
-    fail = TypeError(f"expected {type_name(annotation)}, received {value!r} ({type(value).__name__})")
+    finite = " (a finite number)" if isinstance(value, float) and not math.isfinite(value) else ""
+    fail = TypeError(f"expected {type_name(annotation)}{finite}, received {value!r} ({type(value).__name__})")
     if annotation is Any or annotation is typing.Any:
         return value
     if annotation is None or annotation is type(None):
@@ -85,6 +88,8 @@ def coerce(value: Any, annotation: Any) -> Any:
         raise fail
     if annotation is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise fail
             return float(value)
         raise fail
     if isinstance(annotation, type):

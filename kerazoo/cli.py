@@ -18,6 +18,7 @@ import yaml
 import kerazoo
 from kerazoo import distribute
 from kerazoo.config import parse_sets
+from kerazoo.errors import KerazooError
 
 
 def _cmd_list(args) -> int:
@@ -264,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.output = f"{args.name}.png"
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError, NotImplementedError) as e:  # our errors say what was wrong
+    except (KerazooError, ValueError, FileNotFoundError, NotImplementedError) as e:  # our errors say what was wrong
         print(f"kerazoo {args.command}: {e}", file=sys.stderr)
         return 2
 

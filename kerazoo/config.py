@@ -28,7 +28,8 @@ from kerazoo._typecheck import coerce
 from kerazoo.errors import ConfigError, UnknownModelError
 
 __all__ = ["ConfigError", "ZooConfig", "load_config", "all_configs", "config_dir", "config_dirs",
-           "check_kwargs", "check_dataclass", "builder_args", "read_overlay", "parse_sets", "RENAMED"]
+           "check_kwargs", "check_dataclass", "builder_args", "read_overlay", "read_yaml", "parse_yaml_value",
+           "parse_sets", "RENAMED"]
 
 # Builder arguments renamed to the one vocabulary of the README's naming table: the old names keep
 # working for one release (0.2), with a FutureWarning.
@@ -115,9 +116,41 @@ def _check(data: Mapping[str, Any], accepted: Mapping[str, Any], where: str) -> 
     return out
 
 
+def read_yaml(path: str | Path):
+    """A YAML file's contents (`yaml.safe_load`); malformed YAML is a `ConfigError` naming the file,
+    line and column."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return yaml.safe_load(f)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}{_at(e)}: not valid YAML ({_problem(e)}).") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not a UTF-8 text file ({e}).") from None
+
+
+def parse_yaml_value(text: str, where: str):
+    """A command-line value read as YAML (`--set input_shape=[28,28]`); malformed YAML is a `ConfigError`."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{where}: {text!r} is not valid YAML ({_problem(e)}{_at(e, 'column')}). Values are read "
+                          "as YAML: 3, 0.5, true, null, [28, 28], {a: 1}, or quote a string.") from None
+
+
+def _at(error, style: str = "line") -> str:
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    if mark is None:
+        return ""
+    return f", column {mark.column + 1}" if style == "column" else f":{mark.line + 1}:{mark.column + 1}"
+
+
+def _problem(error) -> str:
+    return ": ".join(str(p) for p in (getattr(error, "context", None), getattr(error, "problem", None)) if p) \
+        or type(error).__name__
+
+
 def _read(path: Path) -> ZooConfig:
-    with open(path, encoding="utf-8") as f:
-        raw = yaml.safe_load(f) or {}
+    raw = read_yaml(path) or {}
     where = str(path)
     data = check_dataclass(ZooConfig, raw, where, skip=("path",))
     for key in ("name", "family", "task"):
@@ -159,8 +192,7 @@ def read_overlay(path: str | Path) -> dict:
     on top of the config's, a `search_space:` block that replaces the config's for `kerazoo tune`
     (checked there against the builder), and `search:`, what the search that wrote it found (a record:
     training ignores it)."""
-    with open(path, encoding="utf-8") as f:
-        raw = yaml.safe_load(f) or {}
+    raw = read_yaml(path) or {}
     return _check(raw, {"name": str, "model": dict, "recipe": dict, "search_space": dict, "search": dict}, str(path))
 
 
@@ -171,8 +203,5 @@ def parse_sets(pairs) -> dict[str, Any]:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--set expects key=value, received {pair!r}")
-        try:
-            out[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError as e:
-            raise ConfigError(f"--set {pair!r}: the value is not valid YAML ({str(e).splitlines()[0]})") from None
+        out[key.strip()] = parse_yaml_value(value, f"--set {key.strip()}")
     return out

@@ -9,6 +9,7 @@ is the only layer allowed to differ.
 """
 from __future__ import annotations
 
+import copy
 import json
 import os
 from pathlib import Path
@@ -17,12 +18,13 @@ from typing import Any
 from kerazoo import artifacts
 from kerazoo.artifacts import TAG_PATTERN, split_name
 from kerazoo.config import check_dataclass, check_kwargs, load_config
-from kerazoo.errors import ArtifactError, WeightsError
+from kerazoo.errors import ArtifactError, ConfigError, WeightsError
 from kerazoo.inputs import guard
 from kerazoo.recipe import Recipe, compile_model
 from kerazoo.registry import builder
 
-__all__ = ["get", "build", "load_artifact", "load_file", "load_saved_model", "trained_with"]
+__all__ = ["get", "build", "check_fits", "count_params", "load_artifact", "load_file", "load_saved_model",
+           "trained_with"]
 
 
 def get(name: str, /, *, weights: str | os.PathLike | None = None, compile: bool = False, **overrides: Any):
@@ -84,11 +86,65 @@ def _get(name, weights, compile, overrides):
 
 def build(name: str, kwargs: dict, *, recipe: dict | Recipe | None = None):
     """The registered builder of `name` called with `kwargs` (already checked, e.g. by
-    `kerazoo.training.resolve`), compiled by `recipe` when one is given."""
+    `kerazoo.training.resolve`), compiled by `recipe` when one is given; arguments whose weights
+    would not fit in memory are a `ConfigError` before anything is allocated (`check_fits`)."""
+    check_fits(name, kwargs)
     model = builder(name)(**kwargs)
     if recipe is not None:
         compile_model(model, recipe if isinstance(recipe, Recipe) else _recipe(recipe, name))
     return model
+
+
+def count_params(name: str, kwargs: dict) -> int | None:
+    """The parameter count of `name` built with `kwargs`, without allocating its weights: the builder
+    runs in a `keras.StatelessScope`, where variables only record their shapes (about 0.1 s). None
+    if the builder cannot run there (e.g. a layer that creates a variable from a value)."""
+    import keras
+    from keras.src.backend.common import global_state  # Keras 3.15: where deferred variables are queued
+
+    uids = global_state.get_global_attribute("object_name_uids")
+    saved_uids = copy.copy(uids)
+    queued = list(global_state.get_global_attribute("uninitialized_variables") or [])
+    try:
+        with keras.StatelessScope(initialize_variables=False):
+            return int(builder(name)(**kwargs).count_params())
+    except Exception:  # noqa: BLE001 - the real build then runs and raises its own error, if any
+        return None
+    finally:  # the probe's variables are never initialised, and its layer names are not used up
+        global_state.set_global_attribute("uninitialized_variables", queued)
+        if saved_uids is not None:
+            global_state.set_global_attribute("object_name_uids", saved_uids)
+
+
+def check_fits(name: str, kwargs: dict, *, training: bool = False) -> int | None:
+    """Raises `ConfigError` when `name` built with `kwargs` cannot fit in this machine's memory.
+
+    The parameters are counted without allocating them (`count_params`); float32 weights take 4
+    bytes each, and training adds gradients and two Adam moments (16 bytes a parameter in all).
+    Returns the parameter count (None if it cannot be counted without building).
+    """
+    params = count_params(name, kwargs)
+    need = (params or 0) * (16 if training else 4)
+    memory = _physical_memory()
+    if memory and need > memory:
+        config, fn = load_config(name), builder(name)
+        bases = [check_kwargs(fn, config.model, str(config.path)),
+                 check_kwargs(fn, {**config.model, **config.recipe.get("model", {})}, str(config.path))]
+        changed = [f"{k}={v!r}" for k, v in kwargs.items() if all(k not in b or b[k] != v for b in bases)]
+        state = "training state (weights, gradients and Adam moments)" if training else "float32 weights"
+        raise ConfigError(
+            f"{name}: {', '.join(changed) or 'these arguments'} give{'s' if len(changed) == 1 else ''} {params:,} "
+            f"parameters, {need / 2 ** 30:,.1f} GiB of {state}, but this machine has {memory / 2 ** 30:.1f} GiB of "
+            f"memory. Accepted: sizes whose {state.split(' (')[0]} fit in memory (the default arguments give "
+            f"{count_params(name, bases[0]):,} parameters).")
+    return params
+
+
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def _recipe(raw: dict, where: str) -> Recipe:
@@ -132,6 +188,7 @@ def load_file(arch: str, path, *, base: dict | None = None, recipe: dict | None 
         vectorizer, network = split_string_model(model)
         original = fn(**base)
         _check_same_architecture(original, network, label or str(path))
+        check_fits(arch, {**base, **overrides})
         new = fn(**{**base, **overrides})
         _copy_weights(network, new, label or str(path), overrides)
         model = string_model(vectorizer, new, model.name) if vectorizer is not None else new

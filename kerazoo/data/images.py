@@ -6,18 +6,29 @@ Arrays come back raw, as `keras.datasets` gives them: uint8 pixels, (N, 28, 28) 
 from __future__ import annotations
 
 import gzip
-import pickle
 import tarfile
 from pathlib import Path
 
 import numpy as np
 
+from kerazoo.data.files import check_labelled, read_npz, safe_unpickle, unreadable
 from kerazoo.data.sources import fetch
+from kerazoo.errors import DataError
+
+_MNIST_LIKE = "uint8 images x_train, x_test of shape (N, 28, 28) and integer labels y_train, y_test of shape (N,) in 0..9"
+
+
+def _checked(source, splits: dict, sample_shape: tuple, accepted: str, classes: int = 10) -> dict:
+    for split in ("train", "test"):
+        check_labelled(source, split, *splits[split], sample_shape=sample_shape, dtype="uint8", classes=classes,
+                       accepted=accepted)
+    return splits
 
 
 def _read_npz(path: Path) -> dict:
-    with np.load(path, allow_pickle=False) as f:
-        return {"train": (f["x_train"], f["y_train"]), "test": (f["x_test"], f["y_test"])}
+    what = f"an .npz archive of {_MNIST_LIKE} (Keras' mnist.npz layout)"
+    f = read_npz(path, ("x_train", "y_train", "x_test", "y_test"), what)
+    return _checked(path, {"train": (f["x_train"], f["y_train"]), "test": (f["x_test"], f["y_test"])}, (28, 28), what)
 
 
 def _from_keras(name: str):
@@ -36,12 +47,22 @@ def load_mnist(*, data_dir=None) -> dict:
     return _read_npz(found) if isinstance(found, Path) else found
 
 
-def _read_idx(path: Path) -> np.ndarray:
+def _read_idx(path: Path, ndim: int) -> np.ndarray:
+    """An IDX file of unsigned bytes (magic 0x00 0x00 0x08 ndim, big-endian sizes, the bytes)."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
+    try:
+        with opener(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        raise DataError(f"{path} is missing; Fashion-MNIST needs the four IDX files {', '.join(_IDX)}.") from None
+    except (OSError, EOFError, ValueError) as e:
+        raise unreadable(path, e, "a gzipped IDX file") from None
     shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    if len(data) < 4 or data[:3] != b"\0\0\x08" or data[3] != ndim or \
+            len(data) != 4 + 4 * ndim + int(np.prod(shape, dtype=np.int64)):
+        raise DataError(f"{path}: not an IDX file of {ndim}-d unsigned bytes of the size its header announces "
+                        f"(header {data[:4].hex() or 'empty'}, {len(data)} bytes); the file is truncated or corrupt. "
+                        "Download it again.")
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
@@ -58,8 +79,9 @@ def load_fashion_mnist(*, data_dir=None) -> dict:
         return found
     if found.suffix == ".npz":
         return _read_npz(found)
-    xs = [_read_idx(found / name) for name in _IDX]
-    return {"train": (xs[0], xs[1]), "test": (xs[2], xs[3])}
+    xs = [_read_idx(found / name, 3 if "images" in name else 1) for name in _IDX]
+    return _checked(found, {"train": (xs[0], xs[1]), "test": (xs[2], xs[3])}, (28, 28),
+                    f"the IDX files {', '.join(_IDX)}: {_MNIST_LIKE}")
 
 
 def load_cifar10(*, data_dir=None) -> dict:
@@ -75,18 +97,39 @@ def load_cifar10(*, data_dir=None) -> dict:
             if path.name.startswith(("data_batch_", "test_batch")):
                 batches[path.name] = path.read_bytes()
     else:
-        with tarfile.open(found) as tar:
-            for member in tar.getmembers():
-                base = member.name.rsplit("/", 1)[-1]
-                if member.isfile() and base.startswith(("data_batch_", "test_batch")):
-                    batches[base] = tar.extractfile(member).read()
+        try:
+            with tarfile.open(found) as tar:
+                for member in tar.getmembers():
+                    base = member.name.rsplit("/", 1)[-1]
+                    if member.isfile() and base.startswith(("data_batch_", "test_batch")):
+                        batches[base] = tar.extractfile(member).read()
+        except (tarfile.TarError, OSError, EOFError) as e:
+            raise unreadable(found, e, "a tar.gz archive of cifar-10-batches-py/") from None
+    wanted = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    missing = [n for n in wanted if n not in batches]
+    if missing:
+        raise DataError(f"{found}: lacks the CIFAR-10 batch{'es' if len(missing) > 1 else ''} {', '.join(missing)}; "
+                        f"accepted: cifar-10-batches-py/ with {', '.join(wanted)}.")
+    accepted = ("CIFAR-10's Python batches: pickled dicts with b'data', a uint8 array of shape (N, 3072), and "
+                "b'labels', N integers in 0..9")
+
+    def batch(name):
+        source = f"{found}/{name}" if found.is_dir() else f"{found} ({name})"
+        part = safe_unpickle(batches[name], source)
+        if not isinstance(part, dict) or b"data" not in part or b"labels" not in part:
+            raise DataError(f"{source}: holds {type(part).__name__}"
+                            f"{' with keys ' + str(sorted(part)) if isinstance(part, dict) else ''}; accepted: "
+                            f"{accepted}.")
+        x, y = np.asarray(part[b"data"]), np.asarray(part[b"labels"])
+        check_labelled(source, "batch", x, y, sample_shape=(3072,), dtype="uint8", classes=10, accepted=accepted)
+        return x, y.astype(np.uint8)
 
     def stack(names):
-        parts = [pickle.loads(batches[n], encoding="bytes") for n in names]
-        x = np.concatenate([p[b"data"] for p in parts]).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
-        return x, np.concatenate([np.asarray(p[b"labels"], dtype=np.uint8) for p in parts])
+        parts = [batch(n) for n in names]
+        x = np.concatenate([p[0] for p in parts]).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+        return x, np.concatenate([p[1] for p in parts])
 
-    return {"train": stack([f"data_batch_{i}" for i in range(1, 6)]), "test": stack(["test_batch"])}
+    return {"train": stack(wanted[:-1]), "test": stack(wanted[-1:])}
 
 
 def load_digits(*, data_dir=None, size: int = 28, box: int = 20, test_fraction: float = 0.5, seed: int = 0) -> dict:
@@ -108,4 +151,5 @@ def load_digits(*, data_dir=None, size: int = 28, box: int = 20, test_fraction: 
     x[:, top:top + box, top:top + box] = np.clip(np.round(resized), 0, 255).astype(np.uint8)
     x_tr, x_te, y_tr, y_te = train_test_split(x, digits.target.astype(np.uint8), test_size=test_fraction,
                                               random_state=seed, stratify=digits.target)
-    return {"train": (x_tr, y_tr), "test": (x_te, y_te)}
+    return _checked("scikit-learn's digits", {"train": (x_tr, y_tr), "test": (x_te, y_te)}, (size, size),
+                    "uint8 digits of shape (N, size, size), labels 0..9")

@@ -12,11 +12,14 @@ from __future__ import annotations
 import functools
 import re
 import tarfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
+from kerazoo.data.files import check_labelled, read_npz, unreadable
 from kerazoo.data.sources import cache_dir, fetch
+from kerazoo.errors import DataError
 
 ACLIMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
 _MEMBER = re.compile(r"(?:^|/)aclImdb/(train|test)/(pos|neg|unsup)/[^/]+\.txt$")
@@ -42,7 +45,7 @@ def _read_aclimdb(path: Path, with_unsup: bool) -> dict:
             for label in wanted:
                 folder = root / split / label
                 if folder.is_dir():
-                    texts[(split, label)] = [(f.name, f.read_text(encoding="utf-8")) for f in folder.glob("*.txt")]
+                    texts[(split, label)] = [(f.name, _text(f.read_bytes(), f)) for f in folder.glob("*.txt")]
         for label in ("pos", "neg"):
             if (root / "train" / f"urls_{label}.txt").is_file():
                 urls[label] = (root / "train" / f"urls_{label}.txt").read_text(encoding="utf-8").split()
@@ -51,12 +54,14 @@ def _read_aclimdb(path: Path, with_unsup: bool) -> dict:
             for member in tar:
                 match, url_match = _MEMBER.search(member.name), _URLS.search(member.name)
                 if member.isfile() and match and match.group(2) in wanted:
-                    data = tar.extractfile(member).read().decode("utf-8")
+                    data = _text(tar.extractfile(member).read(), f"{path} ({member.name})")
                     texts.setdefault(match.groups(), []).append((member.name.rsplit("/", 1)[-1], data))
                 elif member.isfile() and url_match:
-                    urls[url_match.group(1)] = tar.extractfile(member).read().decode("utf-8").split()
-    if not texts.get(("train", "pos")) or not texts.get(("test", "pos")):
-        raise FileNotFoundError(f"{path} does not hold aclImdb/{{train,test}}/{{pos,neg}}/*.txt reviews")
+                    urls[url_match.group(1)] = _text(tar.extractfile(member).read(), f"{path} ({member.name})").split()
+    missing = [f"{s}/pos" for s in ("train", "test") if not texts.get((s, "pos"))]
+    if missing:
+        raise DataError(f"{path}: holds no reviews in aclImdb/{', aclImdb/'.join(missing)}; accepted: the Stanford "
+                        "archive aclImdb_v1.tar.gz or its tree, aclImdb/{train,test}/{pos,neg}/*.txt (UTF-8 text).")
 
     def split(name):
         items = [(t, 1) for _, t in sorted(texts.get((name, "pos"), []))] + \
@@ -64,6 +69,8 @@ def _read_aclimdb(path: Path, with_unsup: bool) -> dict:
         return np.array([t for t, _ in items], dtype=object), np.array([y for _, y in items], dtype=np.int32)
 
     out = {"train": split("train"), "test": split("test")}
+    for name in ("train", "test"):
+        check_labelled(path, name, *out[name], classes=2)
     groups = [urls.get(label, []) for label in ("pos", "neg")]
     names = [[n for n, _ in sorted(texts.get(("train", label), []))] for label in ("pos", "neg")]
     ids = [[int(n.split("_")[0]) for n in part] for part in names]
@@ -82,7 +89,19 @@ def load_imdb(*, data_dir=None, unsup: bool = False) -> dict:
     """
     found = fetch("imdb", data_dir, ["aclImdb_v1.tar.gz", "aclImdb/aclImdb_v1.tar.gz", "aclImdb"],
                   _download_aclimdb, "the Stanford archive aclImdb_v1.tar.gz (or its extracted aclImdb/ tree)")
-    return dict(_read_aclimdb(Path(found).resolve(), unsup))
+    path = Path(found).resolve()
+    try:
+        return dict(_read_aclimdb(path, unsup))
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
+        raise unreadable(path, e, "the tar.gz archive aclImdb_v1.tar.gz") from None
+
+
+def _text(data: bytes, source) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DataError(f"{source}: is not UTF-8 text ({e}); accepted: the reviews of aclImdb_v1.tar.gz as "
+                        "released.") from None
 
 
 def load_imdb_npz(*, data_dir=None, num_words: int | None = None, maxlen: int | None = None,
@@ -95,12 +114,16 @@ def load_imdb_npz(*, data_dir=None, num_words: int | None = None, maxlen: int | 
                                                          oov_char=oov_char, index_from=index_from)
         return {"train": (x, y), "test": (xt, yt)}
 
-    found = fetch("imdb_npz", data_dir, ["imdb.npz", "imdb/imdb.npz"], download,
-                  "Keras' imdb.npz (x_train, labels_train, x_test, labels_test)")
+    what = ("Keras' imdb.npz: x_train, x_test (object arrays of word-id lists, ids >= 0) and y_train, y_test "
+            "(labels 0 or 1)")
+    found = fetch("imdb_npz", data_dir, ["imdb.npz", "imdb/imdb.npz"], download, what)
     if not isinstance(found, Path):
         return found
-    with np.load(found, allow_pickle=True) as f:
-        raw = {"train": (f["x_train"], f["y_train"]), "test": (f["x_test"], f["y_test"])}
+    f = read_npz(found, ("x_train", "y_train", "x_test", "y_test"), what)  # word-id lists: restricted unpickling
+    raw = {"train": (f["x_train"], f["y_train"]), "test": (f["x_test"], f["y_test"])}
+    for split, (xs, ys) in raw.items():
+        check_labelled(found, split, xs, ys, classes=2, accepted=what)
+        _check_sequences(found, split, xs, what)
 
     def convert(xs, ys):  # the same conventions as keras.datasets.imdb.load_data
         seqs = [[start_char] + [w + index_from for w in x] for x in xs]
@@ -112,6 +135,17 @@ def load_imdb_npz(*, data_dir=None, num_words: int | None = None, maxlen: int | 
         return np.array(seqs, dtype=object), ys
 
     return {k: convert(*v) for k, v in raw.items()}
+
+
+def _check_sequences(source, split: str, xs, what: str) -> None:
+    """Every review of an `imdb.npz` is a sequence of non-negative integer word ids."""
+    if xs.ndim != 1 and not (xs.ndim == 2 and xs.dtype.kind in "iu"):
+        raise DataError(f"{source}: {split} reviews have shape {xs.shape}; accepted: {what}.")
+    for i, seq in enumerate(xs):
+        ids = np.asarray(seq) if isinstance(seq, (list, tuple, np.ndarray)) else None
+        if ids is None or ids.ndim != 1 or (ids.size and (ids.dtype.kind not in "iu" or ids.min() < 0)):
+            raise DataError(f"{source}: {split} review {i} is {type(seq).__name__} {str(seq)[:60]}, not a list of "
+                            f"word ids; accepted: {what}.")
 
 
 def load_text_corpus(path, *, limit: int | None = None) -> list[str]:

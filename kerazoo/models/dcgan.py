@@ -33,7 +33,7 @@ from kerazoo.registry import register_model
 
 __all__ = ["DCGAN", "dcgan", "scale_images", "to_pixels", "plot_image_grid", "SampleGrid", "LeNetScores",
            "lenet_scores", "recipe_data", "recipe_callbacks", "recipe_metrics", "recipe_plots", "serving_endpoint",
-           "tuning_callbacks"]
+           "metric_callbacks"]
 
 
 EVALUATION_SEED = 1337  # latents of `evaluate` (training draws from the model's SeedGenerator)

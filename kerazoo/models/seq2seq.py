@@ -33,7 +33,7 @@ from kerazoo.models._common import check_choice, check_positive, check_rate
 from kerazoo.registry import register_model
 
 __all__ = ["seq2seq_attention", "Seq2SeqAttention", "Translation", "plot_attention", "exact_match", "recipe_data",
-           "recipe_metrics", "recipe_plots", "serving_endpoint", "tuning_callbacks", "ExactMatch"]
+           "recipe_metrics", "recipe_plots", "serving_endpoint", "metric_callbacks", "ExactMatch"]
 
 _CELLS = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
 

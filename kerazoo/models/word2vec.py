@@ -30,7 +30,7 @@ from kerazoo.models._common import check_choice, check_positive
 from kerazoo.registry import register_model
 
 __all__ = ["word2vec", "Word2Vec", "WordVectors", "UnknownWordError", "linear_probe_accuracy", "recipe_data",
-           "recipe_metrics", "recipe_plots", "serving_endpoint", "tuning_callbacks", "ProbeAccuracy", "PROBE_WORDS"]
+           "recipe_metrics", "recipe_plots", "serving_endpoint", "metric_callbacks", "ProbeAccuracy", "PROBE_WORDS"]
 
 PROBE_WORDS = ("good", "bad", "great", "awful", "boring", "funny", "actor", "music")  # plots of neighbours
 

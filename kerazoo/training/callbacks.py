@@ -3,26 +3,71 @@ the recipe's callbacks, the family's metric callbacks, replica statistics sync, 
 pretraining stage before the first epoch."""
 from __future__ import annotations
 
+import difflib
+import inspect
 import math
 from pathlib import Path
 
+from kerazoo._typecheck import coerce
+from kerazoo.errors import ConfigError
 from kerazoo.family import FamilyHooks, TaskData
 from kerazoo.recipe import Recipe
 
-__all__ = ["RECIPE_CALLBACKS", "recipe_callbacks", "cosine_decay", "fit_callbacks", "pretrain"]
+__all__ = ["RECIPE_CALLBACKS", "check_recipe_callbacks", "recipe_callbacks", "cosine_decay", "fit_callbacks",
+           "pretrain"]
 
 RECIPE_CALLBACKS = {"early_stopping": "EarlyStopping", "reduce_lr_on_plateau": "ReduceLROnPlateau",
                     "terminate_on_nan": "TerminateOnNaN", "cosine_decay": "LearningRateScheduler"}
+
+
+def check_recipe_callbacks(callbacks: dict, where: str = "recipe") -> dict:
+    """Checks a recipe's `callbacks:` block without running anything: known callbacks, each option
+    one its Keras callback (or `cosine_decay`) accepts, of the type of that option's default.
+
+    Raises:
+      ConfigError: naming `where`, the callback and option, and what is accepted.
+    """
+    import keras
+
+    if not isinstance(callbacks, dict):
+        raise ConfigError(f"{where}: callbacks: expected a mapping such as {{early_stopping: {{patience: 3}}}}, "
+                          f"received {callbacks!r}")
+    for key, options in callbacks.items():
+        if key not in RECIPE_CALLBACKS:
+            close = difflib.get_close_matches(str(key), list(RECIPE_CALLBACKS), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"{where}: callbacks: unknown callback {key!r}.{hint} "
+                              f"Accepted: {', '.join(sorted(RECIPE_CALLBACKS))}.")
+        if options is None:
+            continue
+        if not isinstance(options, dict):
+            raise ConfigError(f"{where}: callbacks.{key}: expected a mapping of options, received {options!r}")
+        fn = cosine_decay if key == "cosine_decay" else getattr(keras.callbacks, RECIPE_CALLBACKS[key]).__init__
+        params = {n: p for n, p in inspect.signature(fn).parameters.items()
+                  if n not in ("self", "recipe") and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+        for option, value in options.items():
+            if option not in params:
+                close = difflib.get_close_matches(str(option), list(params), n=1)
+                raise ConfigError(f"{where}: callbacks.{key}: unknown option {option!r}."
+                                  f"{f' Did you mean {close[0]!r}?' if close else ''} Accepted: {', '.join(params)}.")
+            default = params[option].default
+            kind = bool if isinstance(default, bool) else float if isinstance(default, (int, float)) else \
+                str if isinstance(default, str) else None
+            try:
+                if kind is not None:
+                    coerce(value, kind)
+            except TypeError as e:
+                raise ConfigError(f"{where}: callbacks.{key}.{option}: {e}") from None
+    return callbacks
 
 
 def recipe_callbacks(recipe: Recipe) -> list:
     """The Keras callbacks the recipe's `callbacks:` block names, with their options."""
     import keras
 
+    check_recipe_callbacks(recipe.callbacks)
     out = []
     for key, options in recipe.callbacks.items():
-        if key not in RECIPE_CALLBACKS:
-            raise ValueError(f"Unknown callback {key!r} in the recipe. Accepted: {', '.join(sorted(RECIPE_CALLBACKS))}.")
         if key == "cosine_decay":
             out.append(cosine_decay(recipe, **(options or {})))
         else:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from kerazoo.inputs import check_model_data
+
 __all__ = ["finetune"]
 
 
@@ -69,6 +71,7 @@ def finetune(model, train, validation=None, *, head: Sequence[str] = ("predictio
     distribute.refuse_multiworker(strategy or model.distribute_strategy, "finetune",
                                   instead="kerazoo.train(..., strategy='multiworker') trains a recipe on several "
                                           "machines.")
+    check_model_data(model, train, where="finetune train data")  # before any training: NaN, range, labels
     strategy = distribute.as_strategy(strategy, what="finetune strategy")
     target = (model if strategy is None or model.distribute_strategy is strategy
               else distribute.copy_model(model, strategy, compile=False))

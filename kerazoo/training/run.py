@@ -23,8 +23,10 @@ import numpy as np
 
 from kerazoo.config import check_dataclass, check_kwargs, load_config, read_overlay
 from kerazoo.family import hooks
+from kerazoo.loading import check_fits
 from kerazoo.recipe import Recipe, infer_direction
 from kerazoo.registry import builder
+from kerazoo.rundir import claim
 from kerazoo.training import callbacks as fit_assembly
 
 __all__ = ["train", "evaluate", "TrainResult", "resolve"]
@@ -45,9 +47,13 @@ def resolve(name: str, *, config: str | Path | dict | None = None, model_overrid
     kwargs are checked here once (build them with `kerazoo.loading.build`)."""
     cfg = load_config(name)
     overlay = read_overlay(config) if isinstance(config, (str, Path)) else (config or {})
+    source = str(config) if isinstance(config, (str, Path)) else "the config overlay"
+    check_dataclass(Recipe, overlay.get("recipe", {}), f"{source} (recipe)")
     recipe_raw = {**cfg.recipe, **overlay.get("recipe", {}),
                   **{k: v for k, v in recipe_overrides.items() if v is not None}}
     recipe = Recipe(**check_dataclass(Recipe, recipe_raw, f"{name} recipe"))
+    fit_assembly.check_recipe_callbacks(  # before anything heavy: a typo in an option is not a crash after the data
+        recipe.callbacks, f"{source if 'callbacks' in overlay.get('recipe', {}) else cfg.path} (recipe)")
     fn = builder(name)
     kwargs = check_kwargs(fn, {**cfg.model, **recipe.model, **overlay.get("model", {}), **(model_overrides or {})},
                           f"{name} model arguments")
@@ -89,20 +95,39 @@ def train(name: str, *, output: str | Path | None = None, epochs: int | None = N
 
     cfg, recipe, kwargs = resolve(name, config=config, model_overrides=model_overrides, epochs=epochs,
                                   batch_size=batch_size, learning_rate=lr, dataset=dataset, seed=seed)
+    check_fits(name, kwargs, training=True)  # before anything heavy: a size that cannot fit is a ConfigError
     strategy = distribute.as_strategy(strategy)  # first: some strategies need TensorFlow uninitialised
+    out = Path(output or Path("kerazoo_runs") / name)
+    if not distribute.is_chief(strategy):  # workers of a multi-worker run share its folder; the chief holds it
+        return _train(name, cfg, recipe, kwargs, out, strategy, data_dir, callbacks, verbose)
+    with claim(out, progress=lambda: _has_progress(out)):  # one process per run; a failed start leaves nothing
+        return _train(name, cfg, recipe, kwargs, out, strategy, data_dir, callbacks, verbose)
 
+
+def _has_progress(out: Path) -> bool:
+    """A run worth keeping: a backup of a finished epoch, a checkpoint, or logged epochs."""
+    history = out / "history.csv"
+    return any(p.is_file() for folder in ("backup", "checkpoints") for p in (out / folder).glob("**/*")) or \
+        (history.is_file() and len(history.read_text().splitlines()) > 1)
+
+
+def _train(name, cfg, recipe, kwargs, out: Path, strategy, data_dir, callbacks, verbose) -> TrainResult:
     import keras
 
-    from kerazoo import plots
+    from kerazoo import distribute, plots
     from kerazoo.loading import build
+    from kerazoo.training.backup import AtomicBackupAndRestore
     from kerazoo.training.tasks import prepare
 
     multiworker, chief = distribute.is_multiworker(strategy), distribute.is_chief(strategy)
-    out = Path(output or Path("kerazoo_runs") / name)
     out.mkdir(parents=True, exist_ok=True)
     files = distribute.output_dir(out, strategy) if multiworker else out  # a temporary directory off the chief
     backup = out / "backup"
-    resuming = backup.exists()
+    restore = None if multiworker else AtomicBackupAndRestore(backup)
+    point = restore.restore_point() if restore else None  # a torn backup falls back to the last whole one
+    resuming = backup.exists() if multiworker else point is not None
+    if point is not None:
+        _trim_history(files / "history.csv", point["epoch"])
     keras.utils.set_random_seed(recipe.seed)
     started = time.time()
 
@@ -122,7 +147,7 @@ def train(name: str, *, output: str | Path | None = None, epochs: int | None = N
            keras.callbacks.TensorBoard(str(files / "logs")), *last]
     if not multiworker:  # fit: Keras' own backups and best-model checkpoints
         (out / "checkpoints").mkdir(exist_ok=True)
-        cbs.insert(0, keras.callbacks.BackupAndRestore(str(backup)))
+        cbs.insert(0, restore)
         cbs.append(keras.callbacks.ModelCheckpoint(
             str(out / "checkpoints" / f"{'best' if monitor else 'last'}.keras"), monitor=monitor or "loss",
             save_best_only=bool(monitor), mode=monitor and infer_direction(monitor) or "auto"))
@@ -130,7 +155,7 @@ def train(name: str, *, output: str | Path | None = None, epochs: int | None = N
     plot_paths = []
     if resuming:
         if chief:
-            print(f"Resuming the interrupted run in {out}")
+            print(f"Resuming the interrupted run in {out}" + (f" after epoch {point['epoch']}" if point else ""))
     else:  # e.g. DBN: greedy RBM pretraining initialises the network fit then tunes
         plot_paths += fit_assembly.pretrain(name, family, model, data, recipe, files)
     if multiworker:
@@ -164,6 +189,17 @@ def train(name: str, *, output: str | Path | None = None, epochs: int | None = N
         (out / "run.json").write_text(json.dumps(run, indent=2, default=_jsonable))
     print(f"Trained {name}: {', '.join(f'{k}={v:.4f}' for k, v in metrics.items())}; everything is in {out}")
     return TrainResult(final, history, metrics, out, plot_paths)
+
+
+def _trim_history(path: Path, epochs: int) -> None:
+    """Keeps the first `epochs` rows of a CSV log (a run resumed from an earlier backup logs the rest again)."""
+    if not path.is_file():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    header, rows = lines[:1], lines[1:]
+    kept = [row for row in rows if row.split(",", 1)[0].strip().isdigit() and int(row.split(",", 1)[0]) < epochs]
+    if len(kept) != len(rows):
+        path.write_text("".join(header + kept))
 
 
 def _held_out_metrics(cfg, model, data) -> tuple[dict, tuple | None]:

@@ -8,6 +8,7 @@ their data from their family's `recipe_data` hook (see `kerazoo.family`).
 from __future__ import annotations
 
 from kerazoo.family import TaskData, hooks
+from kerazoo.inputs import check_images
 from kerazoo.text import make_vectorizer, string_model
 
 __all__ = ["TaskData", "prepare", "held_out_data", "bucket_by_length"]
@@ -24,9 +25,14 @@ _CLASS_NAMES = {"mnist": [str(i) for i in range(10)], "digits": [str(i) for i in
 def _images(recipe, model_kwargs, data_dir, seed) -> TaskData:
     from kerazoo import data
     from kerazoo.data.augment import augment_dataset
+    from kerazoo.data.sources import to_dataset
 
-    splits = data.load(recipe.dataset, data_dir=data_dir, batch_size=recipe.batch_size,
-                       validation_split=recipe.validation_split, seed=seed, **recipe.data)
+    arrays = data.load(recipe.dataset, data_dir=data_dir, validation_split=recipe.validation_split, seed=seed,
+                       as_numpy=True, **recipe.data)
+    check_images(*arrays["train"], rescaling=model_kwargs.get("rescaling"), where=f"{recipe.dataset} (train split)",
+                 classes=model_kwargs.get("classes") if model_kwargs.get("include_top", True) else None)
+    splits = {split: None if xy is None else to_dataset(xy, batch_size=recipe.batch_size, shuffle=split == "train",
+                                                        seed=seed) for split, xy in arrays.items()}
     train = augment_dataset(splits["train"], recipe.augment, seed=seed)  # training only; as is without `augment`
     return TaskData(train, splits["val"], splits["test"], class_names=_CLASS_NAMES.get(recipe.dataset),
                     extra={"unaugmented_train": splits["train"]})

@@ -1,0 +1,184 @@
+"""Runs that cannot corrupt each other: a locked run directory, backups a kill cannot tear, and a
+failed start that leaves nothing behind."""
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+import kerazoo
+from kerazoo import cli
+from kerazoo.errors import DataNotFoundError, RunLockedError
+from kerazoo.rundir import LOCK_NAME, RunLock
+from kerazoo.training import backup as backup_module
+
+
+@pytest.fixture()
+def mnist_dir(tmp_path):
+    rng = np.random.default_rng(0)
+    y = np.arange(240) % 10
+    x = (rng.random((240, 28, 28)) * 40).astype(np.uint8)
+    for i, label in enumerate(y):  # a learnable mark: a bright bar whose row encodes the label
+        x[i, 2 + 2 * label: 4 + 2 * label, 4:24] = 255
+    folder = tmp_path / "data"
+    folder.mkdir()
+    np.savez(folder / "mnist.npz", x_train=x[:200], y_train=y[:200].astype(np.uint8),
+             x_test=x[200:], y_test=y[200:].astype(np.uint8))
+    return folder
+
+
+def _kerazoo(*args, **kwargs):
+    return [sys.executable, "-m", "kerazoo.cli", *map(str, args)]
+
+
+def _epochs_logged(run):
+    with open(run / "history.csv") as f:
+        return [int(row["epoch"]) for row in csv.DictReader(f)]
+
+
+def _wait_for(condition, process, timeout=240):
+    deadline = time.time() + timeout
+    while not condition():
+        assert process.poll() is None, process.communicate()[1][-3000:]
+        assert time.time() < deadline, "timed out"
+        time.sleep(0.2)
+
+
+def test_second_train_stops_and_a_killed_runs_lock_is_taken_over(mnist_dir, tmp_path):
+    run = tmp_path / "run"
+    live = subprocess.Popen(_kerazoo("train", "lenet5", "--epochs", 1000, "--batch-size", 32, "--data-dir", mnist_dir,
+                                     "--output", run), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(lambda: (run / "backup" / "training_metadata.json").exists(), live)
+        second = subprocess.run(_kerazoo("train", "lenet5", "--epochs", 1, "--data-dir", mnist_dir, "--output", run),
+                                capture_output=True, text=True, timeout=300)
+        assert second.returncode == 2 and "Traceback" not in second.stderr, second.stderr
+        assert f"{run} is in use by another run: pid {live.pid} on host {socket.gethostname()}" in second.stderr
+        assert live.poll() is None and (run / "backup").exists()  # the live run is untouched
+    finally:
+        live.send_signal(signal.SIGKILL)
+        live.communicate()
+    assert json.loads((run / LOCK_NAME).read_text())["pid"] == live.pid  # the killed process's lock is left
+    done = json.loads((run / "backup" / "training_metadata.json").read_text())["epoch"]
+
+    again = subprocess.run(_kerazoo("train", "lenet5", "--epochs", done + 1, "--batch-size", 32, "--data-dir",
+                                    mnist_dir, "--output", run), capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert f"took over the stale lock of pid {live.pid}" in again.stderr
+    assert "Resuming the interrupted run" in again.stdout
+    assert _epochs_logged(run)[-1] == done and len(set(_epochs_logged(run))) == len(_epochs_logged(run))
+    assert not (run / LOCK_NAME).exists() and (run / "model.keras").is_file()
+
+
+def test_lock_in_process_names_the_holder(tmp_path):
+    with RunLock(tmp_path):
+        with pytest.raises(RunLockedError, match=f"pid {os.getpid()} on host {socket.gethostname()}"):
+            RunLock(tmp_path).acquire()
+    with RunLock(tmp_path) as lock:  # released: free again, and no stale owner to report
+        assert lock.took_over is None
+
+
+class Interrupt(Exception):
+    pass
+
+
+def _interrupted_run(mnist_dir, run, epochs_done):
+    import keras
+
+    class Stop(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == epochs_done - 1:
+                raise Interrupt
+
+    with pytest.raises(Interrupt):
+        kerazoo.train("lenet5", epochs=5, batch_size=32, data_dir=mnist_dir, output=run, callbacks=[Stop()], verbose=0)
+
+
+@pytest.mark.parametrize("damage", ["torn weights", "truncated metadata", "both states"])
+def test_torn_backup_falls_back_or_restarts_saying_so(mnist_dir, tmp_path, damage, capsys):
+    run = tmp_path / "run"
+    _interrupted_run(mnist_dir, run, epochs_done=2)
+    backup = run / "backup"
+    assert json.loads((backup / "training_metadata.json").read_text())["epoch"] == 2
+    if damage in ("torn weights", "both states"):
+        weights = (backup / "latest.weights.h5").read_bytes()
+        (backup / "latest.weights.h5").write_bytes(weights[: len(weights) // 2])
+    if damage in ("truncated metadata", "both states"):
+        (backup / "training_metadata.json").write_text('{"epoch": ')
+    if damage == "both states":
+        (backup / "training_metadata.json.bkp").write_text("")
+    capsys.readouterr()
+    assert cli.main(["train", "lenet5", "--epochs", "3", "--batch-size", "32", "--data-dir", str(mnist_dir),
+                     "--output", str(run)]) == 0
+    out = capsys.readouterr()
+    if damage == "both states":
+        assert f"No readable backup in {backup}: the run restarts from epoch 0." in out.err
+        assert _epochs_logged(run) == [0, 1, 2]
+    else:
+        what = "latest.weights.h5 is torn or missing" if damage == "torn weights" else \
+            "training_metadata.json is unreadable"
+        assert what in out.err and "Resuming from the last whole backup (epoch 1)." in out.err, out.err
+        assert _epochs_logged(run) == [0, 1, 2]  # epoch 1 again, logged once
+
+
+@pytest.mark.parametrize("killed_after", [0, 1, 2, 3])
+def test_a_kill_inside_a_backup_write_leaves_a_state_to_resume(mnist_dir, tmp_path, monkeypatch, killed_after):
+    """The second epoch's save dies after `killed_after` of its four renames: every rerun resumes."""
+    run = tmp_path / "run"
+    calls = {"n": 0, "saves": 0}
+    real_replace, real_save = os.replace, backup_module.AtomicBackupAndRestore._save_model
+
+    def save(self):
+        calls["saves"] += 1
+        calls["n"] = 0
+        real_save(self)
+
+    def replace(a, b):
+        if calls["saves"] == 2 and str(a).startswith(str(run / "backup")):
+            if calls["n"] == killed_after:
+                raise Interrupt
+            calls["n"] += 1
+        real_replace(a, b)
+
+    monkeypatch.setattr(backup_module.AtomicBackupAndRestore, "_save_model", save)
+    monkeypatch.setattr(backup_module.os, "replace", replace)
+    with pytest.raises(Interrupt):
+        kerazoo.train("lenet5", epochs=3, batch_size=32, data_dir=mnist_dir, output=run, verbose=0)
+    monkeypatch.undo()
+    started = []
+    import keras
+
+    class Watch(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            started.append(epoch)
+
+    kerazoo.train("lenet5", epochs=3, batch_size=32, data_dir=mnist_dir, output=run, callbacks=[Watch()], verbose=0)
+    assert started[0] in (1, 2) and started[-1] == 2  # from the first or the second epoch's state, never from 0
+    assert _epochs_logged(run)[-1] == 2
+
+
+def test_failed_start_leaves_nothing_behind(mnist_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DataNotFoundError):
+        kerazoo.train("lenet5", data_dir=tmp_path / "nothing-here")
+    assert not (tmp_path / "kerazoo_runs").exists()
+
+    mine = tmp_path / "mine"  # a folder the user made is kept, with what was in it
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(DataNotFoundError):
+        kerazoo.train("lenet5", data_dir=tmp_path / "nothing-here", output=mine)
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+
+    run = tmp_path / "run"  # a run with progress is kept when a rerun fails
+    _interrupted_run(mnist_dir, run, epochs_done=1)
+    kept = sorted(p.relative_to(run).as_posix() for p in run.rglob("*"))
+    with pytest.raises(DataNotFoundError):
+        kerazoo.train("lenet5", epochs=5, batch_size=32, data_dir=tmp_path / "nothing-here", output=run)
+    assert sorted(p.relative_to(run).as_posix() for p in run.rglob("*")) == kept
