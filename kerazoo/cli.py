@@ -133,7 +133,7 @@ def _cmd_evaluate(args) -> int:
 def _cmd_export(args) -> int:
     from kerazoo.export import export
 
-    print(f"wrote {export(args.run_dir, tag=args.tag, destination=args.destination, overwrite=args.overwrite, shadow=args.shadow, shipped=args.shipped)}")
+    print(f"wrote {export(args.run_dir, tag=args.tag, destination=args.destination, overwrite=args.overwrite, shadow=args.shadow, shipped=args.shipped, formats=args.format, data_dir=args.data_dir)}")
     return 0
 
 
@@ -236,6 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing artifact of that name (atomically)")
     p.add_argument("--shadow", action="store_true", help="allow the name of a shipped artifact (yours is then loaded)")
     p.add_argument("--shipped", action="store_true", help="maintainers: write into the package's saved_models/")
+    p.add_argument("--format", help="comma-separated: saved_model,litert,litert_int8,onnx or all (default: the "
+                                    "artifact's own formats when re-exporting one, else saved_model); each file is "
+                                    "measured on the held-out data and checked against the SavedModel")
+    p.add_argument("--data-dir", help="where the data set is, for those measurements and int8 calibration")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("verify", help="check artifacts against their cards (every file's sha256, the card's own)")

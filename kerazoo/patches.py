@@ -10,7 +10,7 @@ import functools
 import inspect
 import io
 
-__all__ = ["store_weights_once", "silence_kerastuner_debug_print"]
+__all__ = ["store_weights_once", "silence_kerastuner_debug_print", "tf2onnx_for_numpy2"]
 
 
 def store_weights_once(archive) -> None:
@@ -47,3 +47,27 @@ def silence_kerastuner_debug_print() -> None:
             return original(self)
 
     conditions.Parent.to_proto = to_proto
+
+
+@functools.cache
+def tf2onnx_for_numpy2() -> None:
+    """tf2onnx 1.17 (the latest release) still uses NumPy aliases that NumPy removed (`np.object`; the
+    same family as onnx/tensorflow-onnx#2317, `np.bool`) and constant folding that breaks under NumPy 2.
+    Keras 3.15 carries a fix for its own ONNX export (`keras.src.export.tf2onnx_lib.patch_tf2onnx`,
+    marked "remove once tf2onnx supports numpy 2"); this applies it before kerazoo converts with
+    tf2onnx. A no-op under NumPy 1."""
+    import numpy as np
+
+    if np.__version__.startswith("1."):
+        return
+    try:
+        from keras.src.export.tf2onnx_lib import patch_tf2onnx
+    except ImportError:  # a Keras without the helper: at least the removed alias
+        if not hasattr(np, "object"):
+            np.object = object
+        return
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # NumPy's warning about defining np.object
+        patch_tf2onnx()
