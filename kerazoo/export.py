@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -185,3 +186,15 @@ def verify(name_or_path: str | Path | None = None) -> dict[str, str | None]:
         except ArtifactError as e:
             report[name] = str(e)
     return report
+
+
+class _CallableModule(type(artifacts)):
+    """`kerazoo.export(...)` is the function `export` even after this module is imported: Python binds a
+    submodule to its parent package's attribute of the same name on first import, which would otherwise
+    turn `kerazoo.export` into this module after the first call (`'module' object is not callable`)."""
+
+    def __call__(self, *args, **kwargs):
+        return export(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -110,24 +110,34 @@ class Runner:
         return next(iter(out.values())) if len(out) == 1 else out
 
     def run(self, x, *, batch_size: int = 256) -> dict[str, np.ndarray]:
-        """`{output name: array}` on raw inputs `x`, in chunks of `batch_size`."""
+        """`{output name: array}` on raw inputs `x`, in chunks of `batch_size` (texts of similar length
+        together when the file's padding is masked, in the order given back)."""
         x = self._check(x)
         if not len(x):  # an empty batch gives empty outputs of the right shapes
             one = np.array([""], object) if x.dtype == object else np.zeros((1, *x.shape[1:]), x.dtype)
-            return {k: v[:0] for k, v in self._run_chunk(one).items()}
-        chunks = [self._run_chunk(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
-        return {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+            return {k: v[:0] for k, v in self._backend(self.prepare(one)).items()}
+        x = self.tokenizer(x) if self.tokenizer is not None else x
+        order = np.argsort((x != 0).sum(1), kind="stable") if self.trim_padding else np.arange(len(x))
+        chunks = [self._backend(self._trim(x[order[i:i + batch_size]])) for i in range(0, len(x), batch_size)]
+        out = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+        back = np.empty_like(order)
+        back[order] = np.arange(len(order))
+        return {k: v[back] for k, v in out.items()}
 
     def prepare(self, x) -> np.ndarray:
         """What the file itself is given for raw inputs `x` (token ids for text files; quantised by the backend)."""
-        x = self.tokenizer(x) if self.tokenizer is not None else x
+        return self._trim(self.tokenizer(x) if self.tokenizer is not None else np.asarray(x))
+
+    def _trim(self, x: np.ndarray) -> np.ndarray:
         if self.trim_padding and x.ndim == 2 and x.shape[1] > 1:  # masked padding: trailing zeros change nothing
             used = np.flatnonzero(x.any(0))
-            x = x[:, :max(int(used[-1]) + 1 if len(used) else 1, 1)]
+            x = x[:, :int(used[-1]) + 1 if len(used) else 1]
         return x
 
-    def _run_chunk(self, x) -> dict[str, np.ndarray]:
-        return self._backend(self.prepare(x))
+    def invoke(self, prepared) -> dict[str, np.ndarray]:
+        """Runs the file on inputs already in its own form (`prepare(x)`: token ids for text files), with no
+        checks or tokenisation: what a serving loop that tokenises elsewhere calls (and the benchmarks)."""
+        return self._backend(prepared)
 
     def _check(self, x) -> np.ndarray:
         spec = self.raw_input
