@@ -18,7 +18,7 @@ from pathlib import Path
 
 from kerazoo import artifacts
 from kerazoo.artifacts import check_tag, shipped_dir, user_dir
-from kerazoo.formats import parse_formats, serving_spec, write_formats
+from kerazoo.formats import parse_formats, serving_spec, shipped_formats, write_formats
 from kerazoo.config import load_config
 from kerazoo.errors import ArtifactError
 from kerazoo.family import hooks
@@ -87,7 +87,8 @@ def export(run_dir: str | Path, *, tag: str | None = None, destination: str | Pa
     again with this version of kerazoo (same weights, metrics and notes; new files and checksums).
 
     Args:
-      run_dir: a directory written by `kerazoo.train` (`model.keras` + `run.json`), or an artifact.
+      run_dir: a directory written by `kerazoo.train` (`model.keras` + `run.json`), or an artifact (its
+        folder, or its name: `"dbn.mnist"`).
       tag: artifact tag (default: the run's data set, or the artifact's tag), giving `<arch>.<tag>`;
         a name matching `kerazoo.artifacts.TAG_PATTERN`, never a path.
       destination: the store to write into (default: the user store, `$KERAZOO_MODELS` or
@@ -97,10 +98,11 @@ def export(run_dir: str | Path, *, tag: str | None = None, destination: str | Pa
       shadow: allow a user artifact with the name of a shipped one (`get` then loads the user's).
       shipped: maintainers: write into the package's `saved_models/` and its index.
       formats: what to write besides `model.keras`: `"saved_model"` (always written), `"litert"`,
-        `"litert_int8"`, `"onnx"`, as a list or a comma-separated string, or `"all"`. Default: the
-        formats the artifact already has when re-exporting one, else the SavedModel alone. Each file
-        is measured on the held-out data by its own runtime and listed in the card (a format that
-        cannot hold the model is listed with the reason).
+        `"litert_int8"`, `"onnx"`, as a list or a comma-separated string, `"all"`, or `"shipped"`
+        (what kerazoo ships: `kerazoo.formats.shipped_formats`). Default: `"shipped"` with
+        `shipped=True`; else the formats the artifact already has when re-exporting one, else the
+        SavedModel alone. Each file is measured on the held-out data by its own runtime and listed
+        in the card (a format that cannot hold the model is listed with the reason).
       data_dir: where the data set is for those measurements and int8 calibration (else
         `KERAZOO_DATA_DIR`, else a download); without it the card says what was not measured.
 
@@ -113,12 +115,12 @@ def export(run_dir: str | Path, *, tag: str | None = None, destination: str | Pa
     """
     import keras
 
-    run_dir = Path(run_dir).expanduser()
+    run_dir = _source(run_dir)
     if not (run_dir / "run.json").is_file() and (run_dir / "card.json").is_file():
         card = artifacts.verify(run_dir)  # a folder whose files no longer match its card is not re-signed
         run, tag = {**card, "name": card["arch"]}, tag or card["tag"]
         notes = card.get("notes", "") if notes is None else notes
-        formats = list(card.get("formats", ["saved_model"])) if formats is None else formats
+        formats = list(card.get("formats", ["saved_model"])) if formats is None and not shipped else formats
     elif (run_dir / "run.json").is_file():
         run = json.loads((run_dir / "run.json").read_text())
         run["records"] = {p.stem: json.loads(p.read_text()) for p in sorted(run_dir.glob("*.json"))
@@ -126,7 +128,7 @@ def export(run_dir: str | Path, *, tag: str | None = None, destination: str | Pa
     else:
         raise ArtifactError(f"{run_dir} is neither a run directory (run.json + model.keras, from kerazoo train) nor an "
                             "artifact folder (card.json + model.keras).")
-    formats = parse_formats("saved_model" if formats is None else formats)
+    formats = formats if formats is not None else "shipped" if shipped else "saved_model"
     arch, tag = run["name"], check_tag(tag or run["dataset"])
     name = f"{arch}.{tag}"
     store = Path(destination).expanduser() if destination is not None else shipped_dir() if shipped else user_dir()
@@ -146,6 +148,8 @@ def export(run_dir: str | Path, *, tag: str | None = None, destination: str | Pa
         if isinstance(layer, keras.Model) and layer.compiled:
             layer.optimizer, layer.compiled = None, False
 
+    formats = shipped_formats(model.count_params()) if formats == "shipped" else parse_formats(formats)
+
     def fill(folder: Path) -> dict:
         model.save(folder / "model.keras")  # uncompiled: no optimizer state in the shipped file
         input_text = export_saved_model(model, folder / "saved_model", name=arch, model_kwargs=run["model"])
@@ -158,6 +162,16 @@ def export(run_dir: str | Path, *, tag: str | None = None, destination: str | Pa
                                         data_dir=data_dir)}
 
     return artifacts.write_artifact(store, name, fill, overwrite=overwrite)
+
+
+def _source(run_dir: str | Path) -> Path:
+    """A run directory or artifact folder (a path), or an artifact by name (`"dbn.mnist"`)."""
+    path = Path(run_dir).expanduser()
+    if not path.exists() and isinstance(run_dir, str) and "/" not in run_dir and "." in run_dir:
+        artifact = artifacts.find(*artifacts.split_name(run_dir))
+        if artifact is not None:
+            return artifact.folder
+    return path
 
 
 def verify(name_or_path: str | Path | None = None) -> dict[str, str | None]:

@@ -32,8 +32,8 @@ from kerazoo.errors import ArtifactError, DataNotFoundError
 from kerazoo.family import ExportCore, ExportData, hooks
 from kerazoo.runtimes import FORMATS, RUNTIMES, Runner
 
-__all__ = ["FORMATS", "FLOAT_TOLERANCE", "TOP1_AGREEMENT", "parse_formats", "serving_spec", "forward_core",
-           "core_of", "classification_data", "data_of", "write_formats", "agreement"]
+__all__ = ["FORMATS", "FLOAT_TOLERANCE", "TOP1_AGREEMENT", "parse_formats", "shipped_formats", "serving_spec",
+           "forward_core", "core_of", "classification_data", "data_of", "write_formats", "agreement"]
 
 FLOAT_TOLERANCE = 1e-4   # max abs difference of a float file's outputs from the SavedModel's
 TOP1_AGREEMENT = 0.999   # share of held-out inputs whose top-1 class a float file must agree on
@@ -48,6 +48,17 @@ def parse_formats(formats) -> tuple[str, ...]:
         raise ArtifactError(f"Unknown export format(s) {unknown}; formats are {', '.join(FORMATS)} or 'all' "
                             "(the SavedModel is always written: the others are verified against it).")
     return tuple(f for f in FORMATS if f == "saved_model" or f in names)
+
+
+SHIPPED_ONNX_PARAMS = 500_000  # ONNX files ship for models below this size (the wheel stays < 100 MB)
+
+
+def shipped_formats(num_params: int) -> tuple[str, ...]:
+    """What kerazoo's shipped artifacts hold: the SavedModel and LiteRT float and int8 (int8 needs the
+    training data to calibrate on, so users could not make it themselves), and ONNX for models under
+    `SHIPPED_ONNX_PARAMS` parameters. The others' ONNX files are made on demand, with no data needed:
+    `kerazoo export dbn.mnist --tag mnist-onnx --format onnx`."""
+    return ("saved_model", "litert", "litert_int8") + (("onnx",) if num_params < SHIPPED_ONNX_PARAMS else ())
 
 
 def serving_spec(model, model_kwargs: dict):
@@ -240,18 +251,18 @@ def agreement(outputs, reference, *, classifier: bool) -> dict:
     outputs, `top1` (same class; classifiers), `equal` (share of identical non-float outputs)."""
     a, b = (o if isinstance(o, dict) else {"output": o} for o in (outputs, reference))
     pairs = list(zip(a.values(), b.values())) if len(a) == 1 and len(b) == 1 else [(a[k], b[k]) for k in a if k in b]
-    result = {"n": int(len(next(iter(a.values()))))}
-    floats = [(x, y) for x, y in pairs if np.asarray(x).dtype.kind == "f" and np.asarray(y).dtype.kind == "f"]
+    pairs = [(np.asarray(x), np.asarray(y)) for x, y in pairs]
+    floats = [(x, y) for x, y in pairs if x.dtype.kind == "f" and y.dtype.kind == "f"]
+    others = [(x, y) for x, y in pairs if not (x.dtype.kind == "f" and y.dtype.kind == "f")]
+    result = {"n": int(len(pairs[0][0])) if pairs else 0}
     if floats:
-        result["max_abs_diff"] = float(max(np.max(np.abs(np.asarray(x, np.float64) - y)) if np.size(x) else 0.0
-                                           for x, y in floats))
-    others = [(x, y) for x, y in pairs if (x, y) not in floats]
+        result["max_abs_diff"] = float(max(np.max(np.abs(x.astype(np.float64) - y), initial=0.0) for x, y in floats))
     if others:
-        result["equal"] = float(np.mean([np.mean(np.asarray(x) == np.asarray(y)) for x, y in others]))
+        result["equal"] = float(np.mean([np.mean(x == y) for x, y in others]))
     if classifier and floats:
         x, y = floats[0]
-        top = (lambda o: o.argmax(-1)) if np.shape(x)[-1] > 1 else (lambda o: o[..., 0] > 0.5)
-        result["top1"] = float(np.mean(top(np.asarray(x)) == top(np.asarray(y))))
+        top = (lambda o: o.argmax(-1)) if x.shape[-1] > 1 else (lambda o: o[..., 0] > 0.5)
+        result["top1"] = float(np.mean(top(x) == top(y)))
     return result
 
 
@@ -385,7 +396,8 @@ def _measure(folder: Path, name: str, card: dict, core: ExportCore, entries: dic
     _check_float_agreement(name, entries)
     int8, flt = entries.get("litert_int8", {}), entries.get("litert", {})
     if "metrics" in int8 and "metrics" in flt:
-        int8["delta_vs_float"] = {k: v - flt["metrics"][k] for k, v in int8["metrics"].items() if k in flt["metrics"]}
+        int8["delta_vs_float"] = {k: round(v - flt["metrics"][k], 6) for k, v in int8["metrics"].items()
+                                  if k in flt["metrics"]}
     if "bytes" in int8 and "bytes" in flt:
         int8["size_vs_float"] = round(int8["bytes"] / flt["bytes"], 4)
     measured_on = data.description if data is not None else \
