@@ -291,6 +291,7 @@ def _replace_folder(folder: Path, new: Path) -> None:
 
 
 def _index_update(parent: Path, name: str, card_hash: str) -> None:
+    _shipped_index.cache_clear()  # read it again: another export may have changed it since this process started
     index = {**_shipped_index(), name: {"card_sha256": card_hash}}
     tmp = parent / f".{INDEX}.{secrets.token_hex(4)}"
     tmp.write_text(json.dumps(dict(sorted(index.items())), indent=2) + "\n")

@@ -53,6 +53,8 @@ def get(name: str, /, *, weights: str | os.PathLike | None = None, compile: bool
       >>> model = kerazoo.get("lenet5.mnist")
       >>> run = kerazoo.get("lenet5.mnist", format="litert"); probs = run(uint8_digits)
     """
+    if format != "keras":
+        return _runner(name, weights, format, compile=compile, overrides=overrides)
     return guard(_get(name, weights, compile, overrides), name=name)
 
 
@@ -62,8 +64,6 @@ def _get(name, weights, compile, overrides):
         if weights is not None and weights != tag:
             raise WeightsError(f"{name!r} already names weights {tag!r}; received weights={weights!r} too.")
         weights = tag
-    if format != "keras":
-        return _runner(arch, weights, format, compile=compile, overrides=overrides)
     config = load_config(arch)
     fn = builder(arch)
     given = check_kwargs(fn, overrides, f"kerazoo.get({arch!r}) overrides")
@@ -90,10 +90,15 @@ def _get(name, weights, compile, overrides):
     return load_artifact(arch, artifact.folder, compile=compile, **given)
 
 
-def _runner(arch: str, weights, format: str, *, compile: bool, overrides: dict):
+def _runner(name: str, weights, format: str, *, compile: bool, overrides: dict):
     """`get(..., format=)`: the runner of an exported format of an artifact (by tag or folder)."""
     from kerazoo.runtimes import check_format, open_runner
 
+    arch, tag = split_name(name)
+    if tag is not None:
+        if weights is not None and weights != tag:
+            raise WeightsError(f"{name!r} already names weights {tag!r}; received weights={weights!r} too.")
+        weights = tag
     check_format(format)
     if overrides or compile:
         raise WeightsError(f"format={format!r} runs an exported file as it is; builder overrides and compile=True "

@@ -335,6 +335,9 @@ def _loop_network(network):
         _, _, pooled = tf.while_loop(lambda t, s, p: t < length, body, [tf.constant(0), states, pooled])
         if pooling == "avg":
             pooled = [p / tf.reduce_sum(tf.cast(mask, tf.float32), axis=1, keepdims=True) for p in pooled]
+        elif pooling == "max":  # MaskedGlobalMaxPooling1D: a review with no token pools to zeros
+            seen = tf.reduce_any(mask, axis=1, keepdims=True)
+            pooled = [tf.where(seen, p, tf.zeros_like(p)) for p in pooled]
         features = tf.concat(pooled, axis=-1) if len(pooled) > 1 else pooled[0]
         return {"predictions": head_act(tf.matmul(features, head_kernel) + head_bias)}
 
