@@ -40,8 +40,9 @@ def _cmd_list(args) -> int:
         found = [a for a in artifacts().values() if (a.arch in kerazoo.list_models(task=args.task))
                  and (fnmatch.fnmatch(a.name, args.pattern) or fnmatch.fnmatch(a.arch, args.pattern))]
         rows = [(a.name, "shipped" if a.shipped else "user", f"{a.card['num_params']:,}" if a.card else "?",
-                 "ok" if a.error is None else "BROKEN", a.error or a.card.get("dataset", "")) for a in found]
-        header = ("name", "store", "params", "status", "data / problem")
+                 _formats(a.card), "ok" if a.error is None else "BROKEN", a.error or a.card.get("dataset", ""))
+                for a in found]
+        header = ("name", "store", "params", "formats", "status", "data / problem")
     else:
         rows = []
         for name in models:
@@ -53,10 +54,18 @@ def _cmd_list(args) -> int:
     if not rows:
         print(f"No {'artifacts' if args.pretrained else 'models'} match {args.pattern!r}.", file=sys.stderr)
         return 1
-    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(4)]
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header) - 1)]
     for row in [header] + rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)) + "  " + row[4])
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
     return 0
+
+
+def _formats(card: dict | None) -> str:
+    """The exported formats an artifact has (`kerazoo.get(name, format=...)`), from its card."""
+    if not card:
+        return "?"
+    formats = card.get("formats") or {"saved_model": {}}
+    return ",".join(f for f, e in formats.items() if "unsupported" not in e)
 
 
 def _cmd_info(args) -> int:
@@ -77,7 +86,7 @@ def _cmd_info(args) -> int:
         print("weights:")
         for tag, card in info["weights"].items():
             metrics = ", ".join(f"{k}={v}" for k, v in card.get("metrics", {}).items())
-            print(f"  {info['name']}.{tag}: {card.get('dataset', '?')} ({metrics})")
+            print(f"  {info['name']}.{tag}: {card.get('dataset', '?')} ({metrics}); formats: {_formats(card)}")
     else:
         print("weights: none shipped")
     return 0

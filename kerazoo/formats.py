@@ -14,8 +14,8 @@ recurrent networks as one `tf.while_loop` LiteRT's builtin ops hold at any batch
 Each file is then measured by its own runtime (`kerazoo.runtimes`) on the held-out data (the
 family's `export_data`, else the image/text classification task's test split): the metric, and its
 agreement with the SavedModel on the same inputs (max abs difference, same top-1). A float file
-that disagrees beyond `FLOAT_TOLERANCE` / `TOP1_AGREEMENT` stops the export. A format that cannot
-hold a model is recorded in the card with the reason, never skipped silently.
+that disagrees beyond `FLOAT_TOLERANCE` / `TOP1_AGREEMENT`, or that its runtime cannot run, is not
+kept. A format that cannot hold a model is recorded in the card with the reason, never skipped silently.
 """
 from __future__ import annotations
 
@@ -380,11 +380,17 @@ def _measure(folder: Path, name: str, card: dict, core: ExportCore, entries: dic
     for fmt, entry in entries.items():
         if "unsupported" in entry:
             continue
-        runner = reference_runner if fmt == "saved_model" else Runner(partial, folder, fmt)
         started = time.time()
-        # LiteRT's int8 kernels run the recurrent loop fastest one review at a time (11 ms per 200-token review
-        # at batch 1, 41 ms at 64, on 1 thread); everything else in batches
-        outputs = runner.run(inputs, batch_size=1 if fmt == "litert_int8" and core.masked_padding else 256)
+        try:
+            runner = reference_runner if fmt == "saved_model" else Runner(partial, folder, fmt)
+            # LiteRT's int8 kernels run the recurrent loop fastest one review at a time (11 ms per 200-token
+            # review at batch 1, 41 ms at 64, on 1 thread); everything else in batches
+            outputs = runner.run(inputs, batch_size=1 if fmt == "litert_int8" and core.masked_padding else 256)
+        except Exception as e:  # noqa: BLE001 - a file its own runtime cannot run is not shipped; the card says why
+            if fmt == "saved_model":
+                raise
+            _drop(folder, entries, fmt, f"the {fmt} file does not run in {RUNTIMES[fmt]}: {_reason(e)}", log)
+            continue
         seconds = time.time() - started
         entry.update(bytes=_folder_bytes(folder / FORMATS[fmt]), runtime=_version(RUNTIMES[fmt]),
                      input=runner.input_details)
@@ -395,7 +401,12 @@ def _measure(folder: Path, name: str, card: dict, core: ExportCore, entries: dic
         else:
             entry["agreement"] = agreement(outputs, reference, classifier=classifier)
         log(f"{name}: {fmt} measured in {seconds:.0f} s: {entry.get('metrics', '')} {entry.get('agreement', '')}")
-    _check_float_agreement(name, entries)
+        agree = entry.get("agreement", {})
+        if fmt in ("litert", "onnx") and (agree.get("max_abs_diff", 0.0) > FLOAT_TOLERANCE
+                                          or agree.get("top1", 1.0) < TOP1_AGREEMENT):
+            _drop(folder, entries, fmt, f"the {fmt} file disagreed with the SavedModel on {agree['n']:,} inputs (max "
+                                        f"abs difference {agree.get('max_abs_diff')}, same top-1 {agree.get('top1')}; "
+                                        f"allowed {FLOAT_TOLERANCE} and {TOP1_AGREEMENT}), so it is not kept", log)
     int8, flt = entries.get("litert_int8", {}), entries.get("litert", {})
     if "metrics" in int8 and "metrics" in flt:
         int8["delta_vs_float"] = {k: round(v - flt["metrics"][k], 6) for k, v in int8["metrics"].items()
@@ -408,13 +419,8 @@ def _measure(folder: Path, name: str, card: dict, core: ExportCore, entries: dic
             "formats_measured_on": measured_on}
 
 
-def _check_float_agreement(name: str, entries: dict) -> None:
-    for fmt in ("litert", "onnx"):
-        agree = entries.get(fmt, {}).get("agreement")
-        if agree is None:
-            continue
-        if agree.get("max_abs_diff", 0.0) > FLOAT_TOLERANCE or agree.get("top1", 1.0) < TOP1_AGREEMENT:
-            raise ArtifactError(f"{name}: the {fmt} file disagrees with the SavedModel on {agree['n']} inputs "
-                                f"(max abs difference {agree.get('max_abs_diff')}, same top-1 {agree.get('top1')}; "
-                                f"allowed {FLOAT_TOLERANCE} and {TOP1_AGREEMENT}). Nothing was written.")
-
+def _drop(folder: Path, entries: dict, fmt: str, reason: str, log) -> None:
+    """A written file that cannot be trusted: removed before the card lists the files, the reason kept."""
+    (folder / FORMATS[fmt]).unlink(missing_ok=True)
+    entries[fmt] = {"unsupported": reason}
+    log(f"{folder.name}: {reason}")

@@ -331,3 +331,21 @@ def test_export_measures_each_format_on_the_held_out_digits(tmp_path, monkeypatc
         assert formats[fmt]["agreement"]["n"] == 10000 and formats[fmt]["agreement"]["top1"] >= TOP1_AGREEMENT
     assert formats["litert_int8"]["delta_vs_float"]["test_accuracy"] >= -0.002
     assert formats["litert_int8"]["size_vs_float"] <= 1 / 3
+
+
+@pytest.mark.slow
+def test_a_file_that_disagrees_with_the_savedmodel_is_not_kept(tmp_path, monkeypatch):
+    from kerazoo import formats
+    from kerazoo.export import export
+
+    monkeypatch.setenv("KERAZOO_MODELS", str(tmp_path / "store"))
+    monkeypatch.setattr(formats, "FLOAT_TOLERANCE", -1.0)  # any difference at all is too much
+    kwargs = {"input_shape": [28, 28], "classes": 10, "variant": "modern", "rescaling": 1 / 255}
+    run = _run_dir(tmp_path, "lenet5", kerazoo.get("lenet5", **kwargs), "mnist", kwargs,
+                   class_names=[str(i) for i in range(10)])
+    folder = export(run, tag="strict", formats="onnx", data_dir=tmp_path / "nodata")
+    card = json.loads((folder / "card.json").read_text())
+    assert "disagreed with the SavedModel" in card["formats"]["onnx"]["unsupported"]
+    assert "model.onnx" not in card["files"] and not (folder / "model.onnx").exists()
+    with pytest.raises(kerazoo.ArtifactError, match="has no onnx file: the onnx file disagreed"):
+        kerazoo.get("lenet5.strict", format="onnx")
