@@ -291,6 +291,7 @@ def _replace_folder(folder: Path, new: Path) -> None:
 
 
 def _index_update(parent: Path, name: str, card_hash: str) -> None:
+    _shipped_index.cache_clear()  # read it again: another export may have changed it since this process started
     index = {**_shipped_index(), name: {"card_sha256": card_hash}}
     tmp = parent / f".{INDEX}.{secrets.token_hex(4)}"
     tmp.write_text(json.dumps(dict(sorted(index.items())), indent=2) + "\n")
@@ -310,6 +311,47 @@ def _collect(versions: Path, keep: set, *, age: float = 3600.0) -> None:
                 shutil.rmtree(folder, ignore_errors=True)
     with contextlib.suppress(OSError):
         versions.rmdir()  # only when empty (a shipped store keeps no versions)
+
+
+def _formats_readme(card: dict) -> str:
+    """The README's table of exported formats (LiteRT, ONNX, ...), from the card's `formats`."""
+    formats = card.get("formats", {})
+    if set(formats) <= {"saved_model"}:
+        return ""
+
+    def metrics(entry):
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in entry.get("metrics", {}).items())
+        delta = ", ".join(f"{v:+.4f}" for v in entry.get("delta_vs_float", {}).values())
+        return shown + (f" ({delta} vs float)" if delta else "")
+
+    def agreement(entry):
+        a = entry.get("agreement")
+        if a is None:
+            return "reference"
+        parts = [f"max abs diff {a['max_abs_diff']:.1e}" if "max_abs_diff" in a else "",
+                 f"same top-1 {100 * a['top1']:.2f} %" if "top1" in a else "",
+                 f"equal {100 * a['equal']:.2f} %" if "equal" in a else ""]
+        return ", ".join(p for p in parts if p) + f" (n={a['n']:,})"
+
+    rows = "\n".join(f"| `{f}` | not exported: {e['unsupported']} | | | | |" if "unsupported" in e else
+                     f"| `{f}` | `{e['file']}` | {e.get('bytes', 0):,} | {e.get('runtime', '')} | {metrics(e)} | "
+                     f"{agreement(e)} |" for f, e in formats.items())
+    core = card.get("core", {})
+    tokenizer = (" The files take token ids: `kerazoo.text.Tokenizer.from_folder(folder)` (pure Python) makes them "
+                 "from raw strings (`tokenizer.json`, `vocabulary.txt`), as the runner does.") if core.get("tokenizer") else ""
+    quantization = next((e["quantization"] for e in formats.values() if "quantization" in e), "")
+    return f"""
+## Formats
+
+`kerazoo.get("{card['name']}", format=F)` gives a runner of format F (raw inputs in, NumPy out), opened after
+its files verify. Measured on {card.get('formats_measured_on', 'nothing')}, each by its own runtime; the
+agreement is with the SavedModel's outputs on the same inputs. LiteRT/ONNX input: {core.get('input', '')}.{tokenizer}
+{f"int8: {quantization}." if quantization else ""}
+
+| format | file | bytes | runtime | held-out metrics | agreement with the SavedModel |
+|---|---|---|---|---|---|
+{rows}
+"""
 
 
 def card_readme(card: dict) -> str:
@@ -335,7 +377,7 @@ def card_readme(card: dict) -> str:
 | metric | value |
 |---|---|
 {metrics}
-
+{_formats_readme(card)}
 | file | bytes | sha256 |
 |---|---|---|
 {files}

@@ -31,8 +31,9 @@ def _cmd_list(args) -> int:
         found = [a for a in artifacts().values() if (a.arch in kerazoo.list_models(task=args.task))
                  and (fnmatch.fnmatch(a.name, args.pattern) or fnmatch.fnmatch(a.arch, args.pattern))]
         rows = [(a.name, "shipped" if a.shipped else "user", f"{a.card['num_params']:,}" if a.card else "?",
-                 "ok" if a.error is None else "BROKEN", a.error or a.card.get("dataset", "")) for a in found]
-        header = ("name", "store", "params", "status", "data / problem")
+                 _formats(a.card), "ok" if a.error is None else "BROKEN", a.error or a.card.get("dataset", ""))
+                for a in found]
+        header = ("name", "store", "params", "formats", "status", "data / problem")
     else:
         rows = []
         for name in models:
@@ -44,10 +45,18 @@ def _cmd_list(args) -> int:
     if not rows:
         print(f"No {'artifacts' if args.pretrained else 'models'} match {args.pattern!r}.", file=sys.stderr)
         return 1
-    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(4)]
+    widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header) - 1)]
     for row in [header] + rows:
-        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)) + "  " + row[4])
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)) + "  " + row[-1])
     return 0
+
+
+def _formats(card: dict | None) -> str:
+    """The exported formats an artifact has (`kerazoo.get(name, format=...)`), from its card."""
+    if not card:
+        return "?"
+    formats = card.get("formats") or {"saved_model": {}}
+    return ",".join(f for f, e in formats.items() if "unsupported" not in e)
 
 
 def _cmd_info(args) -> int:
@@ -68,7 +77,7 @@ def _cmd_info(args) -> int:
         print("weights:")
         for tag, card in info["weights"].items():
             metrics = ", ".join(f"{k}={v}" for k, v in card.get("metrics", {}).items())
-            print(f"  {info['name']}.{tag}: {card.get('dataset', '?')} ({metrics})")
+            print(f"  {info['name']}.{tag}: {card.get('dataset', '?')} ({metrics}); formats: {_formats(card)}")
     else:
         print("weights: none shipped")
     return 0
@@ -124,7 +133,7 @@ def _cmd_evaluate(args) -> int:
 def _cmd_export(args) -> int:
     from kerazoo.exporting import export
 
-    print(f"wrote {export(args.run_dir, tag=args.tag, destination=args.destination, overwrite=args.overwrite, shadow=args.shadow, shipped=args.shipped)}")
+    print(f"wrote {export(args.run_dir, tag=args.tag, destination=args.destination, overwrite=args.overwrite, shadow=args.shadow, shipped=args.shipped, formats=args.format, data_dir=args.data_dir)}")
     return 0
 
 
@@ -224,6 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an existing artifact of that name (atomically)")
     p.add_argument("--shadow", action="store_true", help="allow the name of a shipped artifact (yours is then loaded)")
     p.add_argument("--shipped", action="store_true", help="maintainers: write into the package's saved_models/")
+    p.add_argument("--format", help="comma-separated: saved_model,litert,litert_int8,onnx or all (default: the "
+                                    "artifact's own formats when re-exporting one, else saved_model); each file is "
+                                    "measured on the held-out data and checked against the SavedModel")
+    p.add_argument("--data-dir", help="where the data set is, for those measurements and int8 calibration")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("verify", help="check artifacts against their cards (every file's sha256, the card's own)")

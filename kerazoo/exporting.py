@@ -4,17 +4,21 @@ An artifact holds `model.keras` (what `kerazoo.get` loads and fine-tuning uses),
 (a TF SavedModel with a `serving_default` signature on raw inputs, for TF Serving and
 `kerazoo.load_saved_model`), `card.json` (data set, split, held-out metrics, parameter count,
 recipe, seed, versions, sizes and sha256 of every file) and a short `README.md` card. Where it
-goes and how it is written atomically and verified: `kerazoo.artifacts`.
+goes and how it is written atomically and verified: `kerazoo.artifacts`. With `formats=` also
+LiteRT (float, int8) and ONNX files, each measured on the held-out data by its own runtime and
+checked against the SavedModel (`kerazoo.formats`).
 """
 from __future__ import annotations
 
 import json
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 from kerazoo import artifacts
 from kerazoo.artifacts import check_tag, shipped_dir, user_dir
+from kerazoo.formats import parse_formats, serving_spec, shipped_formats, write_formats
 from kerazoo.config import load_config
 from kerazoo.errors import ArtifactError
 from kerazoo.family import hooks
@@ -22,21 +26,6 @@ from kerazoo.patches import store_weights_once
 from kerazoo.registry import builder
 
 __all__ = ["export", "export_saved_model", "verify"]
-
-
-def _serving_spec(model, model_kwargs: dict):
-    import tensorflow as tf
-
-    if len(model.inputs) > 1:  # e.g. word2vec's [words, candidates]: one list argument
-        specs = [tf.TensorSpec(s.shape, s.dtype, name=s.name) for s in model.inputs]
-        return [specs], ", ".join(f"{s.name}: {s.dtype} {list(s.shape[1:])}" for s in model.inputs)
-    spec = model.inputs[0]
-    if str(spec.dtype) == "string":
-        return tf.TensorSpec((None,), tf.string, name="text"), "raw text strings"
-    if model_kwargs.get("rescaling"):
-        shape = (None,) + tuple(spec.shape[1:])
-        return tf.TensorSpec(shape, tf.uint8, name="image"), f"uint8 pixels 0-255, shape {list(shape[1:])}"
-    return tf.TensorSpec(spec.shape, spec.dtype, name=spec.name), f"{spec.dtype} {list(spec.shape[1:])}"
 
 
 def _checked_forward(model, spec):
@@ -78,7 +67,7 @@ def export_saved_model(model, path: str | Path, *, name: str, model_kwargs: dict
         archive.add_endpoint("serving_default", endpoint["fn"])
         input_text = endpoint["input"]
     else:  # the forward pass, as `model.export` writes it, with the batch checked
-        spec, input_text = _serving_spec(model, model_kwargs or {})
+        spec, input_text = serving_spec(model, model_kwargs or {})
         if isinstance(spec, list):
             archive.track_and_add_endpoint("serving_default", model, spec)
         else:
@@ -90,14 +79,16 @@ def export_saved_model(model, path: str | Path, *, name: str, model_kwargs: dict
 
 
 def export(run_dir: str | Path, *, tag: str | None = None, destination: str | Path | None = None,
-           notes: str | None = None, overwrite: bool = False, shadow: bool = False, shipped: bool = False) -> Path:
+           notes: str | None = None, overwrite: bool = False, shadow: bool = False, shipped: bool = False,
+           formats=None, data_dir=None) -> Path:
     """Turns a `kerazoo train` run directory into an artifact in the user store; returns its folder.
 
     Also accepts an artifact folder (`card.json` + `model.keras`): it is verified, then exported
     again with this version of kerazoo (same weights, metrics and notes; new files and checksums).
 
     Args:
-      run_dir: a directory written by `kerazoo.train` (`model.keras` + `run.json`), or an artifact.
+      run_dir: a directory written by `kerazoo.train` (`model.keras` + `run.json`), or an artifact (its
+        folder, or its name: `"dbn.mnist"`).
       tag: artifact tag (default: the run's data set, or the artifact's tag), giving `<arch>.<tag>`;
         a name matching `kerazoo.artifacts.TAG_PATTERN`, never a path.
       destination: the store to write into (default: the user store, `$KERAZOO_MODELS` or
@@ -106,19 +97,30 @@ def export(run_dir: str | Path, *, tag: str | None = None, destination: str | Pa
       overwrite: replace an existing artifact of that name (atomically); otherwise an error.
       shadow: allow a user artifact with the name of a shipped one (`get` then loads the user's).
       shipped: maintainers: write into the package's `saved_models/` and its index.
+      formats: what to write besides `model.keras`: `"saved_model"` (always written), `"litert"`,
+        `"litert_int8"`, `"onnx"`, as a list or a comma-separated string, `"all"`, or `"shipped"`
+        (what kerazoo ships: `kerazoo.formats.shipped_formats`). Default: `"shipped"` with
+        `shipped=True`; else the formats the artifact already has when re-exporting one, else the
+        SavedModel alone. Each file is measured on the held-out data by its own runtime and listed
+        in the card (a format that cannot hold the model is listed with the reason).
+      data_dir: where the data set is for those measurements and int8 calibration (else
+        `KERAZOO_DATA_DIR`, else a download); without it the card says what was not measured.
 
     Example:
       >>> result = kerazoo.train("lenet5", epochs=2)
       >>> kerazoo.export(result.output, tag="quick")     # ~/.kerazoo/models/lenet5.quick
       >>> kerazoo.get("lenet5.quick")
+      >>> kerazoo.export(result.output, tag="quick", overwrite=True, formats="all", data_dir="~/data")
+      >>> kerazoo.get("lenet5.quick", format="litert")(uint8_digits)
     """
     import keras
 
-    run_dir = Path(run_dir).expanduser()
+    run_dir = _source(run_dir)
     if not (run_dir / "run.json").is_file() and (run_dir / "card.json").is_file():
         card = artifacts.verify(run_dir)  # a folder whose files no longer match its card is not re-signed
         run, tag = {**card, "name": card["arch"]}, tag or card["tag"]
         notes = card.get("notes", "") if notes is None else notes
+        formats = list(card.get("formats", ["saved_model"])) if formats is None and not shipped else formats
     elif (run_dir / "run.json").is_file():
         run = json.loads((run_dir / "run.json").read_text())
         run["records"] = {p.stem: json.loads(p.read_text()) for p in sorted(run_dir.glob("*.json"))
@@ -126,6 +128,7 @@ def export(run_dir: str | Path, *, tag: str | None = None, destination: str | Pa
     else:
         raise ArtifactError(f"{run_dir} is neither a run directory (run.json + model.keras, from kerazoo train) nor an "
                             "artifact folder (card.json + model.keras).")
+    formats = formats if formats is not None else "shipped" if shipped else "saved_model"
     arch, tag = run["name"], check_tag(tag or run["dataset"])
     name = f"{arch}.{tag}"
     store = Path(destination).expanduser() if destination is not None else shipped_dir() if shipped else user_dir()
@@ -145,16 +148,30 @@ def export(run_dir: str | Path, *, tag: str | None = None, destination: str | Pa
         if isinstance(layer, keras.Model) and layer.compiled:
             layer.optimizer, layer.compiled = None, False
 
+    formats = shipped_formats(model.count_params()) if formats == "shipped" else parse_formats(formats)
+
     def fill(folder: Path) -> dict:
         model.save(folder / "model.keras")  # uncompiled: no optimizer state in the shipped file
         input_text = export_saved_model(model, folder / "saved_model", name=arch, model_kwargs=run["model"])
-        return {"name": name, "arch": arch, "tag": tag, "dataset": run["dataset"], "split": run["split"],
+        card = {"name": name, "arch": arch, "tag": tag, "dataset": run["dataset"], "split": run["split"],
                 "metrics": run["metrics"], "num_params": int(model.count_params()), "input": input_text,
                 "class_names": run.get("class_names"), "model": run["model"], "recipe": run["recipe"],
                 "seed": run["seed"], "epochs_run": run["epochs_run"], "train_seconds": run["train_seconds"],
                 "versions": run["versions"], "records": run.get("records", {}), "notes": notes or ""}
+        return {**card, **write_formats(model, folder, name=name, arch=arch, card=card, formats=formats,
+                                        data_dir=data_dir)}
 
     return artifacts.write_artifact(store, name, fill, overwrite=overwrite)
+
+
+def _source(run_dir: str | Path) -> Path:
+    """A run directory or artifact folder (a path), or an artifact by name (`"dbn.mnist"`)."""
+    path = Path(run_dir).expanduser()
+    if not path.exists() and isinstance(run_dir, str) and "/" not in run_dir and "." in run_dir:
+        artifact = artifacts.find(*artifacts.split_name(run_dir))
+        if artifact is not None:
+            return artifact.folder
+    return path
 
 
 def verify(name_or_path: str | Path | None = None) -> dict[str, str | None]:
@@ -183,3 +200,15 @@ def verify(name_or_path: str | Path | None = None) -> dict[str, str | None]:
         except ArtifactError as e:
             report[name] = str(e)
     return report
+
+
+class _CallableModule(type(artifacts)):
+    """`kerazoo.export(...)` is the function `export` even after this module is imported: Python binds a
+    submodule to its parent package's attribute of the same name on first import, which would otherwise
+    turn `kerazoo.export` into this module after the first call (`'module' object is not callable`)."""
+
+    def __call__(self, *args, **kwargs):
+        return export(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -24,7 +24,7 @@ import importlib
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-__all__ = ["TaskData", "FamilyHooks", "HOOK_NAMES", "hooks", "family_module"]
+__all__ = ["TaskData", "ExportCore", "ExportData", "FamilyHooks", "HOOK_NAMES", "hooks", "family_module"]
 
 
 @dataclasses.dataclass
@@ -38,6 +38,33 @@ class TaskData:
     class_names: Optional[list] = None      # classifiers: label names for plots and cards
     split: str = "test"                     # name of the held-out split `test` comes from
     extra: dict = dataclasses.field(default_factory=dict)  # family-specific (vectorizer, pairs, ...)
+
+
+@dataclasses.dataclass
+class ExportCore:
+    """What an artifact's LiteRT and ONNX files hold: a function of numeric tensors (no strings, no Python).
+
+    Text models export their network on token ids; `tokenizer` (a `kerazoo.text.Tokenizer` spec) turns
+    raw strings into those ids without TensorFlow and ships beside the files.
+    """
+
+    fn: Any                                 # tf.function with one input spec: a tensor in, {name: tensor} out
+    input: str                              # what it takes, for the card
+    quantizable: Any = None                 # the same on float32 input, for int8 files (None: `fn`)
+    track: list = dataclasses.field(default_factory=list)  # what `fn` uses (Keras models, layers), to export it
+    tokenizer: Any = None                   # text models: a kerazoo.text.Tokenizer (raw strings -> `fn`'s ids)
+    masked_padding: bool = False            # trailing padding ids (0) change no output: runners may trim them
+    unsupported: dict = dataclasses.field(default_factory=dict)  # format -> why it cannot hold the model
+
+
+@dataclasses.dataclass
+class ExportData:
+    """Real data every exported format is measured on, as raw inputs (what the SavedModel takes)."""
+
+    calibration: Any                        # training inputs int8 files are calibrated on (never held-out data)
+    inputs: Any                             # held-out inputs
+    score: Callable[[Any], dict]            # a format's outputs on `inputs` -> {"test_<metric>": value}
+    description: str                        # what `inputs` are ("10,000 MNIST test digits")
 
 
 Callbacks = list   # of keras.callbacks.Callback
@@ -78,6 +105,15 @@ class FamilyHooks:
     # targets_of_inputs(x, model_kwargs) -> y
     #   Targets of inputs given alone to a search (an autoencoder's rescaled images).
     targets_of_inputs: Optional[Callable[[Any, dict], Any]] = None
+    # export_core(model) -> ExportCore
+    #   What LiteRT and ONNX files of the trained (shipped-form) model hold, when the default does not fit:
+    #   the forward pass on the SavedModel's input, or a text model's network on token ids with its tokenizer.
+    export_core: Optional[Callable[[Any], ExportCore]] = None
+    # export_data(model, card, data_dir) -> ExportData
+    #   The training inputs int8 files are calibrated on and the held-out inputs and score every format is
+    #   measured with, for tasks kerazoo.formats does not know (image and text classification it does).
+    #   Raises kerazoo.errors.DataNotFoundError when the data is not there.
+    export_data: Optional[Callable[[Any, dict, Any], ExportData]] = None
     # example_batch(model, n, seed) -> (x, y)
     #   A batch the model trains on, for the registry-wide tests (default: made from `model.inputs`).
     example_batch: Optional[Callable[[Any, int, int], tuple]] = None

@@ -27,7 +27,8 @@ __all__ = ["get", "build", "check_fits", "count_params", "load_artifact", "load_
            "trained_with"]
 
 
-def get(name: str, /, *, weights: str | os.PathLike | None = None, compile: bool = False, **overrides: Any):
+def get(name: str, /, *, weights: str | os.PathLike | None = None, compile: bool = False, format: str = "keras",
+        **overrides: Any):
     """Builds a catalogue model: its config's defaults, overridden by keyword arguments.
 
     Args:
@@ -40,15 +41,22 @@ def get(name: str, /, *, weights: str | os.PathLike | None = None, compile: bool
         backbone and `classes=N` a fresh head on it.
       compile: compile with the recipe's optimizer (learning rate, gradient clipping), loss and
         metrics (the artifact's own recipe when weights are loaded).
+      format: `"keras"` (a `keras.Model`), or an exported format of a pretrained artifact:
+        `"saved_model"`, `"litert"`, `"litert_int8"`, `"onnx"` (see its card's `formats`). Those give
+        a `kerazoo.runtimes.Runner`: a callable from the artifact's raw inputs (uint8 pixels, review
+        strings, ...) to NumPy outputs, run by that format's own runtime, opened after its files verify.
       **overrides: builder arguments, checked against the builder's signature and types.
 
     Returns:
-      A `keras.Model` (uncompiled unless `compile=True`).
+      A `keras.Model` (uncompiled unless `compile=True`), or a `Runner` for another `format`.
 
     Example:
       >>> model = kerazoo.get("lenet5", variant="modern", classes=26)
       >>> model = kerazoo.get("lenet5.mnist")
+      >>> run = kerazoo.get("lenet5.mnist", format="litert"); probs = run(uint8_digits)
     """
+    if format != "keras":
+        return _runner(name, weights, format, compile=compile, overrides=overrides)
     return guard(_get(name, weights, compile, overrides), name=name)
 
 
@@ -82,6 +90,35 @@ def _get(name, weights, compile, overrides):
                            f"({artifacts.user_dir()}): {yours}; or give the path of a .keras file or an artifact "
                            f"folder (tags match {TAG_PATTERN}).")
     return load_artifact(arch, artifact.folder, compile=compile, **given)
+
+
+def _runner(name: str, weights, format: str, *, compile: bool, overrides: dict):
+    """`get(..., format=)`: the runner of an exported format of an artifact (by tag or folder)."""
+    from kerazoo.runtimes import check_format, open_runner
+
+    arch, tag = split_name(name)
+    if tag is not None:
+        if weights is not None and weights != tag:
+            raise WeightsError(f"{name!r} already names weights {tag!r}; received weights={weights!r} too.")
+        weights = tag
+    check_format(format)
+    if overrides or compile:
+        raise WeightsError(f"format={format!r} runs an exported file as it is; builder overrides and compile=True "
+                           f"apply to Keras models only (received {sorted(overrides) + (['compile'] if compile else [])})")
+    if weights is None:
+        raise WeightsError(f"format={format!r} needs an artifact: kerazoo.get('{arch}.TAG', format={format!r}) "
+                           f"(artifacts of {arch}: {', '.join(artifacts.artifacts(arch)) or 'none'})")
+    if isinstance(weights, os.PathLike) or "/" in str(weights) or os.sep in str(weights):
+        folder = Path(weights).expanduser()
+        if not folder.is_dir():
+            raise WeightsError(f"format={format!r} needs an artifact folder; {folder} is not one")
+    else:
+        artifact = artifacts.find(arch, weights)
+        if artifact is None:
+            raise WeightsError(f"No artifact {arch}.{weights}. Artifacts of {arch}: "
+                               f"{', '.join(artifacts.artifacts(arch)) or 'none'}")
+        folder = artifact.folder
+    return open_runner(folder, format)
 
 
 def build(name: str, kwargs: dict, *, recipe: dict | Recipe | None = None):

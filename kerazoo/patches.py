@@ -14,7 +14,7 @@ import logging
 import os
 
 __all__ = ["store_weights_once", "silence_kerastuner_debug_print", "atomic_kerastuner_state",
-           "resumable_grid_search", "quiet_new_model_retracing_warning"]
+           "resumable_grid_search", "quiet_new_model_retracing_warning", "tf2onnx_for_numpy2"]
 
 
 def store_weights_once(archive) -> None:
@@ -133,3 +133,26 @@ def quiet_new_model_retracing_warning() -> None:
     the heuristic counts as retracing, although nothing is retraced. Filters that one message from the
     `tensorflow` logger (other warnings pass)."""
     logging.getLogger("tensorflow").addFilter(_NotRetracing())
+
+
+def tf2onnx_for_numpy2() -> None:
+    """tf2onnx 1.17 (the latest release) still uses NumPy aliases that NumPy removed (`np.object`; the
+    same family as onnx/tensorflow-onnx#2317, `np.bool`) and constant folding that breaks under NumPy 2.
+    Keras 3.15 carries a fix for its own ONNX export (`keras.src.export.tf2onnx_lib.patch_tf2onnx`,
+    marked "remove once tf2onnx supports numpy 2"); this applies it before kerazoo converts with
+    tf2onnx. A no-op under NumPy 1."""
+    import numpy as np
+
+    if np.__version__.startswith("1."):
+        return
+    try:
+        from keras.src.export.tf2onnx_lib import patch_tf2onnx
+    except ImportError:  # a Keras without the helper: at least the removed alias
+        if not hasattr(np, "object"):
+            np.object = object
+        return
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # NumPy's warning about defining np.object
+        patch_tf2onnx()

@@ -96,6 +96,12 @@ def test_a_new_family_is_built_trained_exported_and_loaded(tiny_family):
     loaded = kerazoo.get("tiny_mlp.mine")
     np.testing.assert_allclose(loaded.predict(x, verbose=0), result.model.predict(x, verbose=0), rtol=1e-6)
     assert kerazoo.get("tiny_mlp", weights="mine", classes=5).output_shape == (None, 5)
+    # exported formats need no hook either: the forward pass, checked against the SavedModel at export
+    kerazoo.export(result.output, tag="mine", overwrite=True, formats="onnx")
+    card = json.loads((artifact / "card.json").read_text())
+    assert card["formats"]["onnx"]["agreement"]["max_abs_diff"] < 1e-5
+    np.testing.assert_allclose(kerazoo.get("tiny_mlp.mine", format="onnx")(x), result.model.predict(x, verbose=0),
+                               atol=1e-5)
 
 
 def test_a_hook_with_the_wrong_type_is_refused():

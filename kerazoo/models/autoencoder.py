@@ -22,7 +22,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from kerazoo.family import FamilyHooks, TaskData
+from kerazoo.family import ExportData, FamilyHooks, TaskData
 from kerazoo.models._common import check_choice, check_positive
 from kerazoo.registry import register_model
 
@@ -230,4 +230,22 @@ def recipe_plots(model: keras.Model, data, out: Path) -> list[Path]:
                                 title=f"{model.name}: held-out test images")]
 
 
-HOOKS = FamilyHooks(recipe_data=recipe_data, recipe_plots=recipe_plots, targets_of_inputs=targets_of_inputs)
+def export_data(model: keras.Model, card: dict, data_dir) -> ExportData:
+    """`kerazoo export --format`: every test image, scored by the recipe's loss (binary cross-entropy of
+    the reconstruction against `x * rescaling`, as Keras computes it); 500 training images calibrate int8."""
+    from kerazoo import data
+
+    recipe = card["recipe"]
+    (x_train, _), (x_test, _) = data.load_numpy(recipe["dataset"], data_dir=data_dir, **recipe.get("data", {}))
+    targets = targets_of_inputs(x_test, card["model"]).reshape(len(x_test), -1)
+
+    def score(outputs) -> dict:
+        p = np.clip(np.asarray(outputs, "float64").reshape(len(targets), -1), 1e-7, 1 - 1e-7)
+        return {"test_loss": float(-np.mean(targets * np.log(p) + (1 - targets) * np.log(1 - p)))}
+
+    sample = x_train[np.random.default_rng(card.get("seed", 0)).permutation(len(x_train))[:500]]
+    return ExportData(sample, x_test, score, f"{len(x_test):,} {recipe['dataset']} test images")
+
+
+HOOKS = FamilyHooks(recipe_data=recipe_data, recipe_plots=recipe_plots, targets_of_inputs=targets_of_inputs,
+                    export_data=export_data)

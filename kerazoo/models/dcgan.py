@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from kerazoo.family import FamilyHooks, TaskData
+from kerazoo.family import ExportCore, ExportData, FamilyHooks, TaskData
 from kerazoo.models._common import check_positive, check_rate
 from kerazoo.registry import register_model
 
@@ -431,7 +431,39 @@ def example_batch(model, n: int, seed: int):
     return model.latent(n, seed), rng.uniform(-1, 1, (n, *model.image_shape)).astype("float32")
 
 
+def export_core(model: DCGAN) -> ExportCore:
+    """LiteRT/ONNX files hold the generator: latent vectors z -> `{"images": [-1, 1]}` (`to_pixels` gives uint8)."""
+    spec = tf.TensorSpec((None, model.latent_dim), tf.float32, name="z")
+    fn = tf.function(lambda z: {"images": model.generator(z, training=False)}, input_signature=[spec])
+    return ExportCore(fn, f"float32 latent vectors z, shape [{model.latent_dim}] (standard normal)",
+                      track=[model.generator])
+
+
+def export_data(model: DCGAN, card: dict, data_dir) -> ExportData:
+    """`kerazoo export --format`: the card's measurement in each format: `lenet_scores` of the images made
+    from `latent(10000, seed=0)` against the first 10,000 test digits (MNIST, with lenet5.mnist at hand).
+    int8 files are calibrated on other latent vectors (seed 1): a generator's training inputs are draws of z."""
+    from kerazoo import data
+    from kerazoo.artifacts import available
+
+    recipe, n = card["recipe"], 10000
+    scorable = recipe["dataset"] == "mnist" and "mnist" in available("lenet5")
+    reference = data.load_numpy(recipe["dataset"], data_dir=data_dir, **recipe.get("data", {}))[1][0][:n] \
+        if scorable else None
+
+    def score(outputs) -> dict:
+        if reference is None:
+            return {}
+        images = outputs["images"] if isinstance(outputs, dict) else outputs
+        return {f"test_{k}": v for k, v in lenet_scores(images, reference, classifier=_lenet()).items()}
+
+    what = f" scored against {len(reference):,} MNIST test digits by lenet5.mnist" if scorable else ""
+    return ExportData(model.latent(500, seed=1), model.latent(n, seed=0), score,
+                      f"{n:,} latent vectors (seed 0){what}")
+
+
 HOOKS = FamilyHooks(recipe_data=recipe_data, recipe_callbacks=recipe_callbacks,
                     metric_callbacks=metric_callbacks, checkpoint_monitor=checkpoint_monitor,
                     recipe_metrics=recipe_metrics, recipe_plots=recipe_plots,
-                    serving_endpoint=serving_endpoint, example_batch=example_batch)
+                    serving_endpoint=serving_endpoint, example_batch=example_batch,
+                    export_core=export_core, export_data=export_data)

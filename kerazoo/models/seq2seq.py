@@ -28,7 +28,7 @@ import keras
 import numpy as np
 
 from kerazoo.data.dates import END, START, ParallelVectorizer, date_vectorizer
-from kerazoo.family import FamilyHooks, TaskData
+from kerazoo.family import ExportCore, FamilyHooks, TaskData
 from kerazoo.models._common import check_choice, check_positive, check_rate
 from kerazoo.registry import register_model
 
@@ -413,6 +413,16 @@ def example_batch(model, n: int, seed: int):
     return [ids(len(model.vectorizer.source_vocabulary), 9).astype("int32"), target_in.astype("int32")], target_out
 
 
+def export_core(model: Seq2SeqAttention) -> ExportCore:
+    """No LiteRT/ONNX files yet, and why (the card and the README's deployment table say so)."""
+    why = ("not exported yet: the SavedModel translates strings to strings (its character vectorizer and the "
+           "output join are string ops neither LiteRT nor ONNX holds) by a greedy tf.while_loop over Keras GRU "
+           "steps writing TensorArrays, which LiteRT's builtin ops cannot hold at a dynamic batch size; an "
+           "id-level core (tokenizer and detokenizer as data, the decoder as one loop, as for the IMDB "
+           "networks) is not written")
+    return ExportCore(None, "raw source strings", unsupported={f: why for f in ("litert", "litert_int8", "onnx")})
+
+
 HOOKS = FamilyHooks(recipe_data=recipe_data, recipe_metrics=recipe_metrics, recipe_plots=recipe_plots,
                     serving_endpoint=serving_endpoint, metric_callbacks=metric_callbacks,
-                    example_batch=example_batch)
+                    example_batch=example_batch, export_core=export_core)

@@ -11,7 +11,7 @@ from kerazoo.family import TaskData, hooks
 from kerazoo.inputs import check_images
 from kerazoo.text import make_vectorizer, string_model
 
-__all__ = ["TaskData", "prepare", "held_out_data", "bucket_by_length"]
+__all__ = ["TaskData", "prepare", "held_out_data", "raw_splits", "bucket_by_length"]
 
 
 _CLASS_NAMES = {"mnist": [str(i) for i in range(10)], "digits": [str(i) for i in range(10)],
@@ -102,17 +102,28 @@ def prepare(config, recipe, model_kwargs: dict, data_dir, seed: int) -> TaskData
     return recipe_data(recipe, model_kwargs, data_dir, seed)
 
 
+def raw_splits(config, recipe, data_dir) -> tuple:
+    """`(x_train, y_train), (x_test, y_test)` of an image or text classification recipe in the shipped
+    models' raw input form (uint8 pixels; review strings with float32 labels). `recipe`: a `Recipe` or
+    a card's recipe dict."""
+    from kerazoo import data
+
+    dataset, options = (recipe["dataset"], recipe.get("data") or {}) if isinstance(recipe, dict) else \
+        (recipe.dataset, recipe.data)
+    options = {k: v for k, v in options.items() if k not in _PIPELINE_OPTIONS}
+    (x, y), (x_test, y_test) = data.load_numpy(dataset, data_dir=data_dir, **options)
+    if config.task == "text-classification":
+        return (x.astype(str), y.astype("float32")), (x_test.astype(str), y_test.astype("float32"))
+    return (x, y), (x_test, y_test)
+
+
 def held_out_data(config, recipe, model_kwargs: dict, data_dir, *, batch_size: int = 256) -> TaskData:
     """`TaskData` whose `test` is the held-out split in the shipped models' raw input form (uint8
     pixels, strings); families with their own data give their `recipe_data`."""
-    from kerazoo import data
     from kerazoo.data.sources import to_dataset
 
     if config.task not in TASKS:
         return prepare(config, recipe, model_kwargs, data_dir, recipe.seed)
-    options = {k: v for k, v in recipe.data.items() if k not in _PIPELINE_OPTIONS}
-    _, (x, y) = data.load_numpy(recipe.dataset, data_dir=data_dir, **options)
-    if config.task == "text-classification":
-        x, y = x.astype(str), y.astype("float32")
+    _, (x, y) = raw_splits(config, recipe, data_dir)
     return TaskData(None, test=to_dataset((x, y), batch_size=batch_size, cache=False),
                     class_names=_CLASS_NAMES.get(recipe.dataset))

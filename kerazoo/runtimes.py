@@ -1,0 +1,251 @@
+"""Runners: one callable per exported format of an artifact, so users need not learn three runtimes.
+
+    >>> run = kerazoo.get("lenet5.mnist", format="litert")     # or "litert_int8", "onnx", "saved_model"
+    >>> probs = run(uint8_digits)                              # (N, 10), as the SavedModel gives
+
+A runner takes the artifact's raw inputs, as its SavedModel does (uint8 pixels, review strings,
+words, latent vectors), and returns NumPy arrays: the only output, or `{name: array}` when there
+are several. It is opened only after its files and the card verify (`kerazoo.artifacts.verify`).
+Text artifacts' LiteRT and ONNX files hold the network on token ids: the runner tokenises with
+`kerazoo.text.Tokenizer` (pure Python) from the artifact's `tokenizer.json` and `vocabulary.txt`.
+int8 files take and give quantised integers; the runner quantises inputs and dequantises outputs
+with each tensor's scale and zero point. Runtimes: TensorFlow (SavedModel), `ai-edge-litert`'s
+interpreter (LiteRT; TensorFlow's `tf.lite.Interpreter` where it is not installed) and ONNX Runtime,
+each imported when a runner of its format is opened. Importing this module imports none of them.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from kerazoo import artifacts
+from kerazoo.errors import ArtifactError, DataError
+
+__all__ = ["FORMATS", "RUNTIMES", "Runner", "open_runner", "format_files", "check_format"]
+
+FORMATS = {"saved_model": "saved_model", "litert": "model.tflite", "litert_int8": "model_int8.tflite",
+           "onnx": "model.onnx"}
+RUNTIMES = {"saved_model": "tensorflow", "litert": "ai-edge-litert", "litert_int8": "ai-edge-litert",
+            "onnx": "onnxruntime"}
+TOKENIZER_FILES = ("tokenizer.json", "vocabulary.txt")
+
+
+def check_format(format: str) -> str:
+    if format not in FORMATS:
+        raise ArtifactError(f"Unknown format {format!r}; formats are {', '.join(FORMATS)} (and 'keras', the default "
+                            "of kerazoo.get).")
+    return format
+
+
+def format_files(card: dict, format: str) -> tuple[str, ...]:
+    """The files (relative to the artifact folder) a runner of `format` reads, as listed in the card."""
+    listed = card["files"]
+    if format == "saved_model":
+        return tuple(k for k in listed if k.startswith("saved_model/"))
+    text = tuple(f for f in TOKENIZER_FILES if f in listed) if card.get("core", {}).get("tokenizer") else ()
+    return (FORMATS[format], *text)
+
+
+def open_runner(folder: str | Path, format: str, *, verify: bool = True, threads: int | None = None) -> "Runner":
+    """A `Runner` of artifact folder `folder` in `format`, after verifying the card and the files it reads.
+
+    Args:
+      format: one of `FORMATS`, listed in the card's `formats` (a format the artifact cannot hold is an
+        error giving the card's reason).
+      threads: CPU threads of the runtime (default: every core this process may use).
+    """
+    folder = Path(folder)
+    card = artifacts.verify(folder, files=()) if verify else artifacts.read_card(folder)
+    check_format(format)
+    entry = card.get("formats", {}).get(format)
+    if entry is None and format == "saved_model" and "saved_model/saved_model.pb" in card["files"]:
+        entry = {"file": "saved_model"}  # artifacts exported before formats were listed
+    if entry is None:
+        raise ArtifactError(f"{folder.name} has no {format} file. It has: {', '.join(_formats_of(card))}. "
+                            f"Export it with: kerazoo export {folder} --overwrite --format {format}")
+    if "unsupported" in entry:
+        raise ArtifactError(f"{folder.name} has no {format} file: {entry['unsupported']}")
+    files = format_files(card, format)
+    if verify:
+        artifacts.verify(folder, files=files)
+    return Runner(card, folder, format, threads=threads)
+
+
+def _formats_of(card: dict) -> list[str]:
+    formats = card.get("formats") or ({"saved_model": {}} if "saved_model/saved_model.pb" in card["files"] else {})
+    return [f for f, e in formats.items() if "unsupported" not in e] or ["none"]
+
+
+class Runner:
+    """Raw inputs in, NumPy out, for one format of one artifact (see the module docstring)."""
+
+    def __init__(self, card: dict, folder: Path, format: str, *, threads: int | None = None):
+        self.name, self.format, self.card = card["name"], format, card
+        self.folder = Path(folder)
+        core = card.get("core", {})
+        self.raw_input = core.get("raw_input")  # {"dtype", "shape"} of what the SavedModel takes
+        self.tokenizer = None
+        if format != "saved_model" and core.get("tokenizer"):
+            from kerazoo.text import Tokenizer
+
+            self.tokenizer = Tokenizer.from_folder(self.folder)
+        self.trim_padding = bool(core.get("masked_padding")) and self.tokenizer is not None
+        if threads is None:
+            threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        self._backend = _BACKENDS[format](self.folder / FORMATS[format], threads)
+
+    def __repr__(self):
+        return f"<kerazoo Runner {self.name} [{self.format}, {RUNTIMES[self.format]}]>"
+
+    @property
+    def input_details(self) -> dict:
+        """`{"name", "dtype", "shape"}` of the tensor the file takes (token ids for text files)."""
+        return self._backend.input
+
+    def __call__(self, x, *, batch_size: int = 256):
+        """Outputs on raw inputs `x`: one array, or `{name: array}` when the model has several outputs."""
+        out = self.run(x, batch_size=batch_size)
+        return next(iter(out.values())) if len(out) == 1 else out
+
+    def run(self, x, *, batch_size: int = 256) -> dict[str, np.ndarray]:
+        """`{output name: array}` on raw inputs `x`, in chunks of `batch_size` (texts of similar length
+        together when the file's padding is masked, in the order given back)."""
+        x = self._check(x)
+        if not len(x):  # an empty batch gives empty outputs of the right shapes
+            one = np.array([""], object) if x.dtype == object else np.zeros((1, *x.shape[1:]), x.dtype)
+            return {k: v[:0] for k, v in self._backend(self.prepare(one)).items()}
+        x = self.tokenizer(x) if self.tokenizer is not None else x
+        order = np.argsort((x != 0).sum(1), kind="stable") if self.trim_padding else np.arange(len(x))
+        chunks = [self._backend(self._trim(x[order[i:i + batch_size]])) for i in range(0, len(x), batch_size)]
+        out = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+        back = np.empty_like(order)
+        back[order] = np.arange(len(order))
+        return {k: v[back] for k, v in out.items()}
+
+    def prepare(self, x) -> np.ndarray:
+        """What the file itself is given for raw inputs `x` (token ids for text files; quantised by the backend)."""
+        return self._trim(self.tokenizer(x) if self.tokenizer is not None else np.asarray(x))
+
+    def _trim(self, x: np.ndarray) -> np.ndarray:
+        if self.trim_padding and x.ndim == 2 and x.shape[1] > 1:  # masked padding: trailing zeros change nothing
+            used = np.flatnonzero(x.any(0))
+            x = x[:, :int(used[-1]) + 1 if len(used) else 1]
+        return x
+
+    def invoke(self, prepared) -> dict[str, np.ndarray]:
+        """Runs the file on inputs already in its own form (`prepare(x)`: token ids for text files), with no
+        checks or tokenisation: what a serving loop that tokenises elsewhere calls (and the benchmarks)."""
+        return self._backend(prepared)
+
+    def _check(self, x) -> np.ndarray:
+        spec = self.raw_input
+        if spec is None:
+            return np.asarray(x)
+        expected = f"{spec['dtype']} of shape (batch, {', '.join(str(d) for d in spec['shape'][1:])})".replace(
+            "(batch, )", "(batch,)")
+        if spec["dtype"] == "string":
+            if isinstance(x, (str, bytes)):
+                raise DataError(f"{self.name}: expects a batch of strings (a list or 1-d array); received one "
+                                f"string. Wrap it: [text]")
+            arr = np.asarray(x, dtype=object)
+            if arr.ndim != 1 or not all(isinstance(t, (str, bytes)) for t in arr):
+                raise DataError(f"{self.name}: expects {expected}; received {type(x).__name__} of shape {arr.shape}")
+            return arr
+        arr = np.asarray(x)
+        shape = tuple(spec["shape"][1:])
+        if arr.ndim != len(shape) + 1 or any(s is not None and s != a for s, a in zip(shape, arr.shape[1:])):
+            raise DataError(f"{self.name}: expects {expected}; received an array of shape {arr.shape}"
+                            + (". Add the batch axis: x[None]" if arr.shape == shape else ""))
+        dtype = np.dtype(spec["dtype"])
+        if dtype == np.uint8 and arr.dtype != np.uint8:
+            if arr.dtype.kind not in "iu" or (arr.size and (arr.min() < 0 or arr.max() > 255)):
+                raise DataError(f"{self.name}: expects uint8 pixels 0-255 ({expected}); received {arr.dtype}"
+                                + (f" in [{arr.min()}, {arr.max()}]" if arr.size and arr.dtype.kind in "iuf" else ""))
+        elif dtype.kind == "f" and arr.dtype.kind not in "fiu":
+            raise DataError(f"{self.name}: expects {expected}; received {arr.dtype}")
+        return arr.astype(dtype, copy=False)
+
+
+# === Backends: one file, one runtime; `backend(x) -> {name: array}` ===
+
+def _quantize(x: np.ndarray, detail: dict) -> np.ndarray:
+    """Raw values -> what a LiteRT input holds: `round(x / scale + zero_point)` for a quantised input."""
+    scale, zero = detail["quantization"]
+    dtype = np.dtype(detail["dtype"])
+    if scale and dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return np.clip(np.round(np.asarray(x, np.float32) / scale + zero), info.min, info.max).astype(dtype)
+    return np.asarray(x).astype(dtype, copy=False)
+
+
+def _dequantize(y: np.ndarray, detail: dict) -> np.ndarray:
+    scale, zero = detail["quantization"]
+    return (y.astype(np.float32) - zero) * scale if scale and y.dtype.kind in "iu" else y
+
+
+class _LiteRT:
+    def __init__(self, path: Path, threads: int | None):
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+        except ImportError:  # platforms without ai-edge-litert wheels: TensorFlow's copy of the interpreter
+            try:
+                from tensorflow.lite import Interpreter
+            except ImportError:
+                raise ImportError("LiteRT files need the ai-edge-litert package: pip install 'kerazoo[export]'") \
+                    from None
+        self.interpreter = Interpreter(model_path=str(path), num_threads=threads)
+        self.runner = self.interpreter.get_signature_runner("serving_default")
+        (self.name, self.detail), = self.runner.get_input_details().items()
+        self.outputs = self.runner.get_output_details()
+        self.input = {"name": self.name, "dtype": np.dtype(self.detail["dtype"]).name,
+                      "shape": [None if d < 0 else int(d) for d in self.detail["shape_signature"]]}
+
+    def __call__(self, x):
+        out = self.runner(**{self.name: _quantize(x, self.detail)})
+        return {k: _dequantize(v, self.outputs[k]) for k, v in out.items()}
+
+
+class _Onnx:
+    def __init__(self, path: Path, threads: int | None):
+        try:
+            import onnxruntime
+        except ImportError:
+            raise ImportError("ONNX files need ONNX Runtime: pip install 'kerazoo[export]'") from None
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = threads or 0
+        options.log_severity_level = 3
+        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        (node,) = self.session.get_inputs()
+        self.name, self.names = node.name, [o.name for o in self.session.get_outputs()]
+        dtype = node.type.removeprefix("tensor(").removesuffix(")")
+        dtype = {"float": "float32", "double": "float64"}.get(dtype, dtype)
+        self.input = {"name": node.name, "dtype": dtype,
+                      "shape": [d if isinstance(d, int) else None for d in node.shape]}
+
+    def __call__(self, x):
+        x = np.asarray(x).astype(self.input["dtype"], copy=False)
+        return dict(zip(self.names, self.session.run(None, {self.name: x})))
+
+
+class _SavedModel:
+    def __init__(self, path: Path, threads: int | None):
+        import tensorflow as tf
+
+        self.tf = tf
+        self.fn = tf.saved_model.load(str(path)).signatures["serving_default"]
+        (self.name, spec), = self.fn.structured_input_signature[1].items()
+        self.input = {"name": self.name, "dtype": spec.dtype.name,
+                      "shape": [None if d is None else int(d) for d in spec.shape]}
+
+    def __call__(self, x):
+        out = self.fn(**{self.name: self.tf.constant(x, dtype=self.input["dtype"])})
+        return {k: _strings(v.numpy()) for k, v in out.items()}
+
+
+def _strings(a: np.ndarray) -> np.ndarray:
+    return np.vectorize(lambda b: b.decode("utf-8"), otypes=[object])(a) if a.dtype == object and a.size else a
+
+
+_BACKENDS = {"saved_model": _SavedModel, "litert": _LiteRT, "litert_int8": _LiteRT, "onnx": _Onnx}
