@@ -112,10 +112,9 @@ def _own_data_section(out: Path, quick: bool) -> dict:
         shutil.rmtree(path, ignore_errors=True)
     letter_images(folder, LETTERS, per_class=12 if quick else 30, seed=0)
     unseen = letter_images(new, LETTERS, per_class=2, seed=99)
-    epochs = (6, 4) if quick else (10, 10)
+    schedule = {"head_epochs": 6, "finetune_epochs": 4, "learning_rate": 3e-3, "batch_size": 8} if quick else {}
     result = finetune_data("lenet5.mnist", folder, tag="my-letters", destination=out / "models", overwrite=True,
-                           head_epochs=epochs[0], finetune_epochs=epochs[1], learning_rate=3e-3, batch_size=8,
-                           baseline=True, output=out / "my-letters-run", verbose=0)
+                           baseline=True, output=out / "my-letters-run", verbose=0, **schedule)
     model = kerazoo.get("lenet5", weights=result.artifact)  # an artifact folder, loaded (and verified) by path
     x = folders.read_images(unseen, like=model)
     probs = model.predict(x, verbose=0)

@@ -108,11 +108,15 @@ def letter_images(root, letters: str = "ABC", per_class: int = 12, seed: int = 0
     return written
 
 
-_REVIEW_WORDS = {
-    "pos": ["wonderful", "brilliant", "superb", "moving", "beautiful", "excellent", "delightful", "masterful",
-            "touching", "hilarious", "stunning", "charming", "gripping", "a joy to watch", "loved every minute"],
-    "neg": ["awful", "boring", "terrible", "dull", "a mess", "pointless", "dreadful", "stupid", "painful",
-            "a waste of time", "badly acted", "lifeless", "unwatchable", "tedious", "hated every minute"],
+_REVIEW_WORDS = {  # 40 each, all in the IMDB models' vocabularies: a held-out review often has words no training one has
+    "pos": ("wonderful brilliant superb moving beautiful excellent delightful masterful touching hilarious stunning "
+            "charming gripping joyous marvelous magnificent outstanding splendid fantastic terrific amazing lovely "
+            "powerful haunting riveting captivating heartwarming inspiring breathtaking sublime exquisite enchanting "
+            "mesmerizing exhilarating flawless remarkable compelling beautifully perfect gorgeous").split(),
+    "neg": ("awful boring terrible dull mess pointless dreadful stupid painful waste lifeless unwatchable tedious "
+            "horrible horrendous atrocious laughable lame pathetic dire abysmal dismal insipid incoherent clumsy "
+            "forgettable tiresome annoying embarrassing bland predictable mediocre shallow poorly worst disappointing "
+            "ridiculous amateurish sloppy garbage").split(),
 }
 _REVIEW_FRAMES = ["The café scene was {0}, and the ending {1}.", "Honestly — {0}. The whole cast is {1}.",
                   "My naïve friend said it was {0}; I found it {1}, the score too.",

@@ -19,6 +19,7 @@ elsewhere is copied into the scope, trained there, and its weights written back.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import tempfile
 from typing import Sequence
@@ -26,7 +27,7 @@ from typing import Sequence
 from kerazoo.training import userdata
 from kerazoo.training.userdata import FinetuneResult
 
-__all__ = ["finetune", "finetune_data", "FinetuneResult"]
+__all__ = ["finetune", "finetune_data", "auto_epochs", "FinetuneResult"]
 
 
 def _as_dataset(data, batch_size: int, shuffle: bool, seed: int):
@@ -51,7 +52,7 @@ def _copy_into(model, strategy):
 
 
 def finetune(model, train=None, validation=None, *, data=None, head: Sequence[str] = ("predictions",),
-             head_epochs: int = 5, finetune_epochs: int = 5, learning_rate: float = 1e-3,
+             head_epochs: int | None = None, finetune_epochs: int | None = None, learning_rate: float = 1e-3,
              finetune_learning_rate: float | None = None, unfreeze: int | None = None, loss: str | None = None,
              metrics: Sequence[str] = ("accuracy",), batch_size: int = 32, seed: int = 1337, callbacks: Sequence = (),
              verbose="auto", strategy=None, **data_options):
@@ -70,8 +71,8 @@ def finetune(model, train=None, validation=None, *, data=None, head: Sequence[st
       validation: the same, or None (with `data=`: a held-out folder or table, or None).
       data: a folder of images or text files in class subfolders, or a CSV/TSV table.
       head: names of the layers trained in phase 1 (the new head).
-      head_epochs: phase-1 epochs (frozen backbone).
-      finetune_epochs: phase-2 epochs (top of the backbone unfrozen); 0 skips phase 2.
+      head_epochs: phase-1 epochs (frozen backbone); None: 5 (with `data=`: see `auto_epochs`).
+      finetune_epochs: phase-2 epochs (top of the backbone unfrozen); 0 skips phase 2; None as above.
       learning_rate: phase-1 Adam learning rate.
       finetune_learning_rate: phase-2 learning rate (default `learning_rate / 10`).
       unfreeze: how many of the backbone's top weighted layers phase 2 trains (None: all).
@@ -105,6 +106,8 @@ def finetune(model, train=None, validation=None, *, data=None, head: Sequence[st
     if train is None:
         raise ValueError("finetune needs training data: train=(x, y) or a tf.data.Dataset, or data=PATH (a folder or "
                          "a table)")
+    head_epochs = 5 if head_epochs is None else head_epochs
+    finetune_epochs = 5 if finetune_epochs is None else finetune_epochs
     import keras
 
     from kerazoo import distribute
@@ -160,10 +163,16 @@ def finetune(model, train=None, validation=None, *, data=None, head: Sequence[st
     return histories
 
 
+def auto_epochs(examples: int, batch_size: int, *, steps: int = 100) -> int:
+    """Epochs of a fine-tuning phase when none are given: about `steps` optimizer steps, at least 5
+    and at most 50 epochs (a folder of 50 images at batch 32 gets 50 epochs, one of 10,000 gets 5)."""
+    return min(50, max(5, math.ceil(steps / max(1, math.ceil(examples / batch_size)))))
+
+
 def finetune_data(name: str, data, validation=None, *, weights: str | os.PathLike | None = None,
                   tag: str | None = None, validation_split: float = 0.2, test_split: float = 0.0,
                   encoding: str = "utf-8", text_column: str = "text", label_column: str = "label",
-                  head_epochs: int = 5, finetune_epochs: int = 5, learning_rate: float = 1e-3,
+                  head_epochs: int | None = None, finetune_epochs: int | None = None, learning_rate: float = 1e-3,
                   finetune_learning_rate: float | None = None, unfreeze: int | None = None, batch_size: int = 32,
                   seed: int = 1337, baseline: bool = False, output=None, destination=None, overwrite: bool = False,
                   shadow: bool = False, callbacks: Sequence = (), verbose="auto", strategy=None) -> FinetuneResult:
@@ -180,8 +189,10 @@ def finetune_data(name: str, data, validation=None, *, weights: str | os.PathLik
         `<arch>.<tag>` in the user store (or `destination`); `overwrite`, `shadow` as for `export`.
       test_split: a further fraction of each class held out as a test split, measured once at the end.
       encoding: of text files and tables (UTF-8 by default; any Python codec).
-      head_epochs, finetune_epochs, learning_rate, finetune_learning_rate, unfreeze, batch_size,
-        callbacks, verbose, strategy: as for `finetune`.
+      head_epochs, finetune_epochs: epochs of each phase; None: `auto_epochs` (about 100 steps each,
+        5 to 50 epochs: small folders get enough steps, large ones 5 epochs).
+      learning_rate, finetune_learning_rate, unfreeze, batch_size, callbacks, verbose, strategy: as
+        for `finetune`.
       baseline: also train the same architecture from scratch (same data, epochs, batch size and
         learning rate) and record its validation metrics beside the fine-tuned ones.
       output: the run folder (default `kerazoo_runs/<arch>.<tag>`): `model.keras`, `run.json`,
@@ -238,7 +249,11 @@ def finetune_data(name: str, data, validation=None, *, weights: str | os.PathLik
     user, parts, held_out = userdata.read_parts(
         data, validation, like=pretrained, validation_split=validation_split, test_split=test_split, seed=seed,
         encoding=encoding, text_column=text_column, label_column=label_column)
-    print(f"{user.source}: {user.describe()}; " + ", ".join(f"{k} {len(p.y)}" for k, p in parts.items() if p))
+    auto = auto_epochs(len(parts["train"].y), batch_size)
+    head_epochs = auto if head_epochs is None else head_epochs
+    finetune_epochs = auto if finetune_epochs is None else finetune_epochs
+    print(f"{user.source}: {user.describe()}; " + ", ".join(f"{k} {len(p.y)}" for k, p in parts.items() if p)
+          + f"; {head_epochs} + {finetune_epochs} epochs of {math.ceil(len(parts['train'].y) / batch_size)} steps")
     head = userdata.head_for(user.class_names)
     binary = head["classes"] == 1
     keras.utils.set_random_seed(seed)
