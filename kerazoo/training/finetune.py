@@ -295,19 +295,20 @@ def finetune_data(name: str, data, validation=None, *, weights: str | os.PathLik
     out.mkdir(parents=True, exist_ok=True)
     history = {k: histories["head"].get(k, []) + histories.get("finetune", {}).get(k, []) for k in histories["head"]}
     userdata.write_history(history, out / "history.csv")
-    split_name_ = "test" if parts["test"] is not None else "validation"
+    held_split = "test" if parts["test"] is not None else "validation"
     shown = [plots.learning_curves(history, out / "learning_curves.png",
                                    title=f"{tag_name}: fine-tuned from {source.get('name') or source.get('path')}",
                                    marks={head_epochs: "backbone unfrozen"} if finetune_epochs else None),
              plots.confusion_matrix_plot(*held, out / "confusion_matrix.png", user.class_names,
-                                         title=f"{tag_name} on {split_name_}:")]
+                                         title=f"{tag_name}\non {held_split}:")]
     final.save(out / "model.keras")
     recipe = Recipe(dataset=None, optimizer="adam", learning_rate=learning_rate, loss=loss, metrics=["accuracy"],
-                    batch_size=batch_size, epochs=head_epochs + finetune_epochs, validation_split=validation_split,
+                    batch_size=batch_size, epochs=head_epochs + finetune_epochs,
+                    validation_split=validation_split if validation is None else 0.0,
                     seed=seed)
     counts = {k: len(p.y) for k, p in parts.items() if p is not None}
     run = {"name": arch, "dataset": f"{user.source.name}: your {user.describe()}",
-           "split": split_name_ if split_name_ == "validation" else "validation and test", "metrics": metrics,
+           "split": held_split if held_split == "validation" else "validation and test", "metrics": metrics,
            "model": kwargs, "recipe": dataclasses.asdict(recipe), "seed": seed,
            "epochs_run": len(history.get("loss", [])), "train_seconds": round(time.time() - started, 1),
            "class_names": list(user.class_names), "versions": versions(), "source": source,
