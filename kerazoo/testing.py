@@ -118,18 +118,19 @@ _REVIEW_WORDS = {  # 40 each, all in the IMDB models' vocabularies: a held-out r
             "forgettable tiresome annoying embarrassing bland predictable mediocre shallow poorly worst disappointing "
             "ridiculous amateurish sloppy garbage").split(),
 }
-_REVIEW_FRAMES = ["The café scene was {0}, and the ending {1}.", "Honestly — {0}. The whole cast is {1}.",
-                  "My naïve friend said it was {0}; I found it {1}, the score too.",
-                  "“{0}”, wrote the critic; the director's last film was {1} as well.",
-                  "Two hours, {0} from start to finish.\nThe dialogue? {1}."]
+_REVIEW_FRAMES = ["The café scene was {0}, and the ending too.", "Honestly — {0}. The cast, the score, everything.",
+                  "My naïve friend said it was {0}; I agree, the score too.",
+                  "“{0}”, wrote the critic about the director's last film.",
+                  "Two hours, {0} from start to finish.\nThe dialogue? The same."]
 
 
 def review_texts(label: str, n: int, seed: int = 0) -> list:
-    """`n` short film reviews of sentiment `label` ("pos" or "neg"), with commas, quotes, newlines and
-    non-ASCII characters (é, ï, “ ”, —), for tests and the demo of text fine-tuning."""
+    """`n` short film reviews of sentiment `label` ("pos" or "neg"), one sentiment word each (of 40 per
+    class, so a held-out review's word is often in no training review: a model must know the word),
+    with commas, quotes, newlines and non-ASCII characters (é, ï, “ ”, —), for tests of text fine-tuning."""
     rng = np.random.default_rng([seed, 0 if label == "pos" else 1])
     words = _REVIEW_WORDS[label]
-    return [_REVIEW_FRAMES[int(rng.integers(len(_REVIEW_FRAMES)))].format(*rng.choice(words, 2, replace=False))
+    return [_REVIEW_FRAMES[int(rng.integers(len(_REVIEW_FRAMES)))].format(words[int(rng.integers(len(words)))])
             for _ in range(n)]
 
 

@@ -87,7 +87,7 @@ def test_image_folder_through_the_cli(tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_text_folder_in_a_named_encoding_through_the_cli(tmp_path):
     data, store = tmp_path / "reviews", tmp_path / "store"
-    review_folder(data, per_class=20, encoding="cp1252", seed=5)
+    review_folder(data, per_class=40, encoding="cp1252", seed=5)
     done = _kerazoo("finetune", "imdb_gru.imdb", "--data", data, "--encoding", "cp1252", "--baseline",
                     "--validation-split", "0.25", "--head-epochs", "10", "--finetune-epochs", "5", "--lr", "3e-3",
                     "--batch-size", "8", cwd=tmp_path, store=store)
@@ -108,7 +108,7 @@ def test_text_folder_in_a_named_encoding_through_the_cli(tmp_path):
 @pytest.mark.slow
 def test_csv_with_quoted_commas_and_newlines_through_the_cli(tmp_path):
     store, table = tmp_path / "store", tmp_path / "opinions.csv"
-    rows = [(text, label) for label in ("pos", "neg") for text in review_texts(label, 20, seed=7)]
+    rows = [(text, label) for label in ("pos", "neg") for text in review_texts(label, 40, seed=7)]
     rows = [rows[i] for i in np.random.default_rng(0).permutation(len(rows))]
     with open(table, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
