@@ -354,12 +354,29 @@ agreement is with the SavedModel's outputs on the same inputs. LiteRT/ONNX input
 """
 
 
+def _finetune_lines(card: dict) -> str:
+    """README lines of a model fine-tuned on the user's data: where it started, how its inputs were read."""
+    if "source" not in card:
+        return ""
+    source, data, steps = card["source"], card.get("data", {}), card.get("finetune", {})
+    lines = [f"- Fine-tuned from `{source.get('name') or source.get('path')}` (card sha256 "
+             f"`{source.get('card_sha256', '-')}`, model.keras sha256 `{source.get('model_keras_sha256')}`).",
+             f"- Classes: {', '.join(f'{k} ({n})' for k, n in data.get('classes', {}).items())}; examples "
+             f"{json.dumps(data.get('examples', {}))}; held out: {json.dumps(data.get('held_out', {}))} (the files: "
+             "`data.held_out_examples` in card.json)."]
+    lines += [f"- Preprocessing, {k}: {v}" for k, v in card.get("preprocessing", {}).items()]
+    if steps.get("baseline_from_scratch"):
+        lines.append(f"- Same architecture from scratch, same data and epochs: `{json.dumps(steps['baseline_from_scratch'])}`.")
+    return "".join(line + "\n" for line in lines)
+
+
 def card_readme(card: dict) -> str:
     """The `README.md` of an artifact, rendered from its card."""
     metrics = "\n".join(f"| {k} | {v:.4f} |" for k, v in card["metrics"].items())
     files = "\n".join(f"| `{k}` | {v['bytes']:,} | `{v['sha256'][:16]}...` |" for k, v in card["files"].items())
     r = card["recipe"]
     records = "".join(f"- Training record `{k}`: `{json.dumps(v)}`\n" for k, v in card.get("records", {}).items())
+    records += _finetune_lines(card)
     return f"""# {card['name']}
 
 `kerazoo.get("{card['name']}")` loads `model.keras` offline (every file sha256-checked against this card);

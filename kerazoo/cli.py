@@ -18,7 +18,7 @@ import yaml
 import kerazoo
 from kerazoo import distribute
 from kerazoo.config import parse_sets
-from kerazoo.errors import KerazooError
+from kerazoo.errors import ConfigError, KerazooError
 
 
 def _cmd_list(args) -> int:
@@ -154,10 +154,18 @@ def _cmd_finetune(args) -> int:
     from pathlib import Path
 
     from kerazoo import data
-    from kerazoo.training.finetune import finetune
+    from kerazoo.training.finetune import finetune, finetune_data
 
     distribute.refuse_multiworker(args.strategy, "kerazoo finetune")  # before any strategy is created
     strategy = distribute.as_strategy(distribute.from_arguments(args))  # first: before TensorFlow initialises
+    if args.data is not None:
+        return _finetune_data(args, finetune_data, strategy)
+    mine = [f"--{k.replace('_', '-')}" for k in _DATA_ONLY if getattr(args, k) not in (None, False)]
+    if mine:
+        raise ConfigError(f"{', '.join(mine)}: only with --data PATH (your own folder or table), not --dataset")
+    if args.weights is None and "." not in args.name:
+        raise ConfigError(f"fine-tuning starts from pretrained weights: give {args.name}.TAG or --weights TAG "
+                          "(kerazoo list --pretrained)")
     splits = data.load(args.dataset, data_dir=args.data_dir, seed=args.seed,
                        batch_size=distribute.global_batch_size(args.batch_size, strategy))
     with distribute.scope(strategy) if strategy is not None else contextlib.nullcontext():
@@ -169,6 +177,27 @@ def _cmd_finetune(args) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out)
     print(", ".join(f"test_{k}={v:.4f}" for k, v in metrics.items()) + f"; model saved to {out}")
+    return 0
+
+
+_DATA_ONLY = ("validation", "validation_split", "test_split", "text_column", "label_column", "encoding", "tag",
+              "destination", "overwrite", "shadow", "baseline")
+
+
+def _finetune_data(args, finetune_data, strategy) -> int:
+    if args.set:
+        raise ConfigError("--set with --data: the model is the pretrained artifact's, with a new head sized from your "
+                          "classes; builder overrides are not accepted here")
+    options = {k: getattr(args, k) for k in _DATA_ONLY if getattr(args, k) is not None}
+    result = finetune_data(args.name, args.data, weights=args.weights, head_epochs=args.head_epochs,
+                           finetune_epochs=args.finetune_epochs, learning_rate=args.lr, batch_size=args.batch_size,
+                           seed=args.seed, output=args.output, strategy=strategy, **options)
+    name = result.artifact.name
+    line = ", ".join(f"{k}={v:.4f}" for k, v in result.metrics.items())
+    if result.baseline:
+        line += "; from scratch: " + ", ".join(f"{k}={v:.4f}" for k, v in result.baseline.items())
+    print(f"{name}: {line}\nartifact: {result.artifact} (kerazoo.get({name!r}))\n"
+          f"plots: {', '.join(str(p) for p in result.plots)}")
     return 0
 
 
@@ -244,18 +273,37 @@ def build_parser() -> argparse.ArgumentParser:
                                            "default: every artifact")
     p.set_defaults(func=_cmd_verify)
 
-    p = sub.add_parser("finetune", help="transfer pretrained weights to a new data set (two phases)")
-    p.add_argument("name", help="model, e.g. lenet5")
-    p.add_argument("--weights", required=True, help="shipped tag or .keras path")
-    p.add_argument("--dataset", required=True, help="target data set (kerazoo.data loaders), e.g. digits")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="builder override, e.g. classes=5")
-    p.add_argument("--head-epochs", type=int, default=5)
-    p.add_argument("--finetune-epochs", type=int, default=5)
+    p = sub.add_parser("finetune", help="transfer pretrained weights to your own data (a folder or a table) or a "
+                                        "named data set (two phases)")
+    p.add_argument("name", help="the pretrained artifact (lenet5.mnist) or a model with --weights")
+    p.add_argument("--weights", help="artifact tag, .keras file or artifact folder (when NAME has no tag)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", metavar="PATH", help="your data: a folder with one subfolder of images or .txt files "
+                                                       "per class, or a .csv/.tsv table; the result is an artifact")
+    source.add_argument("--dataset", help="a named data set (kerazoo.data loaders), e.g. digits")
+    own = p.add_argument_group("with --data")
+    own.add_argument("--tag", help="the new artifact's tag (default: from the folder or file name): NAME.TAG")
+    own.add_argument("--validation", metavar="PATH", help="a held-out folder or table (default: hold out "
+                                                          "--validation-split of each class)")
+    own.add_argument("--validation-split", type=float, help="fraction of each class held out (default 0.2)")
+    own.add_argument("--test-split", type=float, help="fraction of each class held out as a test split (default 0)")
+    own.add_argument("--text-column", help="the table's text column (default: text)")
+    own.add_argument("--label-column", help="the table's label column (default: label)")
+    own.add_argument("--encoding", help="of text files and tables (default utf-8; e.g. cp1252, latin-1, utf-16)")
+    own.add_argument("--baseline", action="store_true", default=None,
+                     help="also train the same architecture from scratch on the same data, for comparison")
+    own.add_argument("--destination", help="the store to write into (default: $KERAZOO_MODELS or ~/.kerazoo/models)")
+    own.add_argument("--overwrite", action="store_true", default=None, help="replace an artifact of that name")
+    own.add_argument("--shadow", action="store_true", default=None, help="allow the name of a shipped artifact")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="builder override, e.g. classes=5 (--dataset)")
+    p.add_argument("--head-epochs", type=int, help="phase 1, the new head on the frozen backbone (default 5; with "
+                                                   "--data: about 100 steps, 5 to 50 epochs)")
+    p.add_argument("--finetune-epochs", type=int, help="phase 2, the backbone unfrozen at lr/10 (default as above)")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--batch-size", type=int, default=32, help="per replica")
     p.add_argument("--seed", type=int, default=1337)
-    p.add_argument("--data-dir")
-    p.add_argument("--output", help="where to save the fine-tuned .keras model")
+    p.add_argument("--data-dir", help="where named data sets are (--dataset)")
+    p.add_argument("--output", help="run folder (--data; default kerazoo_runs/NAME.TAG) or the .keras file (--dataset)")
     distribute.add_arguments(p)
     p.set_defaults(func=_cmd_finetune)
 

@@ -25,7 +25,11 @@ from kerazoo.family import hooks
 from kerazoo.patches import store_weights_once
 from kerazoo.registry import builder
 
-__all__ = ["export", "export_saved_model", "verify"]
+__all__ = ["export", "export_saved_model", "verify", "FINETUNE_KEYS"]
+
+# what a fine-tuning run on the user's data records (kerazoo.training.finetune.finetune_data), carried into the card:
+# the artifact it started from and its sha256, the exact preprocessing, the data and its held-out examples, the schedule
+FINETUNE_KEYS = ("source", "preprocessing", "data", "finetune")
 
 
 def _checked_forward(model, spec):
@@ -157,7 +161,8 @@ def export(run_dir: str | Path, *, tag: str | None = None, destination: str | Pa
                 "metrics": run["metrics"], "num_params": int(model.count_params()), "input": input_text,
                 "class_names": run.get("class_names"), "model": run["model"], "recipe": run["recipe"],
                 "seed": run["seed"], "epochs_run": run["epochs_run"], "train_seconds": run["train_seconds"],
-                "versions": run["versions"], "records": run.get("records", {}), "notes": notes or ""}
+                "versions": run["versions"], "records": run.get("records", {}), "notes": notes or "",
+                **{key: run[key] for key in FINETUNE_KEYS if run.get(key) is not None}}
         return {**card, **write_formats(model, folder, name=name, arch=arch, card=card, formats=formats,
                                         data_dir=data_dir)}
 

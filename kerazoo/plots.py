@@ -28,8 +28,10 @@ def read_history(csv_path: str | Path) -> dict[str, list[float]]:
     return {k: v for k, v in history.items() if v}
 
 
-def learning_curves(history: dict[str, Sequence[float]], path: str | Path, title: str = "") -> Path:
-    """One panel per metric, training and validation curves against the epoch."""
+def learning_curves(history: dict[str, Sequence[float]], path: str | Path, title: str = "",
+                    marks: dict[int, str] | None = None) -> Path:
+    """One panel per metric, training and validation curves against the epoch; `marks` draws a
+    labelled vertical line after each given epoch (e.g. `{5: "backbone unfrozen"}`)."""
     plt = pyplot()
     metrics = [k for k in history if k not in ("epoch", "learning_rate") and not k.startswith("val_")]
     fig, axes = plt.subplots(1, max(len(metrics), 1), figsize=(5 * max(len(metrics), 1), 3.6), squeeze=False)
@@ -38,6 +40,8 @@ def learning_curves(history: dict[str, Sequence[float]], path: str | Path, title
         ax.plot(epochs, history[metric], "o-", label="train")
         if history.get(f"val_{metric}"):
             ax.plot(epochs[: len(history[f"val_{metric}"])], history[f"val_{metric}"], "s--", label="validation")
+        for epoch, label in (marks or {}).items():
+            ax.axvline(epoch + 0.5, color="gray", lw=0.9, ls=":", label=label)
         ax.set_xlabel("epoch")
         ax.set_title(metric)
         ax.grid(alpha=0.3)

@@ -118,6 +118,11 @@ def test_demo_writes_a_report(tmp_path):
     assert "terrible" in results["words"]["awful"] and sum(results["gan"]["lenet5_reads_1000_samples_as"]) == 1000
     assert {a["artifact"] for a in results["artifacts"]} == set(kerazoo.list_models(pretrained=True))
     assert "<table" in (out / "report.html").read_text()
+    # your own data: a folder the demo wrote, fine-tuned into an artifact under the demo's folder (not the user store)
+    own = results["own_data"]
+    assert own["val_accuracy"] > own["scratch_val_accuracy"] and own["formats"] == [".jpg", ".png"]
+    assert kerazoo.get("lenet5", weights=out / own["artifact"]).output_shape == (None, 5)
+    assert (out / "my_letters.png").stat().st_size > 5_000 and "## Your own data" in (out / "report.md").read_text()
 
 
 def test_text_model_trains_on_a_raw_aclimdb_tree_and_serves_strings(tmp_path):

@@ -1,0 +1,180 @@
+"""The parts of fine-tuning on the user's own data (`kerazoo.finetune(..., data=PATH)`, put together
+by `kerazoo.training.finetune.finetune_data`): which pretrained weights it starts from (recorded
+with their sha256), the user's examples split and batched for the network, the measurement on the
+held-out split, and the run folder (`model.keras`, `run.json`, `history.csv`, plots) that
+`kerazoo.exporting.export` turns into a user artifact.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kerazoo import artifacts
+from kerazoo.artifacts import TAG_PATTERN, check_tag
+from kerazoo.data import folders
+from kerazoo.errors import ArtifactError, DataError, WeightsError
+
+__all__ = ["FinetuneResult", "source_record", "default_tag", "check_destination", "read_parts", "head_for",
+           "reinitialise", "network_inputs", "pipeline", "measure", "write_history"]
+
+
+@dataclasses.dataclass
+class FinetuneResult:
+    model: Any                  # the fine-tuned model in its raw-input form (what the artifact holds)
+    artifact: Path | None       # the artifact folder (None when not exported)
+    metrics: dict               # val_* (and test_*) of that model on the held-out examples
+    history: dict               # per-epoch metrics of both phases
+    output: Path                # run folder: model.keras, run.json, history.csv, plots
+    class_names: list
+    plots: list = dataclasses.field(default_factory=list)
+    baseline: dict | None = None  # the same architecture trained from scratch on the same data, if asked
+
+
+def _is_path(weights) -> bool:
+    return isinstance(weights, os.PathLike) or "/" in str(weights) or str(weights).endswith(".keras")
+
+
+def source_record(arch: str, weights) -> dict:
+    """What the fine-tuning starts from: the artifact's name, card and `model.keras` sha256 (verified)."""
+    if _is_path(weights):
+        path = Path(weights).expanduser()
+        if path.is_dir():
+            card = artifacts.verify(path)
+            return {"name": card.get("name", path.name), "path": str(path.resolve()),
+                    "card_sha256": artifacts.sha256(path / artifacts.CARD),
+                    "model_keras_sha256": card["files"]["model.keras"]["sha256"], "dataset": card.get("dataset")}
+        if not path.is_file():
+            raise WeightsError(f"weights file {path} does not exist (give an artifact tag, a .keras file or an "
+                               "artifact folder)")
+        return {"name": None, "path": str(path.resolve()), "model_keras_sha256": artifacts.sha256(path)}
+    artifact = artifacts.find(arch, weights)
+    if artifact is None:
+        return {}  # kerazoo.get names what exists
+    card = artifacts.verify(artifact.folder)
+    return {"name": artifact.name, "store": "shipped" if artifact.shipped else "user",
+            "card_sha256": artifacts.sha256(artifact.folder / artifacts.CARD),
+            "model_keras_sha256": card["files"]["model.keras"]["sha256"], "dataset": card.get("dataset"),
+            "metrics": card.get("metrics", {})}
+
+
+def default_tag(data) -> str:
+    """An artifact tag from the data's folder or file name (`My Letters/` -> `my-letters`)."""
+    path = Path(data).expanduser()
+    name = (path.stem if path.is_file() else path.resolve().name).lower()
+    tag = re.sub(r"[^a-z0-9_-]+", "-", name).strip("-_")[:64]
+    if not re.fullmatch(TAG_PATTERN, tag or "-"):
+        raise WeightsError(f"cannot make an artifact tag from {path.name!r}; name one with --tag (tag=), matching "
+                           f"{TAG_PATTERN}")
+    return tag
+
+
+def check_destination(arch: str, tag: str, destination, *, overwrite: bool, shadow: bool) -> Path:
+    """The store the artifact will go to; an error now (before training) if the export would refuse."""
+    store = Path(destination).expanduser() if destination is not None else artifacts.user_dir()
+    name = f"{arch}.{check_tag(tag)}"
+    if store.resolve() == artifacts.shipped_dir().resolve():
+        raise ArtifactError(f"{store} holds the package's shipped artifacts; fine-tuned artifacts go to the user store "
+                            f"({artifacts.user_dir()}) or another --destination")
+    target = store / name
+    if (target.exists() or target.is_symlink()) and not overwrite:
+        raise ArtifactError(f"{target} exists; pass --overwrite (overwrite=True) to replace it, or choose another "
+                            "--tag")
+    if destination is None and (artifacts.shipped_dir() / name / artifacts.CARD).exists() and not shadow:
+        raise ArtifactError(f"{name} is a shipped artifact; choose another --tag, or pass --shadow (shadow=True) to "
+                            "have yours take its place for kerazoo.get")
+    return store
+
+
+def read_parts(data, validation, *, like, validation_split: float, test_split: float, seed: int,
+               **read_options) -> tuple[folders.UserData, dict, dict]:
+    """`(all the data, {"train", "validation", "test"} parts, a description of the split for the card)`."""
+    user = folders.load(data, like=like, **read_options)
+    if validation is not None:
+        held = folders.align(folders.load(validation, like=like, **read_options), user.class_names)
+        parts = {**folders.split(user, validation=0.0, test=test_split, seed=seed), "validation": held}
+        how = {"validation": str(held.source.resolve())}
+    else:
+        if not validation_split:
+            raise DataError("fine-tuning measures the result on held-out examples: give validation_split > 0 "
+                            "(--validation-split) or a validation folder/table (--validation)")
+        parts = folders.split(user, validation=validation_split, test=test_split, seed=seed)
+        how = {"validation": f"{validation_split:g} of each class, drawn with seed {seed}"}
+    if test_split:
+        how["test"] = f"{test_split:g} of each class, drawn with seed {seed}"
+    return user, parts, how
+
+
+def head_for(class_names) -> dict:
+    """Builder arguments of the new head: one sigmoid unit for two classes, else a softmax per class."""
+    if len(class_names) == 2:
+        return {"classes": 1, "classifier_activation": "sigmoid"}
+    return {"classes": len(class_names), "classifier_activation": "softmax"}
+
+
+def reinitialise(layer) -> None:
+    """Draws a layer's kernel and bias afresh from its initialisers (a new head even when the
+    pretrained one has the same shape)."""
+    for attr in ("kernel", "bias"):
+        variable = getattr(layer, attr, None)
+        if variable is not None:
+            variable.assign(getattr(layer, f"{attr}_initializer")(variable.shape, dtype=variable.dtype))
+
+
+def network_inputs(part: folders.UserData, vectorizer):
+    """What the network trains on: the images as they are, texts as the model's own token ids."""
+    if vectorizer is None:
+        return part.x
+    texts = part.x.astype(str)
+    return np.concatenate([vectorizer(texts[i:i + 1024]).numpy() for i in range(0, len(texts), 1024)])
+
+
+def targets(part: folders.UserData, binary: bool) -> np.ndarray:
+    return part.y.astype("float32") if binary else part.y
+
+
+def pipeline(x, y, *, batch_size: int, shuffle: bool, seed: int, text: bool):
+    """Cached, (seeded-)shuffled batches; token ids are trimmed to each batch's longest text (the
+    masked recurrent layers give the same outputs, in a fraction of the steps)."""
+    import tensorflow as tf
+
+    from kerazoo.data.sources import to_dataset
+
+    if not text:
+        return to_dataset((x, y), batch_size=batch_size, shuffle=shuffle, seed=seed)
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).cache()
+    if shuffle:
+        ds = ds.shuffle(len(y), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.map(lambda ids, t: (ids[:tf.maximum(tf.cast(tf.math.count_nonzero(ids), tf.int32), 1)], t))
+    return ds.padded_batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def measure(model, part: folders.UserData, prefix: str, *, binary: bool, batch_size: int = 256):
+    """`({prefix_loss, prefix_accuracy, prefix_error}, (true, predicted))` of the raw-input model."""
+    import keras
+
+    probs = np.asarray(model.predict(part.x, batch_size=batch_size, verbose=0))
+    if binary:
+        predicted = (probs[:, 0] > 0.5).astype(int)
+        loss = keras.losses.binary_crossentropy(part.y.astype("float32")[:, None], probs)
+    else:
+        predicted = probs.argmax(-1)
+        loss = keras.losses.sparse_categorical_crossentropy(part.y, probs)
+    accuracy = float(np.mean(predicted == part.y))
+    return ({f"{prefix}_loss": float(np.mean(np.asarray(loss))), f"{prefix}_accuracy": accuracy,
+             f"{prefix}_error": 1.0 - accuracy}, (part.y, predicted))
+
+
+def write_history(history: dict, path: Path) -> None:
+    """`history.csv` as `kerazoo train`'s CSVLogger writes it (epoch, then one column per metric)."""
+    keys = sorted(history)
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["epoch", *keys])
+        for epoch in range(max((len(v) for v in history.values()), default=0)):
+            writer.writerow([epoch, *(history[k][epoch] if epoch < len(history[k]) else "" for k in keys)])
