@@ -59,13 +59,19 @@ class DCGAN(keras.Model):
 
     `call(z)` is the generator. `fit(images)` draws fresh latent vectors every step; `fit(z, images)`
     (latent vectors of rank 2 as `x`) uses the given ones. `compile()` defaults to Adam(2e-4,
-    beta_1=0.5) for both networks; one `optimizer=` is cloned for the discriminator, or give
-    `d_optimizer=`/`g_optimizer=`.
+    beta_1=0.5) for both networks; one `optimizer=` is cloned for the discriminator, whose learning
+    rate then follows the generator's (`model.optimizer`, the one a schedule callback such as
+    `LearningRateScheduler` sets), or give `d_optimizer=`/`g_optimizer=`. `label_smoothing` is
+    one-sided (Salimans et al. 2016): the discriminator's target for real images is
+    `1 - label_smoothing`, for generated ones 0.
     """
 
-    def __init__(self, generator: keras.Model, discriminator: keras.Model, **kwargs):
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, label_smoothing: float = 0.0, **kwargs):
         super().__init__(**kwargs)
+        check_rate(label_smoothing=label_smoothing)
         self.generator, self.discriminator = generator, discriminator
+        self.label_smoothing = float(label_smoothing)  # one-sided: real images' target is 1 - label_smoothing
+        self._d_follows_g = False  # set by compile
         self.latent_dim = int(generator.input_shape[-1])
         self.image_shape = tuple(generator.output_shape[1:])
         self.noise = keras.random.SeedGenerator()
@@ -82,6 +88,8 @@ class DCGAN(keras.Model):
                              f"only. Received: loss={loss!r}, metrics={metrics!r}")
         adam = {"class_name": "adam", "config": {"learning_rate": 2e-4, "beta_1": 0.5}}
         self.g_optimizer = keras.optimizers.get(g_optimizer or optimizer or adam)
+        # a clone follows the generator's learning rate (a variable; a LearningRateSchedule runs on its own)
+        self._d_follows_g = d_optimizer is None and isinstance(self.g_optimizer.get_config()["learning_rate"], float)
         if d_optimizer is None:  # a clone: both networks must not share one optimizer's slots
             d_optimizer = self.g_optimizer.__class__.from_config(self.g_optimizer.get_config())
         self.d_optimizer = keras.optimizers.get(d_optimizer)
@@ -116,11 +124,13 @@ class DCGAN(keras.Model):
     def _adversarial_losses(self, real, z, training):
         real_logits = self.discriminator(real, training=training)
         fake_logits = self.discriminator(self.generator(z, training=training), training=training)
-        d_loss = (self.bce(ops.ones_like(real_logits), real_logits)
+        d_loss = (self.bce(ops.full_like(real_logits, 1.0 - self.label_smoothing), real_logits)
                   + self.bce(ops.zeros_like(fake_logits), fake_logits))
         return d_loss, self.bce(ops.ones_like(fake_logits), fake_logits)
 
     def train_step(self, data):
+        if self._d_follows_g:  # e.g. set by a LearningRateScheduler callback on model.optimizer
+            self.d_optimizer.learning_rate.assign(self.g_optimizer.learning_rate)
         z, real = self._unpack(data)
         with tf.GradientTape() as tape:  # 1. discriminator: real -> 1, generated -> 0
             d_loss, _ = self._adversarial_losses(real, z, training=True)
@@ -156,7 +166,8 @@ class DCGAN(keras.Model):
     # === Config ===
     def get_config(self):
         return {**super().get_config(), "generator": keras.saving.serialize_keras_object(self.generator),
-                "discriminator": keras.saving.serialize_keras_object(self.discriminator)}
+                "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+                "label_smoothing": self.label_smoothing}
 
     @classmethod
     def from_config(cls, config):
@@ -176,6 +187,7 @@ def dcgan(
     kernel_size: int = 5,
     negative_slope: float = 0.2,                        # LeakyReLU slope (Radford et al.)
     dropout: float = 0.3,                               # discriminator dropout after each convolution
+    label_smoothing: float = 0.0,                       # one-sided: the discriminator's target for real images is 1 - this
     name: str = "dcgan",
 ) -> DCGAN:
     """A DCGAN for images of a configured size (MNIST's 28x28x1 by default).
@@ -190,6 +202,8 @@ def dcgan(
       kernel_size: kernel side of every (transposed) convolution.
       negative_slope: LeakyReLU slope in both networks.
       dropout: discriminator dropout rate after each convolution.
+      label_smoothing: one-sided label smoothing (Salimans et al. 2016): the discriminator learns
+        `1 - label_smoothing` for real images and 0 for generated ones.
       name: model name (sub-models are named `generator` and `discriminator`).
 
     Returns:
@@ -248,7 +262,7 @@ def dcgan(
     logit = keras.layers.Dense(1, name="logit")(x)
     discriminator = keras.Model(inputs, logit, name="discriminator")
 
-    return DCGAN(generator, discriminator, name=name)
+    return DCGAN(generator, discriminator, label_smoothing=label_smoothing, name=name)
 
 
 def plot_image_grid(images, path: str | Path, *, columns: int | None = None, title: str = "") -> Path:
