@@ -31,22 +31,40 @@ def read_history(csv_path: str | Path) -> dict[str, list[float]]:
 def learning_curves(history: dict[str, Sequence[float]], path: str | Path, title: str = "") -> Path:
     """One panel per metric, training and validation curves against the epoch."""
     plt = pyplot()
-    metrics = [k for k in history if k not in ("epoch", "learning_rate") and not k.startswith("val_")]
+    fig = learning_curves_figure(history, title)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def learning_curves_figure(history: dict[str, Sequence[float]], title: str = ""):
+    """The figure of `learning_curves` (epochs on whole-number ticks only, even for one epoch)."""
+    from matplotlib.ticker import MaxNLocator
+
+    plt = pyplot()
+    keys = [k for k in history if k not in ("epoch", "learning_rate")]
+    # a metric with its validation curve, or measured on validation data only (e.g. the DCGAN's val_lenet_fid)
+    metrics = [k for k in keys if not k.startswith("val_") or k[4:] not in history]
     fig, axes = plt.subplots(1, max(len(metrics), 1), figsize=(5 * max(len(metrics), 1), 3.6), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
         epochs = np.arange(1, len(history[metric]) + 1)
-        ax.plot(epochs, history[metric], "o-", label="train")
-        if history.get(f"val_{metric}"):
+        if metric.startswith("val_"):
+            ax.plot(epochs, history[metric], "s--", color="C1", label="validation")
+            metric = metric[4:]
+        else:
+            ax.plot(epochs, history[metric], "o-", label="train")
+        if history.get(f"val_{metric}") and f"val_{metric}" not in metrics:
             ax.plot(epochs[: len(history[f"val_{metric}"])], history[f"val_{metric}"], "s--", label="validation")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        if len(epochs) == 1:
+            ax.set_xlim(0.5, 1.5)
         ax.set_title(metric)
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return fig
 
 
 def confusion_matrix_plot(y_true, y_pred, path: str | Path, class_names: Sequence[str] | None = None,

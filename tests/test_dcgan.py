@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import kerazoo
-from kerazoo.models.dcgan import SampleGrid, lenet_scores, plot_image_grid, scale_images
+from kerazoo.models.dcgan import SampleGrid, image_mosaic, lenet_scores, plot_image_grid, scale_images
 
 TINY = dict(latent_dim=8, generator_filters=(16, 8), discriminator_filters=(8, 16), kernel_size=3)
 
@@ -117,6 +117,15 @@ def test_scale_images_and_rgb_grid(tmp_path):
     np.testing.assert_allclose(scaled.ravel(), [-1.0, 1.0])
     rgb = np.random.default_rng(0).uniform(-1, 1, (5, 8, 8, 3))
     assert is_png(plot_image_grid(rgb, tmp_path / "grid.png", title="rgb"))
+
+
+def test_grid_separates_rows_as_well_as_columns():
+    mosaic = image_mosaic(-np.ones((6, 5, 4, 1)), columns=3, gap=2)  # black tiles: 2 rows of 3
+    assert mosaic.shape == (2 * 7 + 2, 3 * 6 + 2, 1)
+    white_rows = [r for r in range(mosaic.shape[0]) if mosaic[r].min() == 1.0]
+    white_columns = [c for c in range(mosaic.shape[1]) if mosaic[:, c].min() == 1.0]
+    assert white_rows == [0, 1, 7, 8, 14, 15] and white_columns == [0, 1, 6, 7, 12, 13, 18, 19]
+    assert mosaic[2:7, 2:6].max() == 0.0  # the first tile, untouched
 
 
 def _mnist_subset(shared_data, n):

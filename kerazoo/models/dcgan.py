@@ -31,7 +31,7 @@ from kerazoo.family import FamilyHooks, TaskData
 from kerazoo.models._common import check_positive, check_rate
 from kerazoo.registry import register_model
 
-__all__ = ["DCGAN", "dcgan", "scale_images", "to_pixels", "plot_image_grid", "SampleGrid", "LeNetScores",
+__all__ = ["DCGAN", "dcgan", "scale_images", "to_pixels", "image_mosaic", "plot_image_grid", "SampleGrid", "LeNetScores",
            "lenet_scores", "recipe_data", "recipe_callbacks", "recipe_metrics", "recipe_plots", "serving_endpoint",
            "tuning_callbacks"]
 
@@ -265,27 +265,36 @@ def dcgan(
     return DCGAN(generator, discriminator, label_smoothing=label_smoothing, name=name)
 
 
+def image_mosaic(images, *, columns: int | None = None, gap: int = 2) -> np.ndarray:
+    """Images in [-1, 1] (`(N, H, W, C)`) tiled row by row into one `(rows, columns)` mosaic in [0, 1],
+    every tile framed by `gap` white pixels (the same between rows as between columns)."""
+    images = np.clip((np.asarray(images, dtype="float32") + 1.0) / 2.0, 0.0, 1.0)
+    n, height, width, channels = images.shape
+    columns = columns or int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / columns))
+    mosaic = np.ones((rows * (height + gap) + gap, columns * (width + gap) + gap, channels), "float32")
+    for i, image in enumerate(images):
+        top, left = gap + (i // columns) * (height + gap), gap + (i % columns) * (width + gap)
+        mosaic[top:top + height, left:left + width] = image
+    return mosaic
+
+
 def plot_image_grid(images, path: str | Path, *, columns: int | None = None, title: str = "") -> Path:
-    """Writes images in [-1, 1] (`(N, H, W, C)`, C = 1 or 3) as one grid PNG; returns its path."""
+    """Writes images in [-1, 1] (`(N, H, W, C)`, C = 1 or 3) as one grid PNG (`image_mosaic`); returns its path."""
     from kerazoo.plots import pyplot
 
     plt = pyplot()
-
-    images = np.clip((np.asarray(images, dtype="float32") + 1.0) / 2.0, 0.0, 1.0)
-    n = len(images)
-    columns = columns or int(np.ceil(np.sqrt(n)))
-    rows = int(np.ceil(n / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(columns, rows + (0.4 if title else 0)), squeeze=False)
-    for ax, i in zip(axes.flat, range(rows * columns)):
-        ax.axis("off")
-        if i < n:
-            image = images[i]
-            ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=1)
+    mosaic = image_mosaic(images, columns=columns)
+    dpi, zoom = 80, 3  # every mosaic pixel drawn as about 3x3 pixels of the PNG
+    fig, ax = plt.subplots(figsize=(mosaic.shape[1] * zoom / dpi, mosaic.shape[0] * zoom / dpi + (0.4 if title else 0)))
+    ax.imshow(mosaic[..., 0] if mosaic.shape[-1] == 1 else mosaic, cmap="gray", vmin=0, vmax=1,
+              interpolation="nearest")
+    ax.axis("off")
     if title:
-        fig.suptitle(title)
-    fig.tight_layout(pad=0.1, rect=(0, 0, 1, 1 - 0.4 / (rows + 0.4)) if title else None)
+        ax.set_title(title)
+    fig.tight_layout(pad=0.1)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return Path(path)
 
