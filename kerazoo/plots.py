@@ -93,3 +93,60 @@ def confusion_matrix_plot(y_true, y_pred, path: str | Path, class_names: Sequenc
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
+
+
+def place_labels(ax, xy, labels: Sequence[str], *, styles: Sequence[dict] | None = None, marker_px: float = 4.0):
+    """Writes `labels[i]` next to the point `xy[i]` of `ax` so that no two labels overlap and no label
+    covers a point: each label, in the given order (put the important ones first), takes the first
+    free spot of a ring of candidates at growing distance around its point; one placed away from its
+    point gets a thin gray leader line. Call it once the axes' limits and the figure's layout are final.
+
+    Args:
+      ax: matplotlib axes holding the points (data coordinates).
+      xy: `(N, 2)` point positions.
+      labels: N strings.
+      styles: per label, keyword arguments for the text (fontsize, weight, color).
+      marker_px: radius of a point's marker in pixels (kept clear).
+
+    Returns:
+      The N text artists (`None` for a label that found no free spot inside the axes).
+    """
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    points = ax.transData.transform(np.asarray(xy, dtype=float))
+    frame = ax.get_window_extent(renderer)
+    taken = [(x - marker_px, y - marker_px, x + marker_px, y + marker_px) for x, y in points]
+    directions = [(np.cos(a), np.sin(a)) for a in np.deg2rad([0, 180, 90, 270, 45, 135, 315, 225, 22.5, 157.5,
+                                                             337.5, 202.5, 67.5, 112.5, 292.5, 247.5])]
+    out = []
+    for (px, py), label, style in zip(points, labels, styles or [{}] * len(labels)):
+        probe = ax.text(0, 0, label, **style)
+        box = probe.get_window_extent(renderer)
+        probe.remove()
+        w, h = box.width + 2, box.height + 2  # 1 px of air around every label
+        spot = None
+        for r in (marker_px + 2, 8, 14, 22, 32, 45, 60, 80, 105, 135):
+            for dx, dy in directions:
+                cx, cy = px + dx * (r + w / 2), py + dy * (r + h / 2)
+                rect = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+                inside = frame.x0 <= rect[0] and rect[2] <= frame.x1 and frame.y0 <= rect[1] and rect[3] <= frame.y1
+                if inside and not any(rect[0] < b[2] and b[0] < rect[2] and rect[1] < b[3] and b[1] < rect[3]
+                                      for b in taken):
+                    spot = (cx, cy, r)
+                    break
+            if spot:
+                break
+        if spot is None:
+            out.append(None)
+            continue
+        cx, cy, r = spot
+        taken.append((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
+        to_data = ax.transData.inverted().transform
+        out.append(ax.text(*to_data((cx, cy)), label, ha="center", va="center", **style))
+        if r > 8:  # a leader line from the marker's edge to the label's box
+            edge = (np.clip(px, cx - w / 2, cx + w / 2), np.clip(py, cy - h / 2, cy + h / 2))
+            gap = np.subtract(edge, (px, py))
+            start = (px, py) + gap * min(1.0, marker_px / max(np.hypot(*gap), 1e-9))
+            (x0, y0), (x1, y1) = to_data(start), to_data(edge)
+            ax.plot([x0, x1], [y0, y1], lw=0.5, color="gray", zorder=1)
+    return out

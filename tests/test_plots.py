@@ -27,3 +27,26 @@ def test_learning_curves_show_metrics_measured_on_validation_data_only():
     assert panels == {"d_loss": ["train"], "g_loss": ["train"], "lenet_fid": ["validation"],
                       "loss": ["train", "validation"]}
     plots.pyplot().close(fig)
+
+
+def test_placed_labels_overlap_neither_each_other_nor_points():
+    plt = plots.pyplot()
+    rng = np.random.default_rng(0)
+    centres = rng.uniform(0, 1, (5, 2))
+    xy = np.concatenate([c + rng.normal(0, 0.02, (8, 2)) for c in centres])  # 5 tight clusters of 8 words
+    labels = [f"word{i:02d}-{'x' * (i % 7)}" for i in range(len(xy))]
+    fig, ax = plt.subplots(figsize=(7, 6))
+    ax.scatter(xy[:, 0], xy[:, 1], s=16)
+    ax.set_xlim(-0.2, 1.2)
+    ax.set_ylim(-0.2, 1.2)
+    fig.tight_layout()
+    texts = plots.place_labels(ax, xy, labels, styles=[{"fontsize": 8}] * len(labels))
+    assert all(t is not None for t in texts)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in texts]
+    for i, a in enumerate(boxes):
+        assert all(not a.overlaps(b) for b in boxes[i + 1:]), labels[i]
+        assert not any(a.contains(*p) for p in ax.transData.transform(xy)), labels[i]
+    assert [t.get_text() for t in texts] == labels
+    plt.close(fig)
