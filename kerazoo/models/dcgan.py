@@ -31,12 +31,13 @@ from kerazoo.family import FamilyHooks, TaskData
 from kerazoo.models._common import check_positive, check_rate
 from kerazoo.registry import register_model
 
-__all__ = ["DCGAN", "dcgan", "scale_images", "to_pixels", "image_mosaic", "plot_image_grid", "SampleGrid", "LeNetScores",
+__all__ = ["SAMPLE_SEED", "DCGAN", "dcgan", "scale_images", "to_pixels", "image_mosaic", "plot_image_grid", "SampleGrid", "LeNetScores",
            "lenet_scores", "recipe_data", "recipe_callbacks", "recipe_metrics", "recipe_plots", "serving_endpoint",
            "tuning_callbacks"]
 
 
 EVALUATION_SEED = 1337  # latents of `evaluate` (training draws from the model's SeedGenerator)
+SAMPLE_SEED = 0  # latents of the card's LeNet scores (the first n of them), a run's samples.png and the demo's grid
 
 
 def scale_images(images):
@@ -420,12 +421,13 @@ def recipe_metrics(model: DCGAN, data, n: int = 10000) -> dict[str, float]:
     """`lenet_scores` of `n` samples against the real test images (MNIST runs, with lenet5.mnist shipped)."""
     if not _scorable(data) or data.test is None:
         return {}
-    return lenet_scores(model.sample(n, seed=0), _images(data.test, n))
+    return lenet_scores(model.sample(n, seed=SAMPLE_SEED), _images(data.test, n))
 
 
 def recipe_plots(model: DCGAN, data, out: Path) -> list[Path]:
-    """The final 8x8 sample grid, `samples.png`."""
-    return [plot_image_grid(model.sample(64, seed=0), Path(out) / "samples.png", title=f"{model.name} samples")]
+    """The final 8x8 sample grid, `samples.png`: the first 64 of the samples `recipe_metrics` scores."""
+    return [plot_image_grid(model.sample(64, seed=SAMPLE_SEED), Path(out) / "samples.png",
+                            title=f"{model.name}: the first 64 test-scored samples")]
 
 
 def serving_endpoint(model: DCGAN):
