@@ -255,9 +255,9 @@ def _report(r: dict) -> str:
         lines += [f"- **{w}**: {', '.join(ns)}" for w, ns in r["words"].items()] + ["", "![the words and their nearest neighbours on two principal axes](neighbours.png)"]
     if r.get("gan"):
         g = r["gan"]
-        scored = (f" Its card scores 10,000 of them, these first: LeNet-5 FID **{g['card_lenet_fid']:.1f}** and LeNet-5 "
-                  f"score **{g['card_lenet_score']:.2f}** against the 10,000 MNIST test digits (real training digits: "
-                  "0.22 and 9.84)." if g.get("card_lenet_fid") is not None else "")
+        scored = (f" They are the first of the 10,000 samples its card scores: LeNet-5 FID **{g['card_lenet_fid']:.1f}** "
+                  f"and LeNet-5 score **{g['card_lenet_score']:.2f}** against the 10,000 MNIST test digits (real "
+                  "training digits: 0.22 and 9.84)." if g.get("card_lenet_fid") is not None else "")
         lines += ["", "## Generated digits", "", "`dcgan.mnist` samples; `lenet5.mnist` reads the first 1,000 as digits "
                   f"0-9: {g['lenet5_reads_1000_samples_as']} (mean confidence {g['mean_confidence']:.3f}).{scored}", "",
                   "![64 generated digits](dcgan_samples.png)"]
@@ -293,7 +293,8 @@ td.number { text-align: right; font-variant-numeric: tabular-nums; }
 ul { padding-left: 1.4em; }
 figure { margin: 1em 0; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
-.gallery { display: grid; grid-template-columns: repeat(auto-fill, minmax(320px, 1fr)); gap: .8em; }
+.gallery { display: grid; grid-template-columns: repeat(auto-fill, minmax(320px, 1fr)); gap: .8em; align-items: start; }
+.gallery img { width: 100%; }
 """
 
 
