@@ -22,12 +22,13 @@ from __future__ import annotations
 import dataclasses
 import re
 import shlex
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
+
+pytestmark = pytest.mark.filterwarnings("ignore:Limiting epochs:UserWarning")  # our cap, keras.config.set_max_epochs
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 MARKER = re.compile(r"<!--\s*readme-test:\s*(skip|slow)\b\s*(.*?)\s*-->")
@@ -155,9 +156,7 @@ def test_every_block_is_run_or_says_why_not():
 
 @pytest.mark.parametrize("block", _params(lambda b: b.lang == "python" and b.marker != "skip"))
 def test_python_block_runs(block, in_workdir):
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Limiting steps_per_epoch")  # keras.config's cap, ours
-        exec(compile("\n" * block.line + block.code, str(README), "exec"), {"__name__": "__readme__"})
+    exec(compile("\n" * block.line + block.code, str(README), "exec"), {"__name__": "__readme__"})
 
 
 @pytest.mark.parametrize("block", _params(lambda b: b.lang in SHELL and not _is_transcript(b) and b.marker != "skip"))
