@@ -314,7 +314,7 @@ def _child_scaling(mode: str, n: int, epochs: int, batch: int, data_dir: str, sp
         distribute.fit_multiworker(model, data, epochs=epochs, strategy=s, callbacks=[timer], verbose=0,
                                    checkpoint_dir=tempfile.mkdtemp(prefix="kerazoo-bench-"))
     else:
-        model.fit(data, epochs=epochs, verbose=0, callbacks=[timer])
+        model.fit(data, epochs=epochs, verbose=0, callbacks=[timer], shuffle=False)
     print(json.dumps({**_throughput(n, timer.seconds), "replicas": s.num_replicas_in_sync if s else 1}), flush=True)
 
 

@@ -11,7 +11,9 @@ import os
 # kerazoo's layers, exports and training loops are written for TensorFlow: force Keras' backend
 # before anything imports Keras.
 os.environ["KERAS_BACKEND"] = "tensorflow"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter, unless asked for
+# TensorFlow's C++ start-up chatter, unless asked for: a level the user set wins (the CLI reads this flag)
+TF_LOG_LEVEL_SET_BY_USER = "TF_CPP_MIN_LOG_LEVEL" in os.environ
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from kerazoo.errors import (  # noqa: E402
     ArtifactError,

@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import shutil
 import sys
+import tempfile
 from typing import Sequence
 
 import yaml
@@ -19,6 +21,49 @@ import kerazoo
 from kerazoo import distribute
 from kerazoo.config import parse_sets
 from kerazoo.errors import ConfigError, KerazooError
+
+
+WITHOUT_TENSORFLOW = {"list", "info", "verify"}  # commands that never import TensorFlow (and stay fast)
+QUIET_LOG_LEVEL = "3"  # TF_CPP_MIN_LOG_LEVEL: 3 also hides the ERROR 'failed call to cuInit' of machines without a GPU
+
+
+def _quiet_tensorflow(args) -> None:
+    """Keeps TensorFlow's and absl's start-up logs off stderr unless the user asked for them.
+
+    Measured on TF 2.21: `TF_CPP_MIN_LOG_LEVEL`, read when TensorFlow is imported, hides the CPU
+    feature notice (>= 1) and `E0000 ... failed call to cuInit: ... UNKNOWN ERROR (303)` of machines
+    without a GPU (3), but not the lines absl writes before its logging is initialised ("All log
+    messages before absl::InitializeLog()", oneDNN, cudart_stub; once per TensorFlow library), which
+    no variable controls and `CUDA_VISIBLE_DEVICES` does not avoid: those go to a temporary file while
+    TensorFlow is imported, and are shown only if the import fails. A `TF_CPP_MIN_LOG_LEVEL` the
+    user set is kept (0 also keeps the start-up lines, as TensorFlow prints them); `--verbose` shows
+    everything (level 0 unless the user set one).
+    """
+    if args.command in WITHOUT_TENSORFLOW or "tensorflow" in sys.modules:
+        return
+    if getattr(args, "verbose", False):
+        if not kerazoo.TF_LOG_LEVEL_SET_BY_USER:
+            os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+        return
+    if not kerazoo.TF_LOG_LEVEL_SET_BY_USER:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = QUIET_LOG_LEVEL
+    if os.environ["TF_CPP_MIN_LOG_LEVEL"].strip() in ("", "0"):
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
 
 
 def _cmd_list(args) -> int:
@@ -76,11 +121,16 @@ def _cmd_info(args) -> int:
     if info["weights"]:
         print("weights:")
         for tag, card in info["weights"].items():
-            metrics = ", ".join(f"{k}={v}" for k, v in card.get("metrics", {}).items())
+            metrics = ", ".join(f"{k}={_rounded(v)}" for k, v in card.get("metrics", {}).items())
             print(f"  {info['name']}.{tag}: {card.get('dataset', '?')} ({metrics}); formats: {_formats(card)}")
     else:
         print("weights: none shipped")
     return 0
+
+
+def _rounded(value) -> str:
+    """A metric as the README prints it: 4 significant digits (0.9913, 14.22, 0.0087); `--json` keeps them all."""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
 def _indent(text: str) -> str:
@@ -316,6 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
     from kerazoo.tuning import add_tune_command  # no TensorFlow import until a search runs
 
     add_tune_command(sub)
+    for p in sub.choices.values():
+        p.add_argument("-v", "--verbose", action="store_true",
+                       help="show TensorFlow's start-up logs (by default only a TF_CPP_MIN_LOG_LEVEL you set does)")
     return parser
 
 
@@ -324,6 +377,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "output", "") is None and args.command == "plot":
         args.output = f"{args.name}.png"
+    _quiet_tensorflow(args)
     try:
         return args.func(args)
     except (KerazooError, ValueError, FileNotFoundError, NotImplementedError) as e:  # our errors say what was wrong

@@ -1,10 +1,12 @@
 """`kerazoo` subcommands print what they promise."""
+import os
 import shutil
 import subprocess
 import sys
 
 import pytest
 
+import kerazoo
 from kerazoo import cli
 
 
@@ -31,6 +33,17 @@ def test_info(capsys):
     out = capsys.readouterr().out
     assert "imdb_lstm  (imdb_rnn family, text-classification)" in out
     assert "clipnorm: 1.0" in out and "parameters: 2,609,473" in out
+
+
+def test_info_rounds_metrics_and_json_keeps_them(capsys):
+    import json
+
+    card = kerazoo.describe("lenet5")["weights"]["mnist"]["metrics"]
+    assert cli.main(["info", "lenet5"]) == 0
+    line = next(line for line in capsys.readouterr().out.splitlines() if "lenet5.mnist:" in line)
+    assert f"test_accuracy={card['test_accuracy']:.4g}," in line and str(card["test_accuracy"]) not in line
+    assert cli.main(["info", "lenet5", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["weights"]["mnist"]["metrics"] == card
 
 
 def test_summary_with_overrides(capsys):
@@ -67,3 +80,20 @@ def test_plot_writes_png(tmp_path):
 def test_help_everywhere(args):
     result = subprocess.run([sys.executable, "-m", "kerazoo.cli", *args, "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "usage: kerazoo" in result.stdout
+
+
+@pytest.mark.parametrize("flags, user_env, quiet", [([], {}, True), (["--verbose"], {}, False),
+                                                     ([], {"TF_CPP_MIN_LOG_LEVEL": "0"}, False)],
+                         ids=["default", "verbose", "user-level-0"])
+def test_tensorflow_start_up_logs_only_when_asked(flags, user_env, quiet):
+    """A command that imports TensorFlow prints nothing on stderr (no absl pre-init lines, oneDNN notice, or
+    'failed call to cuInit' on machines without a GPU) unless `--verbose` or the user's TF_CPP_MIN_LOG_LEVEL asks."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"} | user_env
+    result = subprocess.run([sys.executable, "-m", "kerazoo.cli", "summary", "lenet5", *flags], env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "Total params: 61,706" in result.stdout
+    if quiet:
+        assert result.stderr == ""
+    else:  # TensorFlow's own start-up lines (which ones depends on the machine)
+        assert result.stderr.strip()

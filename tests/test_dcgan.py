@@ -1,9 +1,11 @@
 """DCGAN specifics: the alternating `fit`, sampling, image sizes, saving, the sample-grid callback."""
+import json
+
 import numpy as np
 import pytest
 
 import kerazoo
-from kerazoo.models.dcgan import SampleGrid, lenet_scores, plot_image_grid, scale_images
+from kerazoo.models.dcgan import SampleGrid, image_mosaic, lenet_scores, plot_image_grid, scale_images
 
 TINY = dict(latent_dim=8, generator_filters=(16, 8), discriminator_filters=(8, 16), kernel_size=3)
 
@@ -84,6 +86,39 @@ def test_compile_accepts_one_optimizer_or_two_and_rejects_a_loss():
         model.compile(optimizer="adam", loss="binary_crossentropy")
 
 
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_discriminator_loss_uses_one_sided_label_smoothing(smoothing):
+    """Real images' target is 1 - label_smoothing, generated ones' stays 0 (Salimans et al. 2016)."""
+    import keras
+
+    model = tiny(label_smoothing=smoothing)
+    z, images = model.latent(4, seed=1), np.random.default_rng(1).uniform(-1, 1, (4, 28, 28, 1)).astype("float32")
+    real, fake = (np.asarray(model.discriminator(x, training=False)) for x in (images, model(z)))
+
+    def bce(target, logits):  # binary cross-entropy from logits, averaged
+        return float(np.mean(np.maximum(logits, 0) - logits * target + np.log1p(np.exp(-np.abs(logits)))))
+
+    logs = model.evaluate(z, images, batch_size=4, verbose=0, return_dict=True)
+    assert logs["d_loss"] == pytest.approx(bce(1 - smoothing, real) + bce(0.0, fake), rel=1e-4)
+    assert logs["g_loss"] == pytest.approx(bce(1.0, fake), rel=1e-4)  # the generator's target is not smoothed
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(model))
+    assert restored.label_smoothing == smoothing
+
+
+def test_a_learning_rate_schedule_moves_both_networks():
+    """`LearningRateScheduler` sets `model.optimizer` (the generator's); the cloned discriminator optimizer follows."""
+    import keras
+
+    model = tiny()
+    schedule = keras.callbacks.LearningRateScheduler(lambda epoch, lr: 1e-4 / (epoch + 1))
+    model.fit(digits(), batch_size=4, epochs=2, verbose=0, callbacks=[schedule])
+    assert float(model.g_optimizer.learning_rate) == pytest.approx(5e-5)
+    assert float(model.d_optimizer.learning_rate) == pytest.approx(5e-5)
+    model.compile(d_optimizer=keras.optimizers.Adam(1e-3), g_optimizer=keras.optimizers.Adam(1e-4))  # two given
+    model.fit(digits(), batch_size=4, epochs=1, verbose=0, callbacks=[schedule])
+    assert float(model.d_optimizer.learning_rate) == pytest.approx(1e-3)  # a discriminator's own rate is its own
+
+
 def test_keras_round_trip_after_training(tmp_path):
     import keras
 
@@ -119,6 +154,15 @@ def test_scale_images_and_rgb_grid(tmp_path):
     assert is_png(plot_image_grid(rgb, tmp_path / "grid.png", title="rgb"))
 
 
+def test_grid_separates_rows_as_well_as_columns():
+    mosaic = image_mosaic(-np.ones((6, 5, 4, 1)), columns=3, gap=2)  # black tiles: 2 rows of 3
+    assert mosaic.shape == (2 * 7 + 2, 3 * 6 + 2, 1)
+    white_rows = [r for r in range(mosaic.shape[0]) if mosaic[r].min() == 1.0]
+    white_columns = [c for c in range(mosaic.shape[1]) if mosaic[:, c].min() == 1.0]
+    assert white_rows == [0, 1, 7, 8, 14, 15] and white_columns == [0, 1, 6, 7, 12, 13, 18, 19]
+    assert mosaic[2:7, 2:6].max() == 0.0  # the first tile, untouched
+
+
 def _mnist_subset(shared_data, n):
     data = np.load(shared_data / "mnist" / "mnist.npz")
     return data["x_train"][:n], data["x_test"][:n]
@@ -149,6 +193,9 @@ def test_recipe_writes_a_grid_per_epoch_scores_samples_and_serves_pixels(shared_
     assert len(fids) == 2
     best = kerazoo.get("dcgan", weights=tmp_path / "run" / "checkpoints" / "best.keras")  # lowest-FID epoch
     assert lenet_scores(best.sample(2000, 0), train)["lenet_fid"] == pytest.approx(min(fids), rel=1e-3)
+    # the run ends on that epoch's weights (the recipe's early_stopping restores them): what is scored and shipped
+    assert lenet_scores(run.model.sample(2000, 0), train)["lenet_fid"] == pytest.approx(min(fids), rel=1e-3)
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["epochs_run"] == 2
     assert {"test_lenet_fid", "test_lenet_score", "test_d_loss", "test_g_loss"} <= set(run.metrics)
     recomputed = lenet_scores(run.model.sample(10000, seed=0), test)  # the card's figures, from the saved model
     assert run.metrics["test_lenet_fid"] == pytest.approx(recomputed["lenet_fid"], rel=1e-4)

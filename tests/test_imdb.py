@@ -30,7 +30,9 @@ def test_bucketed_batches_trim_padding_and_change_no_review_output():
     for row, n in zip(ids, lengths):
         row[:n] = rng.integers(2, 50, n)
     ds = tf.data.Dataset.from_tensor_slices((ids, np.arange(64, dtype="float32")))
-    batches = list(bucket_by_length(ds, [8, 16], 8))
+    bucketed = bucket_by_length(ds, [8, 16], 8)
+    batches = list(bucketed)
+    assert int(bucketed.cardinality()) == len(batches)  # Keras' progress bar total, no 'ran out of data'
     seen = np.concatenate([y.numpy() for _, y in batches]).astype(int)
     assert sorted(seen) == list(range(64))  # every review once
     assert all(x.shape[1] == int(tf.reduce_max(tf.math.count_nonzero(x, 1))) for x, _ in batches)  # no extra padding

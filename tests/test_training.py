@@ -117,12 +117,66 @@ def test_demo_writes_a_report(tmp_path):
     assert all(v["beam3"] == v["savedmodel_greedy"] for v in results["dates"].values())
     assert "terrible" in results["words"]["awful"] and sum(results["gan"]["lenet5_reads_1000_samples_as"]) == 1000
     assert {a["artifact"] for a in results["artifacts"]} == set(kerazoo.list_models(pretrained=True))
-    assert "<table" in (out / "report.html").read_text()
+    page = (out / "report.html").read_text()
+    assert "<table" in page and html_problems(page, out) == []
     # your own data: a folder the demo wrote, fine-tuned into an artifact under the demo's folder (not the user store)
     own = results["own_data"]
     assert own["val_accuracy"] > own["scratch_val_accuracy"] and own["formats"] == [".jpg", ".png"]
     assert kerazoo.get("lenet5", weights=out / own["artifact"]).output_shape == (None, 5)
     assert (out / "my_letters.png").stat().st_size > 5_000 and "## Your own data" in (out / "report.md").read_text()
+
+
+VOID = {"meta", "img", "br", "hr", "link", "input", "source"}
+PARENTS = {"li": {"ul", "ol"}, "thead": {"table"}, "tbody": {"table"}, "tr": {"thead", "tbody", "table"},
+           "th": {"tr"}, "td": {"tr"}, "figure": {"main", "div", "body"}}
+
+
+def html_problems(page: str, folder) -> list[str]:
+    """What a browser would have to guess about: unclosed or stray tags, list items outside lists, table
+    parts outside tables, images without alt text or file, a missing doctype/html/head/title/body."""
+    from html.parser import HTMLParser
+
+    class Checker(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.stack, self.problems, self.seen, self.doctype = [], [], set(), False
+
+        def handle_decl(self, decl):
+            self.doctype |= decl.lower() == "doctype html"
+
+        def handle_starttag(self, tag, attrs):
+            self.seen.add(tag)
+            parent = self.stack[-1] if self.stack else None
+            if tag in PARENTS and parent not in PARENTS[tag]:
+                self.problems.append(f"<{tag}> inside <{parent}>")
+            if tag == "img":
+                attrs = dict(attrs)
+                if not attrs.get("alt"):
+                    self.problems.append(f"<img src={attrs.get('src')}> without alt text")
+                if not (folder / attrs.get("src", "")).is_file():
+                    self.problems.append(f"<img src={attrs.get('src')}>: no such file")
+            if tag not in VOID:
+                self.stack.append(tag)
+
+        def handle_endtag(self, tag):
+            if not self.stack or self.stack[-1] != tag:
+                self.problems.append(f"</{tag}> closes <{self.stack[-1] if self.stack else None}>")
+            else:
+                self.stack.pop()
+
+    checker = Checker()
+    checker.feed(page)
+    checker.close()
+    missing = {"html", "head", "title", "body"} - checker.seen
+    return (checker.problems + [f"unclosed <{t}>" for t in checker.stack] + [f"no <{t}>" for t in sorted(missing)]
+            + ([] if checker.doctype else ["no <!doctype html>"]))
+
+
+def test_html_checker_finds_what_the_old_report_had(tmp_path):
+    old = "<!doctype html><meta charset='utf-8'><title>kerazoo demo</title>\n<h1>x</h1>\n<li>a</li>\n<img src='a.png'>\n"
+    problems = html_problems(old, tmp_path)
+    assert "<li> inside <None>" in problems
+    assert "<img src=a.png> without alt text" in problems and "no <body>" in problems
 
 
 def test_text_model_trains_on_a_raw_aclimdb_tree_and_serves_strings(tmp_path):

@@ -31,12 +31,13 @@ from kerazoo.family import ExportCore, ExportData, FamilyHooks, TaskData
 from kerazoo.models._common import check_positive, check_rate
 from kerazoo.registry import register_model
 
-__all__ = ["DCGAN", "dcgan", "scale_images", "to_pixels", "plot_image_grid", "SampleGrid", "LeNetScores",
+__all__ = ["SAMPLE_SEED", "DCGAN", "dcgan", "scale_images", "to_pixels", "image_mosaic", "plot_image_grid", "SampleGrid", "LeNetScores",
            "lenet_scores", "recipe_data", "recipe_callbacks", "recipe_metrics", "recipe_plots", "serving_endpoint",
            "metric_callbacks"]
 
 
 EVALUATION_SEED = 1337  # latents of `evaluate` (training draws from the model's SeedGenerator)
+SAMPLE_SEED = 0  # latents of the card's LeNet scores (the first n of them), a run's samples.png and the demo's grid
 
 
 def scale_images(images):
@@ -59,13 +60,19 @@ class DCGAN(keras.Model):
 
     `call(z)` is the generator. `fit(images)` draws fresh latent vectors every step; `fit(z, images)`
     (latent vectors of rank 2 as `x`) uses the given ones. `compile()` defaults to Adam(2e-4,
-    beta_1=0.5) for both networks; one `optimizer=` is cloned for the discriminator, or give
-    `d_optimizer=`/`g_optimizer=`.
+    beta_1=0.5) for both networks; one `optimizer=` is cloned for the discriminator, whose learning
+    rate then follows the generator's (`model.optimizer`, the one a schedule callback such as
+    `LearningRateScheduler` sets), or give `d_optimizer=`/`g_optimizer=`. `label_smoothing` is
+    one-sided (Salimans et al. 2016): the discriminator's target for real images is
+    `1 - label_smoothing`, for generated ones 0.
     """
 
-    def __init__(self, generator: keras.Model, discriminator: keras.Model, **kwargs):
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, label_smoothing: float = 0.0, **kwargs):
         super().__init__(**kwargs)
+        check_rate(label_smoothing=label_smoothing)
         self.generator, self.discriminator = generator, discriminator
+        self.label_smoothing = float(label_smoothing)  # one-sided: real images' target is 1 - label_smoothing
+        self._d_follows_g = False  # set by compile
         self.latent_dim = int(generator.input_shape[-1])
         self.image_shape = tuple(generator.output_shape[1:])
         self.noise = keras.random.SeedGenerator()
@@ -82,6 +89,8 @@ class DCGAN(keras.Model):
                              f"only. Received: loss={loss!r}, metrics={metrics!r}")
         adam = {"class_name": "adam", "config": {"learning_rate": 2e-4, "beta_1": 0.5}}
         self.g_optimizer = keras.optimizers.get(g_optimizer or optimizer or adam)
+        # a clone follows the generator's learning rate (a variable; a LearningRateSchedule runs on its own)
+        self._d_follows_g = d_optimizer is None and isinstance(self.g_optimizer.get_config()["learning_rate"], float)
         if d_optimizer is None:  # a clone: both networks must not share one optimizer's slots
             d_optimizer = self.g_optimizer.__class__.from_config(self.g_optimizer.get_config())
         self.d_optimizer = keras.optimizers.get(d_optimizer)
@@ -116,11 +125,13 @@ class DCGAN(keras.Model):
     def _adversarial_losses(self, real, z, training):
         real_logits = self.discriminator(real, training=training)
         fake_logits = self.discriminator(self.generator(z, training=training), training=training)
-        d_loss = (self.bce(ops.ones_like(real_logits), real_logits)
+        d_loss = (self.bce(ops.full_like(real_logits, 1.0 - self.label_smoothing), real_logits)
                   + self.bce(ops.zeros_like(fake_logits), fake_logits))
         return d_loss, self.bce(ops.ones_like(fake_logits), fake_logits)
 
     def train_step(self, data):
+        if self._d_follows_g:  # e.g. set by a LearningRateScheduler callback on model.optimizer
+            self.d_optimizer.learning_rate.assign(self.g_optimizer.learning_rate)
         z, real = self._unpack(data)
         with tf.GradientTape() as tape:  # 1. discriminator: real -> 1, generated -> 0
             d_loss, _ = self._adversarial_losses(real, z, training=True)
@@ -156,7 +167,8 @@ class DCGAN(keras.Model):
     # === Config ===
     def get_config(self):
         return {**super().get_config(), "generator": keras.saving.serialize_keras_object(self.generator),
-                "discriminator": keras.saving.serialize_keras_object(self.discriminator)}
+                "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+                "label_smoothing": self.label_smoothing}
 
     @classmethod
     def from_config(cls, config):
@@ -176,6 +188,7 @@ def dcgan(
     kernel_size: int = 5,
     negative_slope: float = 0.2,                        # LeakyReLU slope (Radford et al.)
     dropout: float = 0.3,                               # discriminator dropout after each convolution
+    label_smoothing: float = 0.0,                       # one-sided: the discriminator's target for real images is 1 - this
     name: str = "dcgan",
 ) -> DCGAN:
     """A DCGAN for images of a configured size (MNIST's 28x28x1 by default).
@@ -190,6 +203,8 @@ def dcgan(
       kernel_size: kernel side of every (transposed) convolution.
       negative_slope: LeakyReLU slope in both networks.
       dropout: discriminator dropout rate after each convolution.
+      label_smoothing: one-sided label smoothing (Salimans et al. 2016): the discriminator learns
+        `1 - label_smoothing` for real images and 0 for generated ones.
       name: model name (sub-models are named `generator` and `discriminator`).
 
     Returns:
@@ -248,30 +263,39 @@ def dcgan(
     logit = keras.layers.Dense(1, name="logit")(x)
     discriminator = keras.Model(inputs, logit, name="discriminator")
 
-    return DCGAN(generator, discriminator, name=name)
+    return DCGAN(generator, discriminator, label_smoothing=label_smoothing, name=name)
+
+
+def image_mosaic(images, *, columns: int | None = None, gap: int = 2) -> np.ndarray:
+    """Images in [-1, 1] (`(N, H, W, C)`) tiled row by row into one `(rows, columns)` mosaic in [0, 1],
+    every tile framed by `gap` white pixels (the same between rows as between columns)."""
+    images = np.clip((np.asarray(images, dtype="float32") + 1.0) / 2.0, 0.0, 1.0)
+    n, height, width, channels = images.shape
+    columns = columns or int(np.ceil(np.sqrt(n)))
+    rows = int(np.ceil(n / columns))
+    mosaic = np.ones((rows * (height + gap) + gap, columns * (width + gap) + gap, channels), "float32")
+    for i, image in enumerate(images):
+        top, left = gap + (i // columns) * (height + gap), gap + (i % columns) * (width + gap)
+        mosaic[top:top + height, left:left + width] = image
+    return mosaic
 
 
 def plot_image_grid(images, path: str | Path, *, columns: int | None = None, title: str = "") -> Path:
-    """Writes images in [-1, 1] (`(N, H, W, C)`, C = 1 or 3) as one grid PNG; returns its path."""
+    """Writes images in [-1, 1] (`(N, H, W, C)`, C = 1 or 3) as one grid PNG (`image_mosaic`); returns its path."""
     from kerazoo.plots import pyplot
 
     plt = pyplot()
-
-    images = np.clip((np.asarray(images, dtype="float32") + 1.0) / 2.0, 0.0, 1.0)
-    n = len(images)
-    columns = columns or int(np.ceil(np.sqrt(n)))
-    rows = int(np.ceil(n / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(columns, rows + (0.4 if title else 0)), squeeze=False)
-    for ax, i in zip(axes.flat, range(rows * columns)):
-        ax.axis("off")
-        if i < n:
-            image = images[i]
-            ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=1)
+    mosaic = image_mosaic(images, columns=columns)
+    dpi, zoom = 80, 3  # every mosaic pixel drawn as about 3x3 pixels of the PNG
+    fig, ax = plt.subplots(figsize=(mosaic.shape[1] * zoom / dpi, mosaic.shape[0] * zoom / dpi + (0.4 if title else 0)))
+    ax.imshow(mosaic[..., 0] if mosaic.shape[-1] == 1 else mosaic, cmap="gray", vmin=0, vmax=1,
+              interpolation="nearest")
+    ax.axis("off")
     if title:
-        fig.suptitle(title)
-    fig.tight_layout(pad=0.1, rect=(0, 0, 1, 1 - 0.4 / (rows + 0.4)) if title else None)
+        ax.set_title(title)
+    fig.tight_layout(pad=0.1)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=80)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return Path(path)
 
@@ -397,12 +421,13 @@ def recipe_metrics(model: DCGAN, data, n: int = 10000) -> dict[str, float]:
     """`lenet_scores` of `n` samples against the real test images (MNIST runs, with lenet5.mnist shipped)."""
     if not _scorable(data) or data.test is None:
         return {}
-    return lenet_scores(model.sample(n, seed=0), _images(data.test, n))
+    return lenet_scores(model.sample(n, seed=SAMPLE_SEED), _images(data.test, n))
 
 
 def recipe_plots(model: DCGAN, data, out: Path) -> list[Path]:
-    """The final 8x8 sample grid, `samples.png`."""
-    return [plot_image_grid(model.sample(64, seed=0), Path(out) / "samples.png", title=f"{model.name} samples")]
+    """The final 8x8 sample grid, `samples.png`: the first 64 of the samples `recipe_metrics` scores."""
+    return [plot_image_grid(model.sample(64, seed=SAMPLE_SEED), Path(out) / "samples.png",
+                            title=f"{model.name}: the first 64 test-scored samples")]
 
 
 def serving_endpoint(model: DCGAN):

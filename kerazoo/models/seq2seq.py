@@ -360,6 +360,7 @@ def serving_endpoint(model: Seq2SeqAttention):
         ids = vec.encode_source(text)
         mask = tf.not_equal(ids, 0)
         encoder_outputs, *states = encoder(ids, training=False)
+        encoder_outputs = tf.identity(encoder_outputs)  # without the Keras mask it carries: `mask` goes in explicitly
         batch = tf.shape(ids)[0]
         token, done = tf.fill([batch, 1], START), tf.zeros([batch], tf.bool)
         tokens = tf.TensorArray(tf.int32, size=max_length)

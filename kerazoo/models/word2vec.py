@@ -213,27 +213,46 @@ class WordVectors:
         return directory / "vectors.tsv", directory / "metadata.tsv"
 
     def plot_neighbours(self, words: Sequence[str], path, k: int = 8, title: str = "") -> Path:
-        """A PNG of `words` and their `k` nearest neighbours, projected on two principal axes."""
-        from kerazoo.plots import pyplot
+        """A PNG of `words` and their `k` nearest neighbours, projected on two principal axes.
+
+        Each word is drawn once (a query word in its colour, a neighbour of several in the first one's),
+        its label placed where it overlaps no other label and no point (`kerazoo.plots.place_labels`).
+        """
+        from kerazoo.plots import place_labels, pyplot
 
         plt = pyplot()
 
         groups = [[w] + [n for n, _ in self.most_similar(w, k)] for w in words]
-        points = self.unit[[self._id(w) for g in groups for w in g]]
+        colour_of = {w: i for i, w in enumerate(words)}  # a query word in its own colour, even if another's neighbour
+        for i, group in enumerate(groups):
+            for w in group[1:]:
+                colour_of.setdefault(w, i)
+        shown = list(colour_of)
+        points = self.unit[[self._id(w) for w in shown]]
         centred = points - points.mean(axis=0)
         xy = centred @ np.linalg.svd(centred, full_matrices=False)[2][:2].T
-        fig, ax = plt.subplots(figsize=(7, 6))
-        start = 0
-        for g, colour in zip(groups, plt.cm.tab10(np.arange(len(groups)) % 10)):
-            part = xy[start:start + len(g)]
-            ax.scatter(part[:, 0], part[:, 1], color=colour, s=[60] + [18] * (len(g) - 1), label=g[0])
-            for (x, y), w in zip(part, g):
-                ax.annotate(w, (x, y), xytext=(3, 3), textcoords="offset points", fontsize=10 if w == g[0] else 8,
-                            weight="bold" if w == g[0] else "normal")
-            start += len(g)
-        ax.legend(fontsize=8)
+        colours = plt.cm.tab10(np.arange(len(groups)) % 10)
+        queries = set(words)
+        fig, ax = plt.subplots(figsize=(9, 7.5))
+        for i, query in enumerate(words):
+            mine = [j for j, w in enumerate(shown) if colour_of[w] == i]
+            ax.scatter(xy[mine, 0], xy[mine, 1], color=colours[i], s=[60 if shown[j] in queries else 16 for j in mine],
+                       label=query, zorder=2)
+        span = xy.max(axis=0) - xy.min(axis=0)
+        ax.set_xlim(xy[:, 0].min() - 0.12 * span[0], xy[:, 0].max() + 0.12 * span[0])  # room for labels at the edges
+        ax.set_ylim(xy[:, 1].min() - 0.08 * span[1], xy[:, 1].max() + 0.08 * span[1])
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.legend(title="nearest neighbours of", fontsize=8, title_fontsize=8, loc="upper left",
+                  bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
         ax.set_title(title or f"{k} nearest neighbours (cosine), 2-D PCA")
+        ax.set_xlabel("first principal axis")
+        ax.set_ylabel("second principal axis")
         fig.tight_layout()
+        order = sorted(range(len(shown)), key=lambda j: shown[j] not in queries)  # query words placed first
+        styles = [{"fontsize": 10 if shown[j] in queries else 8, "weight": "bold" if shown[j] in queries else "normal",
+                   "color": "black"} for j in order]
+        place_labels(ax, xy[order], [shown[j] for j in order], styles=styles)
         fig.savefig(path, dpi=110)
         plt.close(fig)
         return Path(path)

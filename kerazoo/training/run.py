@@ -181,7 +181,7 @@ def _train(name, cfg, recipe, kwargs, out: Path, strategy, data_dir, callbacks, 
                                                    title=f"{name} on {recipe.dataset}"))
         final.save(out / "model.keras")
         run = {"name": name, "dataset": recipe.dataset, "split": data.split, "metrics": metrics, "model": kwargs,
-               "recipe": dataclasses.asdict(recipe), "seed": recipe.seed, "epochs_run": len(history.get("loss", [])),
+               "recipe": dataclasses.asdict(recipe), "seed": recipe.seed, "epochs_run": len(history.get("epoch", [])),
                "train_seconds": round(time.time() - started, 1), "class_names": data.class_names,
                "strategy": {"kind": distribute.kind_of(strategy), "replicas": replicas,
                             "global_batch_size": global_batch},
