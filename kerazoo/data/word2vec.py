@@ -1,8 +1,9 @@
 """word2vec's data side: a vocabulary from a text corpus and the training examples as `tf.data`.
 
-A corpus is a path (a `.txt` file, one document per line, or a directory of `.txt` files) or an
-iterable of strings; it is standardised like the text classifiers' input (lower case, HTML line
-breaks and punctuation to spaces, `kerazoo.layers.text_standardize`) and split on whitespace.
+A corpus is a path (a `.txt` file, one document per line, a directory of `.txt` files, or a
+`.csv` / `.tsv` table with a text column) or an iterable of strings; it is standardised like the
+text classifiers' input (lower case, HTML line breaks and punctuation to spaces,
+`kerazoo.layers.text_standardize`) and split on whitespace.
 
 The vocabulary keeps the words seen at least `min_count` times, most frequent first, after
 index 0, the padding `""`; rarer words are dropped from the documents before windowing, as in
@@ -49,10 +50,11 @@ from kerazoo.layers import text_standardize
 __all__ = ["Vocabulary", "read_corpus", "tokenize", "make_dataset", "expected_examples", "alias_table"]
 
 
-def read_corpus(corpus) -> list[str]:
-    """The documents of `corpus`: a path (`str` or `Path`, see the module docstring) or strings."""
+def read_corpus(corpus, *, text_column: str | None = None) -> list[str]:
+    """The documents of `corpus`: a path (`str` or `Path`, see the module docstring) or strings;
+    `text_column`: the column of a `.csv` / `.tsv` corpus that holds the text."""
     if isinstance(corpus, (str, os.PathLike)):
-        return load_text_corpus(corpus)
+        return load_text_corpus(corpus, text_column=text_column)
     docs = list(corpus)
     for doc in docs:
         if not isinstance(doc, str):
@@ -178,7 +180,9 @@ def _split_long(docs: tf.RaggedTensor, max_length: int) -> tf.RaggedTensor:
 def expected_examples(docs: tf.RaggedTensor, keep: np.ndarray, *, mode: str, window_size: int,
                       dynamic_window: bool) -> float:
     """About how many examples one pass over `docs` gives, after subsampling (keep probabilities)."""
-    kept = np.bincount(docs.value_rowids().numpy(), weights=keep[docs.flat_values.numpy()], minlength=int(docs.nrows()))
+    weights = np.concatenate([[0.0], np.cumsum(keep[docs.flat_values.numpy()])])
+    splits = docs.row_splits.numpy()
+    kept = weights[splits[1:]] - weights[splits[:-1]]  # expected kept words per document
     if mode == "cbow":
         return float(kept[kept >= 2].sum())
     reach = np.arange(1, window_size + 1)  # distance d is used with probability P(reach >= d)
@@ -190,7 +194,7 @@ MAX_DOCUMENT_LENGTH = 10_000  # longer documents are cut into pieces of this man
 
 
 def make_dataset(corpus, vocabulary: Vocabulary, *, mode: Literal["skipgram", "cbow"] = "skipgram",
-                 window_size: int = 2, num_ns: int = 4, batch_size: int = 1024, sample: float | None = 1e-3,
+                 window_size: int = 2, num_ns: int = 4, batch_size: int = 4096, sample: float | None = 1e-3,
                  dynamic_window: bool = True, shuffle: bool = True, mix_documents: int = 256,
                  seed: int | None = None) -> tf.data.Dataset:
     """word2vec training examples `((words, candidates), labels)`, batched.
@@ -252,21 +256,19 @@ def make_dataset(corpus, vocabulary: Vocabulary, *, mode: Literal["skipgram", "c
                         tf.gather(alias_t, ids))
 
     def with_negatives(positives, seed):  # (n,) true words -> (n, 1 + num_ns) candidates; a clash is redrawn
-        def clashes(negatives):
-            return tf.where(tf.equal(negatives, positives[:, None]))
-
-        def redraw(i, negatives):
-            at = clashes(negatives)
+        def redraw(i, negatives, at):  # at: positions (row, column) whose negative is the row's true word
             fresh = draw_negatives(tf.shape(at)[:1], tf.random.experimental.stateless_fold_in(seed, i))
-            return i + 1, tf.tensor_scatter_nd_update(negatives, at, fresh)
+            clash = tf.equal(fresh, tf.gather(positives, at[:, 0]))
+            return i + 1, tf.tensor_scatter_nd_update(negatives, at, fresh), tf.boolean_mask(at, clash)
 
         first = draw_negatives(tf.stack([tf.size(positives), num_ns]), seed)
-        _, negatives = tf.while_loop(lambda i, neg: tf.size(clashes(neg)) > 0, redraw, (1, first))
+        at = tf.where(tf.equal(first, positives[:, None]))
+        _, negatives, _ = tf.while_loop(lambda i, neg, at: tf.shape(at)[0] > 0, redraw, (1, first, at))
         return tf.concat([positives[:, None], negatives], axis=1)
 
-    def examples(chunk, seed):  # a chunk of documents -> its (words, candidates) rows
+    def examples(chunk, seed, flat, splits):  # a chunk of documents -> its (words, candidates) rows
         seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 4))
-        part = tf.gather(docs, chunk)
+        part = tf.gather(tf.RaggedTensor.from_row_splits(flat, splits, validate=False), chunk)
         ids, doc = part.flat_values, part.value_rowids()
         kept = tf.random.stateless_uniform(tf.shape(ids), seeds[0]) < tf.gather(keep_t, ids)
         ids, doc = tf.boolean_mask(ids, kept), tf.boolean_mask(doc, kept)
@@ -289,7 +291,8 @@ def make_dataset(corpus, vocabulary: Vocabulary, *, mode: Literal["skipgram", "c
                 contexts += [ids[d:], ids[:-d]]
                 valid += [same & (reach[:-d] >= d), same & (reach[d:] >= d)]
             valid = tf.concat(valid, 0)
-            words, positives = tf.boolean_mask(tf.concat(targets, 0), valid), tf.boolean_mask(tf.concat(contexts, 0), valid)
+            words = tf.boolean_mask(tf.concat(targets, 0), valid)
+            positives = tf.boolean_mask(tf.concat(contexts, 0), valid)
         if shuffle:
             order = tf.random.experimental.stateless_shuffle(tf.range(tf.size(positives)), seeds[2])
             words, positives = tf.gather(words, order), tf.gather(positives, order)
@@ -303,8 +306,9 @@ def make_dataset(corpus, vocabulary: Vocabulary, *, mode: Literal["skipgram", "c
     chunks = tf.data.Dataset.range(nrows)
     if shuffle:
         chunks = chunks.shuffle(nrows, seed=seed, reshuffle_each_iteration=True).repeat()
-    chunks = tf.data.Dataset.zip((chunks.batch(mix_documents), _seeds(seed, shuffle)))
-    ds = chunks.map(examples, num_parallel_calls=tf.data.AUTOTUNE)
+    corpus_ids = tf.data.Dataset.from_tensors((docs.flat_values, docs.row_splits)).repeat()  # passed, not captured
+    chunks = tf.data.Dataset.zip((chunks.batch(mix_documents), _seeds(seed, shuffle), corpus_ids))
+    ds = chunks.map(lambda chunk, seed, ids: examples(chunk, seed, *ids), num_parallel_calls=tf.data.AUTOTUNE)
     if shuffle:
         rows = expected_examples(docs, keep, mode=mode, window_size=window_size, dynamic_window=dynamic_window)
     else:  # one pass, counted exactly (the draws are the same every pass)
