@@ -1,7 +1,7 @@
 """kerazoo's word2vec next to gensim's, same corpus and settings, measured side by side in one run.
 
     pip install -e ".[benchmark]"      # gensim: a benchmark-only dependency
-    python benchmarks/word2vec_gensim.py --data-dir ../shared/data [--documents 20000] [--quick]
+    python benchmarks/word2vec_gensim.py --data-dir ../shared/data [--documents 20000] [--ablation] [--quick]
 
 The corpus: `--documents` IMDB training reviews (a seeded sample of the 25,000), read by
 `kerazoo.data.imdb.load_imdb` and tokenised once by `kerazoo.data.word2vec.tokenize` (lower case,
@@ -31,6 +31,9 @@ Sections, for skip-gram and CBOW:
 Subsampling differs in one detail: kerazoo keeps a word of frequency f with probability
 sqrt(t/f) (the paper), gensim and word2vec.c with sqrt(t/f) + t/f, which keeps ~11 % more words
 of this corpus; the table also gives the words each side kept, and the ratio per kept word.
+
+`--ablation` adds one skip-gram epoch per setting of the recipe (optimizer, learning rate, batch
+size, XLA, steps per execution), the example pipeline alone, and gensim's epoch for scale.
 
 Prints a table and writes benchmarks/results/word2vec_gensim.json (with the load average
 before and after: other processes share the machine; `uptime` in the JSON).
@@ -195,7 +198,59 @@ def run(args) -> dict:
         row["equal_time"] = equal
         print(f"{mode} equal time: {equal}", flush=True)
         out["modes"][mode] = row
+    if args.ablation:
+        out["ablation"] = ablation(vocab, ids, tokens, args.seed)
     return out
+
+
+ABLATION = [  # (label, optimizer, learning rate, batch size, steps_per_execution, jit_compile)
+    ("Adam lr 1e-3, batch 1024 (the recipe before)", "adam", 1e-3, 1024, 32, True),
+    ("Adam lr 4e-3, batch 4096", "adam", 4e-3, 4096, 32, True),
+    ("row-wise AdaGrad lr 0.5, batch 1024", "rowwise_adagrad", 0.5, 1024, 32, True),
+    ("row-wise AdaGrad lr 0.5, batch 4096 (the recipe)", "rowwise_adagrad", 0.5, 4096, 32, True),
+    ("the recipe without XLA", "rowwise_adagrad", 0.5, 4096, 32, False),
+    ("the recipe, steps_per_execution 1", "rowwise_adagrad", 0.5, 4096, 1, True),
+    ("row-wise AdaGrad lr 0.5, batch 16384", "rowwise_adagrad", 0.5, 16384, 32, True),
+]
+
+
+def ablation(vocab, ids, tokens, seed: int) -> dict:
+    """Skip-gram, one epoch each: what each setting of the recipe buys (words/s, WordSim-353), the
+    example pipeline alone (examples/s), and gensim's epoch in the same run for scale."""
+    import keras
+    import tensorflow as tf
+
+    import kerazoo
+    from kerazoo.data.word2vec import make_dataset
+    from kerazoo.recipe import Recipe, compile_model
+
+    words = sum(map(len, tokens))
+    _, g_s, _, _ = train_gensim(vocab, tokens, "skipgram", 1, seed)
+    started, cpu, n = time.perf_counter(), time.process_time(), 0
+    for (_, candidates), _ in make_dataset(ids, vocab, window_size=SETTINGS["window_size"], num_ns=SETTINGS["num_ns"],
+                                           batch_size=4096, seed=seed):
+        n += int(tf.shape(candidates)[0])
+    pipeline = {"examples": n, "examples_per_s": round(n / (time.perf_counter() - started)),
+                "cpu_ns_per_example": round(1e9 * (time.process_time() - cpu) / n)}
+    print(f"ablation: gensim {words / g_s:,.0f} words/s; pipeline alone {pipeline}", flush=True)
+    rows = []
+    for label, optimizer, lr, batch, steps, jit in ABLATION:
+        keras.utils.set_random_seed(seed)
+        started = time.perf_counter()
+        model = kerazoo.get("word2vec", vocab_size=len(vocab), vocabulary=vocab.words,
+                            **{k: SETTINGS[k] for k in ("embedding_dim", "window_size", "num_ns")})
+        compile_model(model, Recipe(optimizer=optimizer, learning_rate=lr, loss="binary_crossentropy",
+                                    metrics=["auc"], steps_per_execution=steps, jit_compile=jit))
+        model.fit(model.dataset(ids, vocab, sample=SETTINGS["sample"], batch_size=batch, seed=seed), verbose=0)
+        seconds = time.perf_counter() - started
+        vectors = model.word_vectors()
+        rows.append({"variant": label, "seconds": round(seconds, 2), "words_per_s": round(words / seconds),
+                     "vs_gensim": round(g_s / seconds, 3),
+                     "wordsim353": round(wordsim(lambda w: vectors[w], vectors.index)[0], 4)})
+        print(f"ablation: {rows[-1]}", flush=True)
+    for row in rows:
+        row["vs_before"] = round(row["words_per_s"] / rows[0]["words_per_s"], 2)
+    return {"gensim_words_per_s": round(words / g_s), "pipeline_alone": pipeline, "rows": rows}
 
 
 def _recipe() -> dict:
@@ -227,6 +282,14 @@ def print_table(result: dict) -> None:
         print(f"| {mode} | {g['epochs']}, {g['seconds']:.1f} | {k['epochs_run']}, {k['seconds']:.1f} | "
               f"{g['wordsim353']:.3f} / **{k['wordsim353']:.3f}** | {100 * g['probe_accuracy']:.1f} % / "
               f"**{100 * k['probe_accuracy']:.1f} %** |")
+    if "ablation" in result:
+        print(f"\nskip-gram, one epoch each (gensim: {result['ablation']['gensim_words_per_s']:,} words/s; the example "
+              f"pipeline alone: {result['ablation']['pipeline_alone']['examples_per_s']:,} examples/s)")
+        print("| variant | words/s | x the recipe before | x gensim | WordSim-353 |")
+        print("|---|---|---|---|---|")
+        for row in result["ablation"]["rows"]:
+            print(f"| {row['variant']} | {row['words_per_s']:,} | {row['vs_before']:.2f} | {row['vs_gensim']:.2f} | "
+                  f"{row['wordsim353']:.3f} |")
     m = result["machine"]
     print(f"\nload average before {m['loadavg_before']}, after {m['loadavg_after']} ({m['cpu_count']} cores)")
 
@@ -238,6 +301,7 @@ def main(argv=None) -> int:
     parser.add_argument("--epochs", type=int, default=5, help="gensim's epochs for the equal-time comparison")
     parser.add_argument("--modes", nargs="+", default=["skipgram", "cbow"], choices=["skipgram", "cbow"])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ablation", action="store_true", help="also: one skip-gram epoch per recipe setting")
     parser.add_argument("--quick", action="store_true", help="2,000 reviews, 1-epoch equal time (smoke run)")
     parser.add_argument("--output", default=str(REPO / "benchmarks" / "results" / "word2vec_gensim.json"))
     args = parser.parse_args(argv)

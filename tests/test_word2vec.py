@@ -399,3 +399,18 @@ def test_corpus_errors_name_the_file_and_what_is_accepted(tmp_path, capsys):
     assert "t.tsv has no column named 'review'. Its columns: 'label', 'body'." in capsys.readouterr().err
     assert cli.main(["train", "lenet5", "--corpus", str(tmp_path / "t.tsv")]) == 2
     assert "--corpus trains word vectors" in capsys.readouterr().err
+
+
+def test_long_documents_are_cut_into_pieces(monkeypatch):
+    """A one-line corpus still trains in chunks: windows stop at the cuts every MAX_DOCUMENT_LENGTH words."""
+    from kerazoo.data import word2vec as w2v
+
+    monkeypatch.setattr(w2v, "MAX_DOCUMENT_LENGTH", 10)
+    sentence = " ".join(f"t{i:02d}" for i in range(30))
+    vocab = Vocabulary.build([sentence], min_count=1)
+    position = {vocab.index[f"t{i:02d}"]: i for i in range(30)}
+    words, candidates = examples(make_dataset([sentence], vocab, window_size=3, dynamic_window=False, sample=None,
+                                              batch_size=16, shuffle=False))
+    first, second = np.vectorize(position.get)(words), np.vectorize(position.get)(candidates[:, 0])
+    assert len(words) == 3 * 2 * (9 + 8 + 7)  # three pieces of 10 words, every pair within distance 3
+    assert np.all(first // 10 == second // 10) and np.abs(first - second).max() == 3

@@ -173,8 +173,10 @@ def _split_long(docs: tf.RaggedTensor, max_length: int) -> tf.RaggedTensor:
     lengths = docs.row_lengths().numpy()
     if lengths.size == 0 or lengths.max() <= max_length:
         return docs
-    pieces = np.concatenate([np.minimum(max_length, n - np.arange(0, n, max_length)) for n in lengths if n > 0])
-    return tf.RaggedTensor.from_row_lengths(docs.flat_values, pieces.astype(np.int64))
+    counts = -(-lengths // max_length)  # pieces per document (none for an empty one)
+    pieces = np.full(counts.sum(), max_length, dtype=np.int64)
+    pieces[np.cumsum(counts)[counts > 0] - 1] = lengths[counts > 0] - (counts[counts > 0] - 1) * max_length
+    return tf.RaggedTensor.from_row_lengths(docs.flat_values, pieces)
 
 
 def expected_examples(docs: tf.RaggedTensor, keep: np.ndarray, *, mode: str, window_size: int,
