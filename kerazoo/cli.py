@@ -164,11 +164,36 @@ def _cmd_plot(args) -> int:
 def _cmd_train(args) -> int:
     from kerazoo.training.run import train
 
+    config = args.config
+    if args.corpus or args.text_column:
+        config = _corpus_overlay(args)
     result = train(args.name, output=args.output, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                   dataset=args.dataset, seed=args.seed, data_dir=args.data_dir, config=args.config,
+                   dataset=args.dataset, seed=args.seed, data_dir=args.data_dir, config=config,
                    model_overrides=parse_sets(args.set), strategy=distribute.from_arguments(args))
     print(f"model: {result.output / 'model.keras'}\nplots: {', '.join(str(p) for p in result.plots)}")
     return 0
+
+
+def _corpus_overlay(args) -> dict:
+    """`--corpus PATH [--text-column C]`: the config overlay that trains on the user's text with the
+    recipe's other settings (dataset `text`, the recipe's `data` options plus `path`)."""
+    from pathlib import Path
+
+    from kerazoo.config import read_overlay
+    from kerazoo.training.run import resolve
+
+    if not args.corpus:
+        raise ValueError("--text-column names the text column of a --corpus table (.csv or .tsv); give --corpus.")
+    if kerazoo.describe(args.name)["task"] != "word-embedding":
+        raise ValueError(f"--corpus trains word vectors (word2vec); {args.name} is a "
+                         f"{kerazoo.describe(args.name)['task']} model. Use --dataset / --data-dir for it.")
+    if args.dataset:
+        raise ValueError("--corpus and --dataset both name the training data; give one.")
+    overlay = read_overlay(args.config) if args.config else {}
+    recipe = resolve(args.name, config=overlay)[1]
+    data = {**recipe.data, "path": str(Path(args.corpus).expanduser().resolve()), "text_column": args.text_column}
+    data.pop("test_documents", None)  # IMDB's held-out reviews: a user's corpus has none
+    return {**overlay, "recipe": {**overlay.get("recipe", {}), "dataset": "text", "data": data}}
 
 
 def _cmd_evaluate(args) -> int:
@@ -296,6 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="directory with the data set files (offline); or KERAZOO_DATA_DIR")
     p.add_argument("--config", help="config overlay YAML with model:/recipe: blocks (e.g. best.yaml from tune)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a builder argument")
+    p.add_argument("--corpus", metavar="PATH", help="word2vec: train on your text, a .txt file (one document per "
+                   "line), a folder of .txt files, or a .csv/.tsv table (with --text-column)")
+    p.add_argument("--text-column", metavar="NAME", help="the column of a --corpus table that holds the text")
     distribute.add_arguments(p)
     p.set_defaults(func=_cmd_train)
 

@@ -23,7 +23,7 @@ class Recipe:
     model: dict = dataclasses.field(default_factory=dict)  # builder arguments this recipe trains with
     pretrain: dict = dataclasses.field(default_factory=dict)  # family pretraining before fit (e.g. DBN's RBMs)
     augment: dict = dataclasses.field(default_factory=dict)   # training images only: kerazoo.data.augment
-    optimizer: str | dict = "adam"    # a keras.optimizers name, or {name: adam, beta_1: 0.5, ...}
+    optimizer: str | dict = "adam"    # keras.optimizers or kerazoo.optimizers name, or {name: adam, beta_1: 0.5}
     learning_rate: float = 1e-3
     clipnorm: float | None = None     # gradient clipping inside the optimizer
     weight_decay: float | None = None
@@ -56,10 +56,13 @@ def recipe_of(config_recipe: dict, **overrides: Any) -> Recipe:
 def make_optimizer(recipe: Recipe):
     """The recipe's optimizer, with its learning rate, gradient clipping and own options.
 
-    `optimizer` is a `keras.optimizers` name, or a mapping of the name and that optimizer's
-    arguments (e.g. `{name: adam, beta_1: 0.5}`, Radford et al.'s GAN setting).
+    `optimizer` is a `keras.optimizers` name or one of `kerazoo.optimizers.OPTIMIZERS`
+    (`rowwise_adagrad`), or a mapping of the name and that optimizer's arguments (e.g.
+    `{name: adam, beta_1: 0.5}`, Radford et al.'s GAN setting).
     """
     import keras
+
+    from kerazoo.optimizers import OPTIMIZERS
 
     name, extra = recipe.optimizer, {}
     if isinstance(name, dict):
@@ -74,6 +77,8 @@ def make_optimizer(recipe: Recipe):
     if recipe.weight_decay is not None:
         options["weight_decay"] = recipe.weight_decay
     try:
+        if name in OPTIMIZERS:
+            return OPTIMIZERS[name](**options)
         return keras.optimizers.get({"class_name": name, "config": options})
     except TypeError as e:  # an argument the optimizer does not take
         raise ValueError(f"recipe optimizer {name!r}: {e}. Received options {sorted(extra)}.") from None

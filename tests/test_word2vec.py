@@ -5,6 +5,7 @@ is four words that always keep each other's company (a sentence mixes one group'
 random filler words); after a short training every group word's nearest neighbours are the
 other three.
 """
+import collections
 import json
 
 import keras
@@ -238,3 +239,179 @@ def test_linear_probe_reads_what_the_vectors_carry():
     assert linear_probe_accuracy(WordVectors(grouped, vocab.words), *split) > 0.95
     noise = WordVectors(rng.normal(size=(len(vocab), 8)), vocab.words)
     assert linear_probe_accuracy(noise, *split) < 0.9
+
+
+def reference_pairs(docs, vocab, window, keep, rng):
+    """word2vec.c's loop, word by word: subsample each document, draw each word's reach in
+    1..window, pair it with every word within reach on either side (same document)."""
+    pairs = []
+    for doc in docs:
+        ids = [vocab.index[w] for w in doc.split() if w in vocab.index]
+        ids = [i for i in ids if rng.random() < keep[i]]
+        for pos, target in enumerate(ids):
+            reach = rng.integers(1, window + 1)
+            pairs += [(target, ids[c]) for c in range(max(0, pos - reach), min(len(ids), pos + reach + 1)) if c != pos]
+    return pairs
+
+
+def test_vectorised_pairs_follow_the_reference_loop():
+    """Same distribution of (word, context) pairs as the direct loop, with subsampling and dynamic
+    windows, and about as many per pass; windows never cross documents (each document template
+    here has words of its own)."""
+    rng = np.random.default_rng(0)
+    templates = [" ".join(rng.choice(["the", "the", "the", f"a{d}", f"b{d}", f"c{d}"], 12)) for d in range(3)]
+    docs = templates * 100
+    vocab = Vocabulary.build(docs, min_count=1)
+    keep = vocab.keep_probabilities(0.05)
+    assert 0.2 < keep[vocab.index["the"]] < 0.9  # "the" (about half the words) is subsampled
+    ds = make_dataset(docs, vocab, window_size=3, num_ns=1, batch_size=100, sample=0.05, seed=0)
+    got = examples(ds.repeat(5))
+    got = collections.Counter(zip(got[0].tolist(), got[1][:, 0].tolist()))
+    want = collections.Counter(reference_pairs(docs * 5, vocab, 3, keep, rng))
+    doc_of = {vocab.index[w]: d for d in range(3) for w in (f"a{d}", f"b{d}", f"c{d}")}
+    assert not [p for p in got if p[0] in doc_of and p[1] in doc_of and doc_of[p[0]] != doc_of[p[1]]]
+    support = sorted(set(got) | set(want))
+    p, q = (np.array([c[k] for k in support]) / sum(c.values()) for c in (got, want))
+    assert 0.5 * np.abs(p - q).sum() < 0.04  # total variation distance between the two pair distributions
+    assert sum(got.values()) == pytest.approx(sum(want.values()), rel=0.05)
+
+
+def test_negatives_are_drawn_again_until_none_is_the_true_word():
+    """A vocabulary where one word is most of the corpus: first draws clash often, and the redraws
+    leave the negatives distributed as unigram^0.75 restricted to the other words."""
+    rng = np.random.default_rng(1)
+    docs = [" ".join(rng.choice(["x"] * 30 + ["y", "z"], 40)) for _ in range(60)]
+    vocab = Vocabulary.build(docs, min_count=1)
+    _, candidates = examples(make_dataset(docs, vocab, num_ns=6, sample=None, batch_size=512, seed=2))
+    true, negatives = candidates[:, 0], candidates[:, 1:]
+    assert np.all(negatives != true[:, None]) and np.all(negatives > 0)
+    x = vocab.index["x"]
+    weights = vocab.counts.astype(float) ** 0.75
+    rows = true == vocab.index["y"]  # negatives of "y": "x" and "z" in proportion to count^0.75
+    share_x = np.mean(negatives[rows] == x)
+    assert share_x == pytest.approx(weights[x] / (weights[x] + weights[vocab.index["z"]]), abs=0.025)
+
+
+def test_alias_table_reproduces_the_distribution_exactly():
+    from kerazoo.data.word2vec import alias_table
+
+    p = np.random.default_rng(0).random(1000) ** 4
+    p[[0, 17]] = 0.0
+    p /= p.sum()
+    accept, alias = alias_table(p)
+    implied = accept + np.bincount(alias, weights=1 - accept, minlength=len(p))
+    np.testing.assert_allclose(implied / len(p), p, atol=1e-12)
+    assert accept[0] == 0 and not np.any(alias[accept < 1] == 0)  # a zero-probability id is never drawn
+
+
+def test_rowwise_adagrad_updates_only_the_rows_a_batch_touches():
+    """Sparse (embedding) gradients: each occurrence adds its mean squared gradient to its row's
+    accumulator, and rows not in the batch keep their values and accumulators."""
+    import tensorflow as tf
+
+    from kerazoo.optimizers import RowwiseAdagrad
+
+    table = keras.Variable(np.ones((5, 3), "float32"))
+    opt = RowwiseAdagrad(0.5)
+    opt.build([table])
+    grads = np.array([[1.0, 2.0, 2.0], [0.5, 0.0, 0.5], [3.0, 0.0, 0.0]], "float32")
+    opt.apply([tf.IndexedSlices(tf.constant(grads), tf.constant([1, 3, 1]))], [table])
+    acc = np.zeros(5)
+    acc[1] = (grads[0] ** 2).mean() + (grads[2] ** 2).mean()
+    acc[3] = (grads[1] ** 2).mean()
+    want = np.ones((5, 3))
+    want[1] -= 0.5 * (grads[0] + grads[2]) / np.sqrt(acc[1] + 1e-10)
+    want[3] -= 0.5 * grads[1] / np.sqrt(acc[3] + 1e-10)
+    np.testing.assert_allclose(np.asarray(table), want, rtol=1e-5)
+    accumulator = next(v for v in opt.variables if "accumulator" in v.name)
+    np.testing.assert_allclose(np.asarray(accumulator), acc, rtol=1e-6)
+    dense = keras.Variable(np.ones((5, 3), "float32"))  # a dense gradient: the same rule on every row
+    opt2 = RowwiseAdagrad(0.5)
+    opt2.build([dense])
+    opt2.apply([tf.constant(np.eye(5, 3, dtype="float32"))], [dense])
+    np.testing.assert_allclose(np.asarray(dense), np.ones((5, 3)) - 0.5 * np.eye(5, 3) * np.sqrt(3), rtol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["skipgram", "cbow"])
+def test_the_recipe_compile_finds_the_planted_groups(mode, tmp_path):
+    """`compile=True` (the recipe: row-wise AdaGrad, XLA) brings words that share contexts closer,
+    and the compiled model round-trips through a .keras file with its optimizer."""
+    keras.utils.set_random_seed(0)
+    docs = planted_corpus()
+    vocab = Vocabulary.build(docs, min_count=1)
+    model = kerazoo.get("word2vec", vocab_size=len(vocab), embedding_dim=16, mode=mode, vocabulary=vocab.words,
+                        compile=True)
+    assert type(model.optimizer).__name__ == "RowwiseAdagrad" and model.jit_compile
+    model.fit(model.dataset(docs, vocab, batch_size=64, sample=None, seed=0), epochs=2, verbose=0, shuffle=False)
+    wv = model.word_vectors()
+    for group in GROUPS:  # mean cosine within a group vs to the filler words (measured: 0.6-0.9 vs 0.1-0.3)
+        inside = np.mean([wv.unit[wv.index[a]] @ wv.unit[wv.index[b]] for a in group for b in group if a != b])
+        outside = np.mean([wv.unit[wv.index[a]] @ wv.unit[wv.index[f]] for a in group for f in FILLER])
+        assert inside > outside + 0.3, (group, inside, outside)
+    model.save(tmp_path / "m.keras")
+    restored = keras.saving.load_model(tmp_path / "m.keras")
+    assert type(restored.optimizer).__name__ == "RowwiseAdagrad"
+    np.testing.assert_array_equal(restored.vectors, model.vectors)
+
+
+def test_kerazoo_train_word2vec_on_a_csv_corpus_through_the_cli(tmp_path):
+    """`kerazoo train word2vec --corpus table.csv --text-column text`: quoted commas and newlines
+    inside the text, the vectors carry the corpus' words."""
+    import csv
+    import subprocess
+    import sys
+
+    docs = planted_corpus(80)
+    with open(tmp_path / "corpus.csv", "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "text"])
+        for i, doc in enumerate(docs):
+            words = doc.split()
+            writer.writerow([i, " ".join(words[:6]) + ",\n" + " ".join(words[6:])])
+    args = [sys.executable, "-m", "kerazoo.cli", "train", "word2vec", "--corpus", str(tmp_path / "corpus.csv"),
+            "--text-column", "text", "--epochs", "1", "--batch-size", "64", "--set", "vocab_size=33",
+            "--set", "embedding_dim=8", "--output", str(tmp_path / "run")]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["dataset"] == "text" and run["recipe"]["data"]["text_column"] == "text"
+    assert run["recipe"]["optimizer"] == "rowwise_adagrad"  # the recipe's settings, the user's text
+    shipped = keras.saving.load_model(tmp_path / "run" / "model.keras")
+    assert set(shipped.vocabulary[1:]) == {w for d in docs for w in d.split()}
+
+
+def test_corpus_errors_name_the_file_and_what_is_accepted(tmp_path, capsys):
+    from kerazoo import cli
+    from kerazoo.data.word2vec import read_corpus
+
+    (tmp_path / "latin1.txt").write_bytes("first line\ncaf\xe9 au lait\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin1.txt, line 2: not valid utf-8"):
+        read_corpus(tmp_path / "latin1.txt")
+    (tmp_path / "t.tsv").write_text("label\tbody\n1\tgreat film\n0\t\n", encoding="utf-8")
+    assert read_corpus(tmp_path / "t.tsv", text_column="body") == ["great film"]  # empty rows left out
+    with pytest.raises(ValueError, match=r"t.tsv is a table: name its text column.*'label', 'body'"):
+        read_corpus(tmp_path / "t.tsv")
+    with pytest.raises(ValueError, match="names a column of a .csv or .tsv table"):
+        read_corpus(tmp_path / "latin1.txt", text_column="body")
+    assert cli.main(["train", "word2vec", "--text-column", "body"]) == 2
+    assert "give --corpus" in capsys.readouterr().err
+    assert cli.main(["train", "word2vec", "--corpus", str(tmp_path / "t.tsv"), "--text-column", "review",
+                     "--output", str(tmp_path / "run")]) == 2
+    assert "t.tsv has no column named 'review'. Its columns: 'label', 'body'." in capsys.readouterr().err
+    assert cli.main(["train", "lenet5", "--corpus", str(tmp_path / "t.tsv")]) == 2
+    assert "--corpus trains word vectors" in capsys.readouterr().err
+
+
+def test_long_documents_are_cut_into_pieces(monkeypatch):
+    """A one-line corpus still trains in chunks: windows stop at the cuts every MAX_DOCUMENT_LENGTH words."""
+    from kerazoo.data import word2vec as w2v
+
+    monkeypatch.setattr(w2v, "MAX_DOCUMENT_LENGTH", 10)
+    sentence = " ".join(f"t{i:02d}" for i in range(30))
+    vocab = Vocabulary.build([sentence], min_count=1)
+    position = {vocab.index[f"t{i:02d}"]: i for i in range(30)}
+    words, candidates = examples(make_dataset([sentence], vocab, window_size=3, dynamic_window=False, sample=None,
+                                              batch_size=16, shuffle=False))
+    first, second = np.vectorize(position.get)(words), np.vectorize(position.get)(candidates[:, 0])
+    assert len(words) == 3 * 2 * (9 + 8 + 7)  # three pieces of 10 words, every pair within distance 3
+    assert np.all(first // 10 == second // 10) and np.abs(first - second).max() == 3

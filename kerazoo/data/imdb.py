@@ -148,18 +148,52 @@ def _check_sequences(source, split: str, xs, what: str) -> None:
                             f"word ids; accepted: {what}.")
 
 
-def load_text_corpus(path, *, limit: int | None = None) -> list[str]:
-    """Documents of a plain-text corpus: a `.txt` file (one document per line) or a directory
-    of `.txt` files (one document each, e.g. `aclImdb/train/unsup`)."""
+def load_text_corpus(path, *, limit: int | None = None, text_column: str | None = None,
+                     encoding: str = "utf-8") -> list[str]:
+    """Documents of a plain-text corpus: a `.txt` file (one document per line), a directory of
+    `.txt` files (one document each, e.g. `aclImdb/train/unsup`), or a `.csv` / `.tsv` table whose
+    `text_column` holds one document per row (quoted commas and newlines allowed).
+
+    Raises `ValueError` naming the file and line of text that does not decode as `encoding`, a
+    table without `text_column` (listing its columns), or a `text_column` given for plain text.
+    """
     path = Path(path).expanduser()
+    table = path.suffix.lower() in (".csv", ".tsv")
+    if text_column is not None and not table:
+        raise ValueError(f"text_column={text_column!r} names a column of a .csv or .tsv table; {path} is "
+                         f"{'a directory of .txt files' if path.is_dir() else 'plain text, one document per line'}.")
     if path.is_dir():
         files = sorted(path.glob("*.txt"))[:limit]
         if not files:
             raise FileNotFoundError(f"{path} holds no .txt files")
-        return [f.read_text(encoding="utf-8") for f in files]
+        return [_decoded(f, encoding) for f in files]
     if not path.is_file():
-        raise FileNotFoundError(f"text corpus {path} does not exist (a .txt file, one document per line, or a "
-                                "directory of .txt files)")
-    with open(path, encoding="utf-8") as f:
-        docs = [line.strip() for line in f if line.strip()]
+        raise FileNotFoundError(f"text corpus {path} does not exist (a .txt file, one document per line, a "
+                                "directory of .txt files, or a .csv/.tsv table with a text column)")
+    if table:
+        return _table_column(path, text_column, encoding)[:limit]
+    docs = [line.strip() for line in _decoded(path, encoding).splitlines() if line.strip()]
     return docs[:limit]
+
+
+def _decoded(path: Path, encoding: str) -> str:
+    data = path.read_bytes()
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise ValueError(f"{path}, line {line}: not valid {encoding} text ({e.reason} at byte {e.start}); "
+                         "convert the file to UTF-8 or name its encoding.") from None
+
+
+def _table_column(path: Path, column: str | None, encoding: str) -> list[str]:
+    import csv
+    import io
+
+    reader = csv.DictReader(io.StringIO(_decoded(path, encoding), newline=""),
+                            delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+    columns = reader.fieldnames or []
+    if column is None or column not in columns:
+        wanted = "has no column named " + repr(column) if column else "is a table: name its text column (text_column=)"
+        raise ValueError(f"{path} {wanted}. Its columns: {', '.join(map(repr, columns)) or 'none (empty file)'}.")
+    return [row[column].strip() for row in reader if (row.get(column) or "").strip()]

@@ -1,8 +1,9 @@
 """word2vec's data side: a vocabulary from a text corpus and the training examples as `tf.data`.
 
-A corpus is a path (a `.txt` file, one document per line, or a directory of `.txt` files) or an
-iterable of strings; it is standardised like the text classifiers' input (lower case, HTML line
-breaks and punctuation to spaces, `kerazoo.layers.text_standardize`) and split on whitespace.
+A corpus is a path (a `.txt` file, one document per line, a directory of `.txt` files, or a
+`.csv` / `.tsv` table with a text column) or an iterable of strings; it is standardised like the
+text classifiers' input (lower case, HTML line breaks and punctuation to spaces,
+`kerazoo.layers.text_standardize`) and split on whitespace.
 
 The vocabulary keeps the words seen at least `min_count` times, most frequent first, after
 index 0, the padding `""`; rarer words are dropped from the documents before windowing, as in
@@ -11,10 +12,16 @@ word2vec.c. Each epoch of `make_dataset` draws anew (seeded):
 - subsampling of frequent words: a word of corpus frequency f is kept with probability
   `min(1, sqrt(sample / f))` (Mikolov et al. 2013b, section 2.3: discarded with 1 - sqrt(t/f));
 - a dynamic window: around each word, a reach b uniform in 1..window_size (word2vec.c);
-- `num_ns` negatives per example from the unigram distribution to the power 3/4. A negative that
-  equals the example's true word (the context in skip-gram, the target in CBOW) is drawn again,
-  so the label 0 is never given to the true word (word2vec.c skips such a draw). Negatives may
-  repeat, and may still be words seen elsewhere near the target: that is what sampling means.
+- `num_ns` negatives per example from the unigram distribution to the power 3/4, drawn by the
+  alias method (two gathers per draw). A negative that equals the example's true word (the
+  context in skip-gram, the target in CBOW) is drawn again, so the label 0 is never given to the
+  true word (word2vec.c skips such a draw). Negatives may repeat, and may still be words seen
+  elsewhere near the target: that is what sampling means.
+
+The examples are made in vectorised chunks of documents (`mix_documents`): one chunk's
+subsampling, windows, shuffle and negatives are a few tensor operations over all its words at
+once, run by `tf.data` in parallel with training. Documents longer than 10,000 words are cut into
+pieces of 10,000 (as gensim does), so a one-line corpus still works in chunks.
 
 A training pipeline repeats and cuts epochs of a fixed number of batches (about one pass over the
 corpus), so Keras sees a known cardinality even though subsampling changes each pass's length.
@@ -40,13 +47,14 @@ import tensorflow as tf
 from kerazoo.data.imdb import load_text_corpus
 from kerazoo.layers import text_standardize
 
-__all__ = ["Vocabulary", "read_corpus", "tokenize", "make_dataset", "expected_examples"]
+__all__ = ["Vocabulary", "read_corpus", "tokenize", "make_dataset", "expected_examples", "alias_table"]
 
 
-def read_corpus(corpus) -> list[str]:
-    """The documents of `corpus`: a path (`str` or `Path`, see the module docstring) or strings."""
+def read_corpus(corpus, *, text_column: str | None = None) -> list[str]:
+    """The documents of `corpus`: a path (`str` or `Path`, see the module docstring) or strings;
+    `text_column`: the column of a `.csv` / `.tsv` corpus that holds the text."""
     if isinstance(corpus, (str, os.PathLike)):
-        return load_text_corpus(corpus)
+        return load_text_corpus(corpus, text_column=text_column)
     docs = list(corpus)
     for doc in docs:
         if not isinstance(doc, str):
@@ -139,10 +147,44 @@ def _seeds(seed: int, rerandomize: bool):
     return tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=rerandomize).batch(2)
 
 
+def alias_table(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Walker's alias method (Vose's construction) for drawing ids from the distribution `p`.
+
+    Returns `(accept, alias)`: draw an id `i` uniformly, keep it with probability `accept[i]`,
+    else take `alias[i]`. Exact, and two gathers per draw whatever the vocabulary size (a binary
+    search of the cumulative distribution takes log2(vocabulary) steps).
+    """
+    n = len(p)
+    scaled = np.asarray(p, np.float64) * n / np.sum(p)
+    accept, alias = np.ones(n), np.arange(n)
+    small, large = [i for i in range(n) if scaled[i] < 1.0], [i for i in range(n) if scaled[i] >= 1.0]
+    while small and large:
+        s, g = small.pop(), large.pop()
+        accept[s], alias[s] = scaled[s], g
+        scaled[g] -= 1.0 - scaled[s]
+        (small if scaled[g] < 1.0 else large).append(g)
+    for i in small:  # only rounding leaves these: they stand for a probability of 1/n
+        accept[i] = 1.0
+    return accept, alias
+
+
+def _split_long(docs: tf.RaggedTensor, max_length: int) -> tf.RaggedTensor:
+    """Documents longer than `max_length` words cut into consecutive pieces (windows stop at the cuts)."""
+    lengths = docs.row_lengths().numpy()
+    if lengths.size == 0 or lengths.max() <= max_length:
+        return docs
+    counts = -(-lengths // max_length)  # pieces per document (none for an empty one)
+    pieces = np.full(counts.sum(), max_length, dtype=np.int64)
+    pieces[np.cumsum(counts)[counts > 0] - 1] = lengths[counts > 0] - (counts[counts > 0] - 1) * max_length
+    return tf.RaggedTensor.from_row_lengths(docs.flat_values, pieces)
+
+
 def expected_examples(docs: tf.RaggedTensor, keep: np.ndarray, *, mode: str, window_size: int,
                       dynamic_window: bool) -> float:
     """About how many examples one pass over `docs` gives, after subsampling (keep probabilities)."""
-    kept = np.bincount(docs.value_rowids().numpy(), weights=keep[docs.flat_values.numpy()], minlength=int(docs.nrows()))
+    weights = np.concatenate([[0.0], np.cumsum(keep[docs.flat_values.numpy()])])
+    splits = docs.row_splits.numpy()
+    kept = weights[splits[1:]] - weights[splits[:-1]]  # expected kept words per document
     if mode == "cbow":
         return float(kept[kept >= 2].sum())
     reach = np.arange(1, window_size + 1)  # distance d is used with probability P(reach >= d)
@@ -150,11 +192,18 @@ def expected_examples(docs: tf.RaggedTensor, keep: np.ndarray, *, mode: str, win
     return float(2 * (p_reach * np.maximum(kept[:, None] - reach, 0)).sum())
 
 
+MAX_DOCUMENT_LENGTH = 10_000  # longer documents are cut into pieces of this many words (gensim's limit)
+
+
 def make_dataset(corpus, vocabulary: Vocabulary, *, mode: Literal["skipgram", "cbow"] = "skipgram",
-                 window_size: int = 2, num_ns: int = 4, batch_size: int = 1024, sample: float | None = 1e-3,
-                 dynamic_window: bool = True, shuffle: bool = True, mix_documents: int = 64,
+                 window_size: int = 2, num_ns: int = 4, batch_size: int = 4096, sample: float | None = 1e-3,
+                 dynamic_window: bool = True, shuffle: bool = True, mix_documents: int = 256,
                  seed: int | None = None) -> tf.data.Dataset:
     """word2vec training examples `((words, candidates), labels)`, batched.
+
+    The examples are made in vectorised chunks of `mix_documents` documents (a few hundred
+    thousand examples at a time): subsampling, windows, the chunk's shuffle and the negatives are
+    a handful of tensor operations per chunk, run in parallel with training by `tf.data`.
 
     Args:
       corpus: a path, an iterable of strings, or the ragged ids of `vocabulary.encode(...)`.
@@ -168,12 +217,13 @@ def make_dataset(corpus, vocabulary: Vocabulary, *, mode: Literal["skipgram", "c
       sample: the subsampling threshold t (`None` or 0: keep every word).
       dynamic_window: draw each word's reach uniformly in 1..window_size (word2vec.c); if False
         the reach is always `window_size`.
-      shuffle: for training: documents are shuffled, the examples of `mix_documents` documents
-        shuffled together, every draw is new each epoch, and the stream repeats so that every
-        epoch has the same number of batches, `ceil(expected examples / batch_size)` (about one
-        pass; the exact count varies with subsampling). False (validation, test): one pass,
-        the same examples every time.
-      mix_documents: how many documents' examples are shuffled together into batches.
+      shuffle: for training: documents are shuffled, the examples of each chunk of
+        `mix_documents` documents shuffled together, every draw is new each epoch, and the stream
+        repeats so that every epoch has the same number of full batches,
+        `ceil(expected examples / batch_size)` (about one pass; the exact count varies with
+        subsampling). False (validation, test): one pass in corpus order, the same examples every
+        time.
+      mix_documents: how many documents make one chunk of examples (shuffled together).
       seed: seed of the shuffling and of every random draw (None: drawn from NumPy's global
         generator, which `keras.utils.set_random_seed` seeds).
 
@@ -193,65 +243,81 @@ def make_dataset(corpus, vocabulary: Vocabulary, *, mode: Literal["skipgram", "c
     docs = corpus if isinstance(corpus, tf.RaggedTensor) else vocabulary.encode(corpus)
     if not np.any(docs.row_lengths().numpy() >= 2):
         raise ValueError("No document of the corpus holds two in-vocabulary words: there is nothing to train on.")
+    docs = _split_long(tf.cast(docs, tf.int32), MAX_DOCUMENT_LENGTH)
     keep = vocabulary.keep_probabilities(sample)
     keep_t = tf.constant(keep, tf.float32)
-    cdf = tf.constant(np.cumsum(vocabulary.negative_distribution()), tf.float64)
-    offsets = tf.constant([*range(-window_size, 0), *range(1, window_size + 1)])
+    accept, alias = alias_table(vocabulary.negative_distribution())
+    accept_t, alias_t = tf.constant(accept, tf.float32), tf.constant(alias, tf.int32)
+    offsets = tf.constant([*range(-window_size, 0), *range(1, window_size + 1)])  # CBOW's window columns
     labels = tf.constant([[1.0] + [0.0] * num_ns])
 
-    def examples(ids, seed):  # one document -> (words, true word) rows
-        seed_keep, seed_reach = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-        ids = tf.boolean_mask(ids, tf.random.stateless_uniform(tf.shape(ids), seed_keep) < tf.gather(keep_t, ids))
+    def draw_negatives(shape, seed):  # unigram^0.75 (alias method)
+        seed_id, seed_accept = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+        ids = tf.random.stateless_uniform(shape, seed_id, 0, len(vocabulary), dtype=tf.int32)
+        return tf.where(tf.random.stateless_uniform(shape, seed_accept) < tf.gather(accept_t, ids), ids,
+                        tf.gather(alias_t, ids))
+
+    def with_negatives(positives, seed):  # (n,) true words -> (n, 1 + num_ns) candidates; a clash is redrawn
+        def redraw(i, negatives, at):  # at: positions (row, column) whose negative is the row's true word
+            fresh = draw_negatives(tf.shape(at)[:1], tf.random.experimental.stateless_fold_in(seed, i))
+            clash = tf.equal(fresh, tf.gather(positives, at[:, 0]))
+            return i + 1, tf.tensor_scatter_nd_update(negatives, at, fresh), tf.boolean_mask(at, clash)
+
+        first = draw_negatives(tf.stack([tf.size(positives), num_ns]), seed)
+        at = tf.where(tf.equal(first, positives[:, None]))
+        _, negatives, _ = tf.while_loop(lambda i, neg, at: tf.shape(at)[0] > 0, redraw, (1, first, at))
+        return tf.concat([positives[:, None], negatives], axis=1)
+
+    def examples(chunk, seed, flat, splits):  # a chunk of documents -> its (words, candidates) rows
+        seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 4))
+        part = tf.gather(tf.RaggedTensor.from_row_splits(flat, splits, validate=False), chunk)
+        ids, doc = part.flat_values, part.value_rowids()
+        kept = tf.random.stateless_uniform(tf.shape(ids), seeds[0]) < tf.gather(keep_t, ids)
+        ids, doc = tf.boolean_mask(ids, kept), tf.boolean_mask(doc, kept)
         n = tf.size(ids)
-        reach = (tf.random.stateless_uniform([n], seed_reach, 1, window_size + 1, dtype=tf.int32) if dynamic_window
+        reach = (tf.random.stateless_uniform([n], seeds[1], 1, window_size + 1, dtype=tf.int32) if dynamic_window
                  else tf.fill([n], window_size))
-        pos = tf.range(n)[:, None] + offsets                                    # (n, 2 * window_size)
-        valid = (pos >= 0) & (pos < n) & (tf.abs(offsets) <= reach[:, None])
-        neighbours = tf.where(valid, tf.gather(ids, tf.clip_by_value(pos, 0, tf.maximum(n - 1, 0))), 0)
-        if mode == "cbow":
+        if mode == "cbow":  # each word's window: its neighbours within reach in its own document, else 0
+            pos = tf.range(n)[:, None] + offsets                                # (n, 2 * window_size)
+            at = tf.clip_by_value(pos, 0, tf.maximum(n - 1, 0))
+            valid = (pos >= 0) & (pos < n) & (tf.abs(offsets) <= reach[:, None]) & tf.equal(tf.gather(doc, at),
+                                                                                              doc[:, None])
             rows = tf.reduce_any(valid, axis=1)  # a lone word has no window
-            return tf.boolean_mask(neighbours, rows), tf.boolean_mask(ids, rows)
-        targets = tf.broadcast_to(ids[:, None], tf.shape(pos))
-        return tf.boolean_mask(targets, valid), tf.boolean_mask(neighbours, valid)
+            words = tf.boolean_mask(tf.where(valid, tf.gather(ids, at), 0), rows)
+            positives = tf.boolean_mask(ids, rows)
+        else:  # pairs at distance d: (ids[i], ids[i + d]) and (ids[i + d], ids[i]), each within its target's reach
+            targets, contexts, valid = [], [], []
+            for d in range(1, window_size + 1):
+                same = tf.equal(doc[:-d], doc[d:])
+                targets += [ids[:-d], ids[d:]]
+                contexts += [ids[d:], ids[:-d]]
+                valid += [same & (reach[:-d] >= d), same & (reach[d:] >= d)]
+            valid = tf.concat(valid, 0)
+            words = tf.boolean_mask(tf.concat(targets, 0), valid)
+            positives = tf.boolean_mask(tf.concat(contexts, 0), valid)
+        if shuffle:
+            order = tf.random.experimental.stateless_shuffle(tf.range(tf.size(positives)), seeds[2])
+            words, positives = tf.gather(words, order), tf.gather(positives, order)
+        return words, with_negatives(positives, seeds[3])
 
-    def mix(chunk, seed):  # the rows of several documents, in random order
-        words, positives = chunk[0].values, chunk[1].values
-        order = tf.argsort(tf.random.stateless_uniform(tf.shape(positives), seed))
-        return tf.gather(words, order), tf.gather(positives, order)
-
-    def with_negatives(batch, seed):  # unigram^0.75 draws; a draw equal to the true word is redrawn
-        words, positives = batch
-        size = tf.shape(positives)[0]
-
-        def draw(i):
-            u = tf.random.stateless_uniform([size * num_ns], tf.random.experimental.stateless_fold_in(seed, i),
-                                            dtype=tf.float64)
-            ids = tf.minimum(tf.searchsorted(cdf, u, side="right", out_type=tf.int32), len(vocabulary) - 1)
-            return tf.reshape(ids, [size, num_ns])
-
-        def clash(negatives):
-            return tf.equal(negatives, positives[:, None])
-
-        _, negatives = tf.while_loop(lambda i, neg: tf.reduce_any(clash(neg)),
-                                     lambda i, neg: (i + 1, tf.where(clash(neg), draw(i), neg)), (1, draw(0)))
-        candidates = tf.concat([positives[:, None], negatives], axis=1)
-        return (words, candidates), tf.tile(labels, [size, 1])
+    def with_labels(words, candidates):
+        return (words, candidates), tf.tile(labels, [tf.shape(candidates)[0], 1])
 
     seed = np.random.randint(2**31 - 1) if seed is None else seed  # numpy's global seed (keras.utils.set_random_seed)
-    ds = tf.data.Dataset.from_tensor_slices(docs)
+    nrows = int(docs.nrows())
+    chunks = tf.data.Dataset.range(nrows)
     if shuffle:
-        ds = ds.shuffle(int(docs.nrows()), seed=seed, reshuffle_each_iteration=True).repeat()
-    ds = tf.data.Dataset.zip((ds, _seeds(seed, shuffle))).map(examples, num_parallel_calls=tf.data.AUTOTUNE)
+        chunks = chunks.shuffle(nrows, seed=seed, reshuffle_each_iteration=True).repeat()
+    corpus_ids = tf.data.Dataset.from_tensors((docs.flat_values, docs.row_splits)).repeat()  # passed, not captured
+    chunks = tf.data.Dataset.zip((chunks.batch(mix_documents), _seeds(seed, shuffle), corpus_ids))
+    ds = chunks.map(lambda chunk, seed, ids: examples(chunk, seed, *ids), num_parallel_calls=tf.data.AUTOTUNE)
     if shuffle:
         rows = expected_examples(docs, keep, mode=mode, window_size=window_size, dynamic_window=dynamic_window)
-        ds = tf.data.Dataset.zip((ds.ragged_batch(mix_documents), _seeds(seed + 1, shuffle))).map(mix)
     else:  # one pass, counted exactly (the draws are the same every pass)
         rows = int(ds.reduce(np.int64(0), lambda n, ex: n + tf.shape(ex[1], out_type=tf.int64)[0]))
         if rows == 0:
-            raise ValueError(f"The {int(docs.nrows())} document(s) give no example once frequent words are "
+            raise ValueError(f"The {nrows} document(s) give no example once frequent words are "
                              f"subsampled (sample={sample}); give more documents or a larger `sample`.")
-        ds = ds.ragged_batch(mix_documents).map(lambda words, positives: (words.values, positives.values))
-    ds = tf.data.Dataset.zip((ds.rebatch(batch_size), _seeds(seed + 2, shuffle)))
-    ds = ds.map(with_negatives, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.rebatch(batch_size).map(with_labels, num_parallel_calls=tf.data.AUTOTUNE)
     steps = max(1, int(np.ceil(rows / batch_size)))
     return ds.take(steps).apply(tf.data.experimental.assert_cardinality(steps)).prefetch(tf.data.AUTOTUNE)

@@ -262,12 +262,15 @@ def recipe_data(recipe, model_kwargs: dict, data_dir, seed: int):
     """`kerazoo.train`'s data: IMDB reviews (train + unsup) or a text corpus (`data: {path: ...}`).
 
     `recipe.data` options: `min_count` (5), `sample` (1e-3), `documents` (limit of training
-    documents), `test_documents` (limit of held-out IMDB test reviews), `path` (dataset `text`).
+    documents), `test_documents` (limit of held-out IMDB test reviews), `path` and `text_column`
+    (dataset `text`: a `.txt` file, a folder of `.txt` files or a `.csv` / `.tsv` column, see
+    `kerazoo.data.word2vec.read_corpus`; `kerazoo train word2vec --corpus PATH` sets them).
     The shipped model carries the vocabulary built on the training documents.
     """
     from kerazoo.data import word2vec as w2v
 
-    options = {"min_count": 5, "sample": 1e-3, "documents": None, "test_documents": 2000, "path": None}
+    options = {"min_count": 5, "sample": 1e-3, "documents": None, "test_documents": 2000, "path": None,
+               "text_column": None}
     unknown = set(recipe.data) - set(options)
     if unknown:
         raise ValueError(f"word2vec recipe data: unknown option(s) {sorted(unknown)}. Accepted: {sorted(options)}.")
@@ -279,7 +282,10 @@ def recipe_data(recipe, model_kwargs: dict, data_dir, seed: int):
         splits = load_imdb(data_dir=data_dir, unsup=True)
         docs, test = list(splits["train"][0]) + list(splits["unsup"]), list(splits["test"][0])
     else:
-        docs, test = w2v.read_corpus(options["path"]), None
+        if not options["path"]:
+            raise ValueError("word2vec on dataset 'text' needs the corpus: recipe data `path` (kerazoo train word2vec "
+                             "--corpus PATH: a .txt file, a folder of .txt files, or a .csv/.tsv with --text-column).")
+        docs, test = w2v.read_corpus(options["path"], text_column=options["text_column"]), None
     docs = [docs[i] for i in np.random.default_rng(seed).permutation(len(docs))][:options["documents"]]
     n_val = int(round(len(docs) * recipe.validation_split))
     val, train = docs[:n_val], docs[n_val:]
@@ -288,7 +294,8 @@ def recipe_data(recipe, model_kwargs: dict, data_dir, seed: int):
     vocab = w2v.Vocabulary.build(train, max_size=vocab_size, min_count=options["min_count"])
     if len(vocab) < vocab_size:
         raise ValueError(f"The training corpus has only {len(vocab)} words (padding included) seen min_count="
-                         f"{options['min_count']} times; train with vocab_size={len(vocab)}.")
+                         f"{options['min_count']} times; train with vocab_size={len(vocab)} (--set "
+                         f"vocab_size={len(vocab)}) or on a larger corpus.")
 
     def pipeline(texts, shuffle):
         return w2v.make_dataset(texts, vocab, mode=kwargs.get("mode", "skipgram"),
