@@ -231,13 +231,29 @@ def _ordinal(n: int) -> str:
     return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
+_ORDINAL_WORDS = ("first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth "
+                  "fourteenth fifteenth sixteenth seventeenth eighteenth nineteenth twentieth").split()
+
+
+def _ordinal_word(n: int, rng) -> str:
+    """3 -> "third", 21 -> "twenty-first" (or "twenty first"); other numbers as digits ("0th", "32nd")."""
+    if 1 <= n <= 20:
+        return _ORDINAL_WORDS[n - 1]
+    if n == 30:
+        return "thirtieth"
+    if 21 <= n <= 31:
+        return ("twenty", "thirty")[n // 10 - 2] + "- "[rng.integers(2)] + _ORDINAL_WORDS[n % 10 - 1]
+    return _ordinal(n)
+
+
 @dataclasses.dataclass(frozen=True)
 class DateFormat:
     """One way of writing a date, and how the task reads it.
 
     `template` (also its name in `DATE_FORMATS`) is text with fields: `{d}` 3, `{dd}` 03, `{nth}` 3rd,
-    `{m}` 3, `{mm}` 03, `{month}` March, `{mon}` Mar (also Sept, June, July), `{mon.}` Mar. (Sept.,
-    May), `{yyyy}` 1998, `{yy}` 98, `{isotime}` 12:30:00 (with Z, +02:00 or .250 at random).
+    `{dword}` third (twenty-first), `{m}` 3, `{mm}` 03, `{month}` March, `{mon}` Mar (also Sept,
+    June, July), `{mon.}` Mar. (Sept., May), `{yyyy}` 1998, `{yy}` 98, `{isotime}` 12:30:00 (with
+    Z, +02:00 or .250 at random).
 
     Conventions (one answer per source): a name month is never ambiguous; year-first numeric dates
     are year-month-day; year-last numeric dates are read month first with slashes (US) and day
@@ -281,6 +297,8 @@ class DateFormat:
                 short = _MONTH_ABBREVIATIONS.get(month, (name[:3],))
                 short = short[rng.integers(len(short))]
                 return short if key == "mon" or short == name else short + "."
+            if key == "dword":
+                return _ordinal_word(day, rng)
             values = {"d": str(day), "dd": f"{day:02d}", "nth": _ordinal(day), "m": str(month), "mm": f"{month:02d}",
                       "yyyy": str(year), "yy": f"{year % 100:02d}"}
             return values[key] if key in values else _isotime(rng)
@@ -316,6 +334,10 @@ def _catalogue() -> dict[str, DateFormat]:
             formats += [DateFormat(f"{the}{{nth}} of {mon}{comma} {year}", "dmy")
                         for the in ("", "the ") for comma in ("", ",")]
         formats.append(DateFormat(f"{mon} the {{nth}}, {{yyyy}}", "mdy"))
+    for mon in ("{month}", "{mon}"):  # the third of March 1998, March twenty-first, 1998
+        formats += [DateFormat(f"the {{dword}} of {mon} {{yyyy}}", "dmy"),
+                    DateFormat(f"{{dword}} of {mon}, {{yyyy}}", "dmy"), DateFormat(f"{mon} {{dword}}, {{yyyy}}", "mdy"),
+                    DateFormat(f"{mon} the {{dword}} {{yyyy}}", "mdy")]
     for mon in ("{month}", "{mon}"):
         formats.append(DateFormat(f"{{d}}. {mon} {{yyyy}}", "dmy"))
         for day in ("{d}", "{dd}"):
@@ -342,7 +364,7 @@ def _catalogue() -> dict[str, DateFormat]:
 DATE_FORMATS: dict[str, DateFormat] = _catalogue()
 
 
-_KINDS = {"d": "day", "dd": "day", "nth": "day", "m": "month", "mm": "month", "month": "month", "mon": "month",
+_KINDS = {"d": "day", "dd": "day", "nth": "day", "dword": "day", "m": "month", "mm": "month", "month": "month", "mon": "month",
           "mon.": "month", "yyyy": "year", "yy": "year", "isotime": "time"}
 
 
@@ -534,7 +556,9 @@ def _decorate(text: str, weekday: int | None, rng, *, noise: float = 0.25) -> st
             weekday=_DAYS[weekday], wd=abbreviations[rng.integers(len(abbreviations))]) + text
     if weekday is not None and rng.random() < 0.05:
         time = f"{rng.integers(1, 13)}:{rng.integers(60):02d}"
-        text += [f" {time}", f", {time} pm", f" {time}:{rng.integers(60):02d}", f" at {time} am"][rng.integers(4)]
+        clock = f"{rng.integers(24):02d}:{rng.integers(60):02d}:{rng.integers(60):02d}"
+        text += [f" {time}", f", {time} pm", f" at {time} am", f" {clock}", f" {clock} +0000", f" {clock} GMT",
+                 f", {clock} UTC", f" {clock[:5]}"][rng.integers(8)]
     text = _CASES[rng.choice(len(_CASES), p=[p for p, _ in _CASES])][1](text)
     return _noise(text, rng) if rng.random() < noise else text
 
