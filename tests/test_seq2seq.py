@@ -2,13 +2,14 @@
 the task's generator leaves whole formats out of training and reads every source one way."""
 import datetime
 import random
+import re
 
 import numpy as np
 import pytest
 
 import kerazoo
-from kerazoo.data.dates import (DATE_FORMATS, FORMAT_SPLITS, INVALID_KINDS, STRFTIME_FORMATS, WINDOW, date_datasets,
-                                date_splits, generate_dates, strftime_dates)
+from kerazoo.data.dates import (DATE_FORMATS, FORMAT_SPLITS, INVALID_KINDS, STRFTIME_FORMATS, WINDOW,
+                                date_datasets, date_splits, generate_dates, strftime_dates)
 from kerazoo.models.seq2seq import FLAGS, date_metrics, exact_match, plot_attention
 
 
@@ -49,15 +50,21 @@ def test_generator_is_seeded_and_varied():
     assert generate_dates(50, seed=4) != a
 
 
-def test_held_out_formats_are_never_written_in_training_and_are_made_of_seen_parts():
-    from kerazoo.data.dates import _features
+def _parts(template):
+    """Fields, literal texts between them, and the order of the fields' kinds of a format name."""
+    pieces = re.split(r"\{([a-z]+\.?)\}", template)
+    fields = pieces[1::2]
+    order = "".join(f[0] if f[0] in "dmy" else f for f in fields)
+    return {f"{{{f}}}" for f in fields} | {repr(p) for p in pieces[0::2] if p} | {order}
 
+
+def test_held_out_formats_are_never_written_in_training_and_are_made_of_seen_parts():
     train, val, test = (set(FORMAT_SPLITS[k]) for k in ("train", "val", "test"))
     assert not (train & val or train & test or val & test) and train | val | test == set(DATE_FORMATS)
     assert len(val) >= 20 and len(test) >= 20
-    seen_parts = set().union(*(_features(f) for f in train))
+    seen_parts = set().union(*(_parts(f) for f in train))
     for name in val | test:  # an unseen format is a new combination of fields, separators and orders
-        assert _features(name) <= seen_parts, name
+        assert _parts(name) <= seen_parts, name
     splits = date_splits(3000, 600, 600, seed=1)
     assert {e.format for e in splits["train"] if e.format} <= train
     for split, own in (("val", val), ("test", test)):
@@ -100,13 +107,14 @@ def test_numeric_conventions_window_and_impossible_dates(template, fields, expec
 
 
 def test_non_dates_are_generated_with_an_empty_target_and_held_out_words():
-    from kerazoo.data.dates import _WORD_SPLITS
-
     splits = date_splits(6000, 1000, 1000, seed=0)
     invalid = [e for e in splits["train"] if e.kind != "date"]
     assert abs(len(invalid) / 6000 - 0.2) < 0.01 and all(e.target == "" for e in invalid)
     assert {e.kind for e in invalid} == set(INVALID_KINDS)
-    assert "hello" in _WORD_SPLITS["held_out"] and "hello" not in _WORD_SPLITS["train"]
+    words = lambda split: {w for e in splits[split] if e.kind == "words" for w in e.source.lower().split()}  # noqa
+    held_out = words("test") - words("train")
+    assert len(held_out) >= 20
+    assert not any(w in e.source.lower() for e in splits["train"] for w in ("hello", "world"))  # never trained on
     for e in invalid:
         if e.kind in ("impossible", "out_of_window"):
             assert e.format in FORMAT_SPLITS["train"]

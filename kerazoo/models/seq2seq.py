@@ -29,12 +29,14 @@ from typing import Literal, Sequence
 import keras
 import numpy as np
 
-from kerazoo.data.dates import END, START, ParallelVectorizer, date_vectorizer
+from kerazoo.data.dates import date_splits, date_vectorizer, strftime_dates
+from kerazoo.data.parallel import END, START, ParallelVectorizer, make_dataset
 from kerazoo.models._common import check_choice, check_positive, check_rate
 from kerazoo.registry import register_model
 
-__all__ = ["seq2seq_attention", "Seq2SeqAttention", "Translation", "FLAGS", "plot_attention", "exact_match", "recipe_data",
-           "recipe_metrics", "recipe_plots", "serving_endpoint", "tuning_callbacks", "ExactMatch"]
+__all__ = ["seq2seq_attention", "Seq2SeqAttention", "Translation", "FLAGS", "plot_attention", "exact_match",
+           "date_metrics", "recipe_data", "recipe_metrics", "recipe_plots", "serving_endpoint", "tuning_callbacks",
+           "ExactMatch"]
 
 _CELLS = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
 OUTPUT_CHECKS = ("iso_date", "none")  # what a valid translation is: a calendar date YYYY-MM-DD, or anything
@@ -409,7 +411,6 @@ def recipe_data(recipe, model_kwargs: dict, data_dir, seed: int):
     `recipe.data` options: `n_train` (20000), `n_val` (1000), `n_test` (1000) examples,
     `invalid_fraction` (0.2) of training examples that are no date (target "").
     """
-    from kerazoo.data.dates import date_splits, make_dataset, strftime_dates
     from kerazoo.training.tasks import TaskData
 
     check_choice("dataset", recipe.dataset, ["dates"])
@@ -532,7 +533,8 @@ def serving_endpoint(model: Seq2SeqAttention):
         text_out = tf.strings.reduce_join(tf.gather(vocabulary, kept), axis=1, separator=separator)
         text_out = tf.where(empty, "", text_out)
         if check == "iso_date":
-            flag = tf.where(tf.equal(text_out, ""), "not_a_date", tf.where(_is_iso_date(text_out), "", "invalid_output"))
+            flag = tf.where(_is_iso_date(text_out), "", "invalid_output")
+            flag = tf.where(tf.equal(text_out, ""), "not_a_date", flag)
         else:
             flag = tf.fill([batch], "")
         flag = tf.where(empty, "empty", flag)
@@ -556,7 +558,8 @@ def _is_iso_date(text):
     year, month, day = (tf.strings.to_number(tf.strings.substr(safe, i, n), tf.int32) for i, n in ((0, 4), (5, 2),
                                                                                                    (8, 2)))
     leap = (tf.equal(year % 4, 0) & tf.not_equal(year % 100, 0)) | tf.equal(year % 400, 0)
-    lengths = tf.gather(tf.constant([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]), tf.clip_by_value(month - 1, 0, 11))
+    lengths = tf.constant([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+    lengths = tf.gather(lengths, tf.clip_by_value(month - 1, 0, 11))
     lengths += tf.cast(tf.equal(month, 2) & leap, tf.int32)
     return form & (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= lengths)
 
