@@ -48,6 +48,8 @@ def test_generator_is_seeded_and_varied():
     assert a == b and len({s for s, _ in a}) == 50
     assert all(len(t) == 10 and t[4] == t[7] == "-" for _, t in a)
     assert generate_dates(50, seed=4) != a
+    plain = generate_dates(20, seed=3, formats=["{d} {month} {yyyy}"], decorate=False)
+    assert all(re.fullmatch(r"\d{1,2} [A-Z][a-z]+ \d{4}", s) for s, _ in plain)
 
 
 def _parts(template):

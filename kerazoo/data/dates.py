@@ -414,12 +414,13 @@ class DateExample(NamedTuple):
     unseen: bool        # written in a format the training split never uses
 
 
-def _render_date(fmt: DateFormat, day: datetime.date, rng) -> tuple[str, str]:
-    """`(source, target)` of a calendar day in `fmt`, decorated."""
+def _render_date(fmt: DateFormat, day: datetime.date, rng, decorate: bool = True) -> tuple[str, str]:
+    """`(source, target)` of a calendar day in `fmt`, decorated (or as the template writes it)."""
     if fmt.swapped and day.day <= 12:  # only days 13-31 are read in the swapped order
         raise ValueError(f"{fmt.template!r} writes day and month against the separator's convention: days 13-31 only")
     target = fmt.read(day.year, day.month, day.day)
-    source = _decorate(fmt.render(day.year, day.month, day.day, rng), day.weekday(), rng)
+    source = fmt.render(day.year, day.month, day.day, rng)
+    source = _decorate(source, day.weekday(), rng) if decorate else source
     return source, target.isoformat() if target else ""
 
 
@@ -429,7 +430,7 @@ def _calendar(years: tuple[int, int]) -> list[datetime.date]:
 
 
 def _sample_dates(n: int, formats: Sequence[str], days: Sequence[datetime.date], rng,
-                  unseen: bool) -> list[DateExample]:
+                  unseen: bool, decorate: bool = True) -> list[DateExample]:
     """`n` real dates: uniform over `formats`, days uniform over `days` but one in six among the
     28th-31st (month ends and 29 February are where calendars are learnt)."""
     month_ends = [d for d in days if d.day >= 28]
@@ -439,7 +440,7 @@ def _sample_dates(n: int, formats: Sequence[str], days: Sequence[datetime.date],
         fmt = DATE_FORMATS[formats[rng.integers(len(formats))]]
         pool = late if fmt.swapped else month_ends if rng.random() < 1 / 6 and month_ends else days
         day = pool[rng.integers(len(pool))]
-        source, target = _render_date(fmt, day, rng)
+        source, target = _render_date(fmt, day, rng, decorate)
         out.append(DateExample(source, target, "date", fmt.template, unseen))
     return out
 
@@ -459,17 +460,24 @@ def _sample_invalid(n: int, formats: Sequence[str], unseen_formats: Sequence[str
 
 def generate_dates(n: int, *, seed: int = 0, formats: Sequence[str] | None = None,
                    years: tuple[int, int] = WINDOW, days: Sequence[datetime.date] | None = None,
-                   return_formats: bool = False) -> list[tuple]:
+                   return_formats: bool = False, decorate: bool = True) -> list[tuple]:
     """`n` `(human date, ISO date)` pairs of real dates, deterministic for a seed.
 
     Args:
       n: number of pairs.
       seed: random seed (same seed, same pairs).
-      formats: names from `DATE_FORMATS` to draw uniformly (default all), each decorated (see `date_splits`).
+      formats: names from `DATE_FORMATS` to draw uniformly (default all), e.g. `FORMAT_SPLITS["test"]`
+        (formats the shipped model never saw in training).
       years: first and last year to draw from, inside `WINDOW`.
       days: draw from these dates instead of the whole window (how `date_splits` keeps held-out
         days unseen).
       return_formats: give `(source, target, format name)` triples.
+      decorate: add case changes, weekdays, times, stray whitespace and punctuation as
+        `date_splits` does (False: the format's template exactly).
+
+    Example:
+      >>> generate_dates(1, formats=["{mon.} {nth}, '{yy}"], decorate=False, seed=3)
+      [("Dec. 30th, '67", '1967-12-30')]
     """
     formats = list(DATE_FORMATS) if formats is None else list(formats)
     unknown = [f for f in formats if f not in DATE_FORMATS]
@@ -479,7 +487,8 @@ def generate_dates(n: int, *, seed: int = 0, formats: Sequence[str] | None = Non
     if not (len(years) == 2 and WINDOW[0] <= years[0] <= years[1] <= WINDOW[1]):
         raise ValueError(f"`years` should be (first, last) inside the task's window {WINDOW}. "
                          f"Received: years={years!r}")
-    examples = _sample_dates(n, formats, days or _calendar(tuple(years)), np.random.default_rng(seed), False)
+    examples = _sample_dates(n, formats, days or _calendar(tuple(years)), np.random.default_rng(seed), False,
+                             decorate)
     return [(e.source, e.target) + ((e.format,) if return_formats else ()) for e in examples]
 
 
