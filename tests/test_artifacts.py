@@ -46,10 +46,12 @@ def _served_and_expected(arch, model, served):
     """`(what the SavedModel serves, what the .keras model gives)` on raw inputs of the artifact's kind."""
     import tensorflow as tf
 
-    if arch == "seq2seq_attention":  # strings in, decoded strings out
-        texts = ["3rd of March 1998", "Tue 03/03/98", "december 25, 2021", "1 jan 2000"]
-        out = served(tf.constant(texts))["translation"].numpy()
-        return np.array([t.decode() for t in out]), np.array([t.text for t in model.translate(texts)])
+    if arch == "seq2seq_attention":  # strings in, decoded strings and their flags out
+        texts = ["3rd of March 1998", "Tue 03/03/98", "december 25, 2021", "1 jan 2000", "hello world",
+                 "30 February 2001", ""]
+        out = served(tf.constant(texts))
+        served_text = [f"{t.decode()}|{f.decode()}" for t, f in zip(out["translation"].numpy(), out["flag"].numpy())]
+        return np.array(served_text), np.array([f"{t.text}|{t.flag or ''}" for t in model.translate(texts)])
     if arch == "dcgan":  # latent vectors in, images out
         z = model.latent(4, seed=0)
         return served(tf.constant(z))["images"].numpy(), model.predict(z, verbose=0)
@@ -110,6 +112,41 @@ def test_perturbed_accuracy_on_the_card_is_real(name, shared_data):
     sample = perturbed_accuracy(kerazoo.get(name), (x, y), limit=n)
     assert abs(sample - p) <= 4 * np.sqrt(p * (1 - p) / n) + 1e-3, (sample, p)
     assert p < card["metrics"]["test_accuracy"], "perturbed digits are harder than the clean ones"
+
+
+def _binomial_slack(p: float, n: int) -> float:
+    """How far a rate measured on `n` examples may honestly sit from `p`: 3 standard errors (at least 2 examples)."""
+    return 3 * np.sqrt(max(p * (1 - p), 1 / n) / n) + 2 / n
+
+
+def test_dates_card_figures_hold_on_a_sample():
+    """The card's seen/unseen exact match and flag figures, recomputed (greedy) on the first 800
+    test examples of its own recipe and seed, agree within sampling error."""
+    from kerazoo.data.dates import date_splits
+    from kerazoo.models.seq2seq import date_metrics
+
+    card, _ = _card("seq2seq_attention.dates")
+    data = card["recipe"]["data"]
+    test = date_splits(1, data["n_val"], data["n_test"], seed=card["seed"],
+                       invalid_fraction=data["invalid_fraction"])["test"][:800]
+    kinds = {"exact_match_seen": lambda e: e.kind == "date" and not e.unseen,
+             "exact_match_unseen": lambda e: e.kind == "date" and e.unseen, "flag_recall": lambda e: e.kind != "date",
+             "false_flag_rate_unseen": lambda e: e.kind == "date" and e.unseen}
+    sample = date_metrics(kerazoo.get("seq2seq_attention.dates"), test, beam_width=None)
+    for key, member in kinds.items():
+        claimed, n = card["metrics"][f"test_{key}"], sum(map(member, test))
+        assert abs(sample[key] - claimed) <= _binomial_slack(claimed, n), (key, sample[key], claimed, n)
+    assert card["metrics"]["test_exact_match_unseen"] >= 0.995  # issue 14's goal, on formats never seen
+
+
+def test_dates_artifact_flags_what_is_no_date():
+    model = kerazoo.get("seq2seq_attention.dates")
+    outs = model.translate(["hello world", "30 February 2001", "", "Sept. 3rd, '98", "the 1st of jan 2000"])
+    assert [t.valid for t in outs] == [False, False, False, True, True]
+    assert [t.flag for t in outs[:3]] in (["not_a_date", "not_a_date", "empty"],
+                                         ["not_a_date", "invalid_output", "empty"])
+    assert [t.text for t in outs[3:]] == ["1998-09-03", "2000-01-01"]
+    assert outs[3].date.isoformat() == "1998-09-03" and outs[3].confidence > 0.5
 
 
 def test_tampered_artifact_is_refused(tmp_path, monkeypatch):

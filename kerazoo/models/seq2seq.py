@@ -21,33 +21,72 @@ Reference:
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import re
 from pathlib import Path
 from typing import Literal, Sequence
 
 import keras
 import numpy as np
 
-from kerazoo.data.dates import END, START, ParallelVectorizer, date_vectorizer
-from kerazoo.family import ExportCore, FamilyHooks, TaskData
+from kerazoo.data.dates import date_splits, date_vectorizer, strftime_dates
+from kerazoo.data.parallel import END, START, ParallelVectorizer, make_dataset
+from kerazoo.family import FamilyHooks, TaskData
 from kerazoo.models._common import check_choice, check_positive, check_rate
+from kerazoo.models.seq2seq_serving import export_core, serving_endpoint
 from kerazoo.registry import register_model
 
-__all__ = ["seq2seq_attention", "Seq2SeqAttention", "Translation", "plot_attention", "exact_match", "recipe_data",
-           "recipe_metrics", "recipe_plots", "serving_endpoint", "metric_callbacks", "ExactMatch"]
+__all__ = ["seq2seq_attention", "Seq2SeqAttention", "Translation", "FLAGS", "plot_attention", "exact_match",
+           "date_metrics", "recipe_data", "recipe_metrics", "recipe_plots", "serving_endpoint", "metric_callbacks",
+           "ExactMatch"]
 
 _CELLS = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
+OUTPUT_CHECKS = ("iso_date", "none")  # what a valid translation is: a calendar date YYYY-MM-DD, or anything
+
+
+FLAGS = ("empty", "not_a_date", "invalid_output")  # why a translation is no answer (Translation.flag)
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 @dataclasses.dataclass
 class Translation:
-    """One decoded sequence: its tokens, the attention each output token paid to the source."""
+    """One decoded sequence: its tokens, the attention each output token paid to the source, how
+    sure the model is, and whether the output is an answer (`valid`) or flagged (`flag`).
+
+    `flag` is None for an answer, else one of `FLAGS`: `"empty"` (the input is empty or
+    whitespace: nothing was decoded, `text` is ""), `"not_a_date"` (the model answered that the
+    input is no date: `text` is "", the date task's answer to non-dates and impossible dates),
+    `"invalid_output"` (the output is not what the model's `output_check` accepts, e.g. the
+    impossible `2001-02-30`; `text` keeps it).
+    """
 
     source: str
     text: str
     source_tokens: list[str]
     tokens: list[str]
     attention: np.ndarray  # (len(tokens), len(source_tokens)), rows sum to 1
-    log_prob: float        # of the tokens and the final [END]
+    log_prob: float        # of the tokens and the final [END] (0.0 for an empty input)
+    valid: bool = True     # the output is an answer: `flag` is None
+    flag: str | None = None
+
+    @property
+    def confidence(self) -> float:
+        """`exp(log_prob)`: the probability the model gives this whole output."""
+        return float(np.exp(self.log_prob))
+
+    @property
+    def date(self) -> datetime.date | None:
+        """The output as a `datetime.date` when it is a calendar date `YYYY-MM-DD`, else None."""
+        return _iso_date(self.text)
+
+
+def _iso_date(text: str) -> datetime.date | None:
+    if not _ISO_DATE.fullmatch(text):
+        return None
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 @keras.saving.register_keras_serializable(package="kerazoo")
@@ -55,8 +94,9 @@ class Seq2SeqAttention(keras.Model):
     """The teacher-forcing model; arguments as in `seq2seq_attention` (the registered builder)."""
 
     def __init__(self, *, vectorizer=None, embedding_dim=32, units=64, cell="gru", attention="luong",
-                 attention_units=None, bidirectional=True, dropout=0.0, **kwargs):
+                 attention_units=None, bidirectional=True, dropout=0.0, output_check=None, **kwargs):
         check_choice("cell", cell, list(_CELLS))
+        check_choice("output_check", output_check, [None, *OUTPUT_CHECKS])
         check_choice("attention", attention, ["bahdanau", "luong"])
         check_positive(embedding_dim=embedding_dim, units=units, **({} if attention_units is None else
                                                                     {"attention_units": attention_units}))
@@ -105,11 +145,13 @@ class Seq2SeqAttention(keras.Model):
         self.vectorizer = vec
         self.embedding_dim, self.units, self.cell, self.attention = embedding_dim, units, cell, attention
         self.attention_units, self.bidirectional, self.dropout = attention_units, bidirectional, dropout
+        self.output_check = output_check or ("iso_date" if vectorizer is None else "none")
 
     def get_config(self):
         return {"vectorizer": self.vectorizer.get_config(), "embedding_dim": self.embedding_dim, "units": self.units,
                 "cell": self.cell, "attention": self.attention, "attention_units": self.attention_units,
-                "bidirectional": self.bidirectional, "dropout": self.dropout, "name": self.name,
+                "bidirectional": self.bidirectional, "dropout": self.dropout, "output_check": self.output_check,
+                "name": self.name,
                 "trainable": self.trainable}
 
     @classmethod
@@ -143,30 +185,64 @@ class Seq2SeqAttention(keras.Model):
 
         Beam search ranks by the summed log-probability (no length penalty); a finished beam keeps
         its score. `max_length` defaults to the vectorizer's `max_target_length` + 1 (else 50).
-        Returns one `Translation` for a string, a list for a sequence of strings.
+        Every input is decoded on its own (padding is masked): it translates the same alone and in
+        any batch. An empty or whitespace-only input is not decoded: its translation is "" with
+        `flag="empty"`. Returns one `Translation` for a string, a list for a sequence of strings
+        (an empty list for an empty one).
+
+        Example:
+          >>> t = model.translate("Sept. 3rd, '98")
+          >>> t.text, t.valid, t.flag, round(t.confidence, 3)
+          ('1998-09-03', True, None, 0.999)
+          >>> model.translate("hello world").flag
+          'not_a_date'
         """
-        single = isinstance(texts, str)
+        single = isinstance(texts, (str, bytes))
         texts = [texts] if single else list(texts)
+        bad = [type(t).__name__ for t in texts if not isinstance(t, (str, bytes))]
+        if bad:
+            raise TypeError(f"translate takes a string or a sequence of strings. Received items of type {bad[:3]}")
+        texts = [t.decode("utf-8") if isinstance(t, bytes) else t for t in texts]
         if beam_width is not None:
             check_positive(beam_width=beam_width)
         max_length = max_length or (self.vectorizer.max_target_length or 49) + 1
         check_positive(max_length=max_length, batch_size=batch_size)
-        encoder, step = self.inference_models()
-        vocab, results = self.vectorizer.target_vocabulary, []
-        for start in range(0, len(texts), batch_size):
-            chunk = texts[start:start + batch_size]
+        results: list[Translation | None] = [None] * len(texts)
+        todo = []
+        for i, text in enumerate(texts):
+            if text.strip():
+                todo.append(i)
+            else:
+                source_tokens = [t.decode() for t in self.vectorizer.tokenize([text])[0].numpy()]
+                results[i] = Translation(text, "", source_tokens, [], np.zeros((0, len(source_tokens))), 0.0,
+                                         valid=False, flag="empty")
+        encoder, step = self.inference_models() if todo else (None, None)
+        vocab = self.vectorizer.target_vocabulary
+        for start in range(0, len(todo), batch_size):
+            chunk = [texts[i] for i in todo[start:start + batch_size]]
             ids = self.vectorizer.encode_source(chunk).numpy()
             mask = ids != 0
             encoder_outputs, *states = (np.asarray(t) for t in encoder(ids, training=False))
             tokens, attention, log_prob = _search(step, encoder_outputs, mask, states, beam_width or 1,
                                                   max_length, greedy=beam_width is None)
             source_tokens = self.vectorizer.tokenize(chunk)[:, :ids.shape[1]].to_list()
-            for i, text in enumerate(chunk):
-                n = int(np.argmax(tokens[i] == END)) if (tokens[i] == END).any() else len(tokens[i])
-                out = [vocab[t] for t in tokens[i, :n]]
-                results.append(Translation(text, self.vectorizer.join(out), [t.decode() for t in source_tokens[i]],
-                                           out, attention[i, :n, :mask[i].sum()], float(log_prob[i])))
+            for row, (i, text) in enumerate(zip(todo[start:start + batch_size], chunk)):
+                n = int(np.argmax(tokens[row] == END)) if (tokens[row] == END).any() else len(tokens[row])
+                out = [vocab[t] for t in tokens[row, :n]]
+                text_out = self.vectorizer.join(out)
+                flag = self._flag(text_out)
+                results[i] = Translation(text, text_out, [t.decode() for t in source_tokens[row]], out,
+                                         attention[row, :n, :mask[row].sum()], float(log_prob[row]),
+                                         valid=flag is None, flag=flag)
         return results[0] if single else results
+
+    def _flag(self, text: str) -> str | None:
+        """None when `text` (a decoded non-empty input) is an answer, else why not (`FLAGS`)."""
+        if self.output_check == "none":
+            return None
+        if not text:
+            return "not_a_date"
+        return None if _iso_date(text) else "invalid_output"
 
 
 def _encode(layers, source):
@@ -250,11 +326,14 @@ def plot_attention(translation: Translation, path, title: str | None = None) -> 
 
 
 def exact_match(model: Seq2SeqAttention, pairs: Sequence[tuple[str, str]], *, beam_width: int | None = None) -> float:
-    """Fraction of `(source, target)` pairs translated exactly (after the vectorizer's lower-casing)."""
-    outputs = model.translate([s for s, _ in pairs], beam_width=beam_width)
+    """Fraction of `(source, target, ...)` pairs translated exactly (after the vectorizer's lower-casing)."""
+    return float(np.mean(_matches(model.translate([p[0] for p in pairs], beam_width=beam_width), pairs, model)))
+
+
+def _matches(translations: Sequence[Translation], pairs, model) -> np.ndarray:
     vec = model.vectorizer
-    expected = [vec.join([t.decode() for t in tokens]) for tokens in vec.tokenize([t for _, t in pairs]).to_list()]
-    return float(np.mean([o.text == e for o, e in zip(outputs, expected)]))
+    expected = [vec.join([t.decode() for t in tokens]) for tokens in vec.tokenize([p[1] for p in pairs]).to_list()]
+    return np.array([t.text == e for t, e in zip(translations, expected)], bool)
 
 
 @register_model
@@ -268,6 +347,7 @@ def seq2seq_attention(
     attention_units: int | None = None,                     # Bahdanau's projection width (None: decoder width)
     bidirectional: bool = True,
     dropout: float = 0.0,
+    output_check: Literal["iso_date", "none"] | None = None,  # what translate accepts (None: iso_date for dates)
     name: str = "seq2seq_attention",
 ) -> keras.Model:
     """Recurrent encoder-decoder with attention, trained with teacher forcing.
@@ -284,6 +364,10 @@ def seq2seq_attention(
       attention_units: width of Bahdanau's query/key projections (default: the decoder width).
       bidirectional: bidirectional encoder (its final states concatenated start the decoder).
       dropout: input dropout of both RNNs and dropout before `predictions`.
+      output_check: what `translate` (and the SavedModel) accept as an answer: `"iso_date"` (a
+        calendar date `YYYY-MM-DD`; an empty output means "not a date", anything else is
+        flagged `invalid_output`) or `"none"`. Default: `"iso_date"` for the date task's
+        vocabularies (`vectorizer=None`), else `"none"`.
       name: model name.
 
     Returns:
@@ -304,82 +388,89 @@ def seq2seq_attention(
     """
     return Seq2SeqAttention(vectorizer=vectorizer, embedding_dim=embedding_dim, units=units, cell=cell,
                             attention=attention, attention_units=attention_units, bidirectional=bidirectional,
-                            dropout=dropout, name=name)
+                            dropout=dropout, output_check=output_check, name=name)
 
 
 def recipe_data(recipe, model_kwargs: dict, data_dir, seed: int):
-    """`kerazoo.train`'s data: generated dates (`dataset: dates`, held-out test days unseen).
+    """`kerazoo train`'s data: the generated date task (`dataset: dates`), leaving out calendar days,
+    whole formats and non-date words (`kerazoo.data.dates.date_splits`).
 
-    `recipe.data` options: `n_train` (20000), `n_val` (1000), `n_test` (1000) pairs.
+    `recipe.data` options: `n_train` (20000), `n_val` (1000), `n_test` (1000) examples,
+    `invalid_fraction` (0.2) of training examples that are no date (target "").
     """
-    from kerazoo.data.dates import date_splits, make_dataset
 
     check_choice("dataset", recipe.dataset, ["dates"])
-    options = {"n_train": 20000, "n_val": 1000, "n_test": 1000}
+    options = {"n_train": 20000, "n_val": 1000, "n_test": 1000, "invalid_fraction": 0.2}
     unknown = set(recipe.data) - set(options)
     if unknown:
         raise ValueError(f"seq2seq recipe data: unknown option(s) {sorted(unknown)}. Accepted: {sorted(options)}.")
-    pairs = date_splits(**{**options, **recipe.data}, seed=seed)
+    options.update(recipe.data)
+    pairs = date_splits(**options, seed=seed)
     vec = ParallelVectorizer.from_config(model_kwargs["vectorizer"]) if model_kwargs.get("vectorizer") else None
     vec = vec or date_vectorizer()
     sets = {k: make_dataset(p, vec, batch_size=recipe.batch_size, shuffle=k == "train", seed=seed) if p else None
             for k, p in pairs.items()}
-    return TaskData(sets["train"], sets["val"], sets["test"], extra={"pairs": pairs})
+    probe = strftime_dates(options["n_test"], seed=seed)
+    return TaskData(sets["train"], sets["val"], sets["test"], extra={"pairs": pairs, "strftime": probe})
+
+
+def date_metrics(model: Seq2SeqAttention, examples, *, beam_width: int | None = 3, strftime=()) -> dict[str, float]:
+    """How a date model does on held-out `DateExample`s (`kerazoo.data.dates.date_splits`).
+
+    - `exact_match_seen` / `exact_match_unseen`: real dates in training formats (on unseen days) /
+      in formats training never used, greedy; `..._beam<k>` with a beam of `beam_width`.
+    - `flag_precision`, `flag_recall`: of `Translation.valid == False` as a detector of inputs
+      that are no date (non-dates, impossible and out-of-window dates; greedy);
+      `flag_recall_impossible` / `..._out_of_window` / `..._non_date` per kind;
+      `flag_recall_by_model`: flagged by the model's own "not a date" answer alone (without the
+      calendar check of its output).
+    - `false_flag_rate_seen` / `..._unseen`: real dates flagged.
+    - `silent_error_rate_unseen`: real dates in unseen formats answered with a wrong date, unflagged.
+    - `exact_match_strftime`: real dates written by Python's `strftime` in `STRFTIME_FORMATS`.
+    """
+    examples = list(examples)
+    greedy = model.translate([e.source for e in examples])
+    right = _matches(greedy, examples, model)
+    flagged = np.array([not t.valid for t in greedy])
+    by_model = np.array([t.flag in ("not_a_date", "empty") for t in greedy])
+    kind = np.array([e.kind for e in examples])
+    unseen = np.array([e.unseen for e in examples])
+    date = kind == "date"
+    invalid = ~date
+    mean = lambda x: float(np.mean(x)) if np.size(x) else float("nan")  # noqa: E731
+    metrics = {"exact_match_seen": mean(right[date & ~unseen]), "exact_match_unseen": mean(right[date & unseen])}
+    if beam_width:
+        beam = _matches(model.translate([e.source for e in examples], beam_width=beam_width), examples, model)
+        metrics.update({f"exact_match_seen_beam{beam_width}": mean(beam[date & ~unseen]),
+                        f"exact_match_unseen_beam{beam_width}": mean(beam[date & unseen])})
+    metrics.update({
+        "flag_precision": mean(invalid[flagged]), "flag_recall": mean(flagged[invalid]),
+        "flag_recall_by_model": mean(by_model[invalid]),
+        "flag_recall_impossible": mean(flagged[kind == "impossible"]),
+        "flag_recall_out_of_window": mean(flagged[kind == "out_of_window"]),
+        "flag_recall_non_date": mean(flagged[invalid & (kind != "impossible") & (kind != "out_of_window")]),
+        "false_flag_rate_seen": mean(flagged[date & ~unseen]), "false_flag_rate_unseen": mean(flagged[date & unseen]),
+        "silent_error_rate_unseen": mean((~right & ~flagged)[date & unseen])})
+    if strftime:
+        metrics["exact_match_strftime"] = exact_match(model, strftime)
+    return metrics
 
 
 def recipe_metrics(model: Seq2SeqAttention, data) -> dict[str, float]:
-    """Held-out exact match of whole translations, greedy and with a beam of 3 (`kerazoo train`/`evaluate`)."""
-    pairs = data.extra["pairs"]["test"]
-    return {"exact_match": exact_match(model, pairs), "exact_match_beam3": exact_match(model, pairs, beam_width=3)}
+    """`date_metrics` on the test split (`kerazoo train`/`evaluate`): exact match on seen and unseen
+    formats (greedy and beam 3), the "not a date" flag's precision and recall, the strftime probe."""
+    return date_metrics(model, data.extra["pairs"]["test"], strftime=data.extra.get("strftime", ()))
 
 
 def recipe_plots(model: Seq2SeqAttention, data, out: Path, n: int = 4) -> list[Path]:
-    """Attention heat maps of the first `n` held-out sources (`attention_<i>.png`)."""
-    translations = model.translate([source for source, _ in data.extra["pairs"]["test"][:n]])
+    """Attention heat maps of held-out sources (`attention_<i>.png`): dates in unseen and in seen
+    formats, and a non-date."""
+    test = data.extra["pairs"]["test"]
+    picks = ([e for e in test if e.kind == "date" and e.unseen][:n - 2] + [e for e in test if e.kind == "date"
+                                                                           and not e.unseen][:1]
+             + [e for e in test if e.kind != "date"][:1])
+    translations = model.translate([e.source for e in picks])
     return [plot_attention(t, Path(out) / f"attention_{i}.png") for i, t in enumerate(translations)]
-
-
-def serving_endpoint(model: Seq2SeqAttention):
-    """The SavedModel's `serving_default`: raw source strings -> greedy translations and attention.
-
-    Greedy decoding runs inside the graph (a `tf.while_loop` over the one-step decoder), so TF
-    Serving or `tf.saved_model.load` translate strings with no Python code of kerazoo's. Returns
-    `{"translation": (batch,) strings, "attention": (batch, max_length, source_length) floats}`
-    (attention rows after a translation's end are zeros).
-    """
-    import tensorflow as tf
-
-    encoder, step = model.inference_models()
-    vec = model.vectorizer
-    vec.encode_source(["0"])  # builds the lookup layers, which the SavedModel tracks
-    max_length = (vec.max_target_length or 49) + 1
-    vocabulary = tf.constant(vec.target_vocabulary)
-    separator = "" if vec.level == "char" else " "
-
-    def translate(text):
-        ids = vec.encode_source(text)
-        mask = tf.not_equal(ids, 0)
-        encoder_outputs, *states = encoder(ids, training=False)
-        encoder_outputs = tf.identity(encoder_outputs)  # without the Keras mask it carries: `mask` goes in explicitly
-        batch = tf.shape(ids)[0]
-        token, done = tf.fill([batch, 1], START), tf.zeros([batch], tf.bool)
-        tokens = tf.TensorArray(tf.int32, size=max_length)
-        attention = tf.TensorArray(tf.float32, size=max_length)
-        for t in tf.range(max_length):
-            probs, weights, *states = step([token, encoder_outputs, mask, *states], training=False)
-            choice = tf.where(done, END, tf.argmax(probs[:, 0], -1, output_type=tf.int32))
-            tokens = tokens.write(t, choice)
-            attention = attention.write(t, tf.where(done[:, None], 0.0, weights[:, 0]))
-            done = done | tf.equal(choice, END)
-            token = choice[:, None]
-        ids_out = tf.transpose(tokens.stack())
-        kept = tf.ragged.boolean_mask(ids_out, tf.equal(tf.cumsum(tf.cast(tf.equal(ids_out, END), tf.int32), 1), 0))
-        text_out = tf.strings.reduce_join(tf.gather(vocabulary, kept), axis=1, separator=separator)
-        return {"translation": text_out, "attention": tf.transpose(attention.stack(), [1, 0, 2])}
-
-    endpoint = tf.function(translate, input_signature=[tf.TensorSpec((None,), tf.string, name="text")])
-    return {"fn": endpoint, "track": [model, vec._lookups["source"]],
-            "input": "raw source strings; returns greedy translations and attention weights"}
 
 
 class ExactMatch(keras.callbacks.Callback):
@@ -412,16 +503,6 @@ def example_batch(model, n: int, seed: int):
     target_out = np.concatenate([target, np.zeros((n, 1), int)], 1)
     target_out[np.arange(n), (target != 0).sum(1)] = END
     return [ids(len(model.vectorizer.source_vocabulary), 9).astype("int32"), target_in.astype("int32")], target_out
-
-
-def export_core(model: Seq2SeqAttention) -> ExportCore:
-    """No LiteRT/ONNX files yet, and why (the card and the README's deployment table say so)."""
-    why = ("not exported yet: the SavedModel translates strings to strings (its character vectorizer and the "
-           "output join are string ops neither LiteRT nor ONNX holds) by a greedy tf.while_loop over Keras GRU "
-           "steps writing TensorArrays, which LiteRT's builtin ops cannot hold at a dynamic batch size; an "
-           "id-level core (tokenizer and detokenizer as data, the decoder as one loop, as for the IMDB "
-           "networks) is not written")
-    return ExportCore(None, "raw source strings", unsupported={f: why for f in ("litert", "litert_int8", "onnx")})
 
 
 HOOKS = FamilyHooks(recipe_data=recipe_data, recipe_metrics=recipe_metrics, recipe_plots=recipe_plots,
