@@ -7,7 +7,9 @@ Paths: `model.predict` and `model(x)` (eager) of the `.keras` model, the SavedMo
 the LiteRT float and int8 files (ai-edge-litert's interpreter) and the ONNX file (ONNX Runtime),
 each with every core of the machine. Per path: batch-1 latency (median and p99 over `--calls` calls,
 each on the next held-out input, after 10 warm-up calls), batch-64 throughput (samples/s over
-`--calls // 10` batches of 64 distinct inputs) and the size of its file(s).
+`--calls // 10` batches of 64 distinct inputs) and the size of its file(s). Ratios are against
+`model(x)`, the direct call of the same Keras model on the same inputs (not `model.predict`, whose
+per-call set-up dominates small batches).
 
 What every path gets, per artifact:
 - image artifacts (lenet5.mnist, autoencoder.mnist, dbn.mnist): the same uint8 pixel arrays (MNIST
@@ -130,6 +132,15 @@ def _measure(call, prepare, raw, calls: int) -> dict:
             "batch64_samples_per_s": round(64 * len(batches) / seconds, 1)}
 
 
+def _ratios(rows: dict) -> None:
+    """Each path against `model(x)`, the direct call of the same Keras model on the same inputs: batch-1
+    median latency of `model(x)` / the path's, batch-64 samples/s of the path / `model(x)`'s (> 1: faster)."""
+    base = rows["model(x)"]
+    for r in rows.values():
+        r["batch1_vs_model_call"] = round(base["batch1_median_ms"] / r["batch1_median_ms"], 1)
+        r["batch64_vs_model_call"] = round(r["batch64_samples_per_s"] / base["batch64_samples_per_s"], 1)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--artifacts", nargs="+", default=DEFAULT)
@@ -156,13 +167,16 @@ def main(argv=None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             for path, (call, prepare, got, file, size) in _paths(name, artifact.folder, card, Path(tmp)).items():
                 rows[path] = {**_measure(call, prepare, raw, calls), "input": got, "file": file, "bytes": size}
+        _ratios(rows)
         result["artifacts"][name] = rows
         print(f"\n{name} (every path gets: {next(iter(rows.values()))['input']})")
-        print(f"| path | batch 1 median | batch 1 p99 | batch 64 samples/s | file | bytes |\n|---|---|---|---|---|---|")
+        print("| path | batch 1 median (x `model(x)`) | batch 1 p99 | batch 64 samples/s (x `model(x)`) | file | bytes |"
+              "\n|---|---|---|---|---|---|")
         for path, r in rows.items():
             size = f"{r['bytes']:,}" if r["bytes"] else ""
-            print(f"| {path} | {r['batch1_median_ms']:.2f} ms | {r['batch1_p99_ms']:.2f} ms | "
-                  f"{r['batch64_samples_per_s']:,.0f} | {r['file'] or '(written for this run)'} | {size} |")
+            print(f"| {path} | {r['batch1_median_ms']:.2f} ms ({r['batch1_vs_model_call']:.1f}x) | "
+                  f"{r['batch1_p99_ms']:.2f} ms | {r['batch64_samples_per_s']:,.0f} ({r['batch64_vs_model_call']:.1f}x) | "
+                  f"{r['file'] or '(written for this run)'} | {size} |")
     result["machine"]["loadavg_after"] = [round(v, 2) for v in os.getloadavg()]
     out = Path(args.output)
     out.parent.mkdir(parents=True, exist_ok=True)
