@@ -290,6 +290,7 @@ ZOO_MIRRORED = textwrap.dedent("""
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_kerazoo_train_finetune_and_tune_under_mirrored_on_two_logical_cpus(tmp_path):
     _planted_mnist(tmp_path, 200, 40)
     script = tmp_path / "zoo_mirrored.py"
@@ -405,6 +406,7 @@ def test_two_workers_train_alike_chief_checkpoints_and_a_restart_resumes(tmp_pat
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_kerazoo_train_multiworker_resumes_after_a_kill(tmp_path):
     _planted_mnist(tmp_path, 96, 24)
     run = tmp_path / "run"

@@ -85,6 +85,7 @@ def test_image_folder_through_the_cli(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_text_folder_in_a_named_encoding_through_the_cli(tmp_path):
     data, store = tmp_path / "reviews", tmp_path / "store"
     review_folder(data, per_class=40, encoding="cp1252", seed=5)
@@ -106,6 +107,7 @@ def test_text_folder_in_a_named_encoding_through_the_cli(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_csv_with_quoted_commas_and_newlines_through_the_cli(tmp_path):
     store, table = tmp_path / "store", tmp_path / "opinions.csv"
     rows = [(text, label) for label in ("pos", "neg") for text in review_texts(label, 40, seed=7)]

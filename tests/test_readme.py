@@ -8,7 +8,7 @@ with `fit` capped at one epoch (`keras.config.set_max_epochs(1)`), so a block th
 real on a user's machine takes seconds here.
 
 A block the test cannot run says why in an HTML comment on the line before its fence, and blocks
-that train are marked slow (they still run by default):
+that train are marked slow (they run with `pytest -m long`, not in the default run):
 
     <!-- readme-test: skip (needs GPUs) -->
     <!-- readme-test: slow -->
@@ -83,7 +83,7 @@ def _params(kind):
     out = []
     for block in BLOCKS:
         if kind(block):
-            marks = [pytest.mark.slow] if block.marker == "slow" else []
+            marks = [pytest.mark.slow, pytest.mark.long] if block.marker == "slow" else []  # pytest -m long
             out.append(pytest.param(block, id=block.id, marks=marks))
     return out
 

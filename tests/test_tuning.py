@@ -127,6 +127,7 @@ def test_random_search_resumes_and_its_overlay_trains(tmp_path):
         tuning.tune("lenet5", search_space={"learning_rate": {"type": "float", "min": 1e-3, "max": 1e-2}}, **options)
 
 
+@pytest.mark.long
 def test_an_interrupted_grid_search_resumes(tmp_path):
     """KerasTuner 1.4.8 alone fails here at every resume (keras-team/keras-tuner#1055)."""
     options = dict(tuner="grid", max_trials=None, epochs=1, data=synthetic_digits(64), directory=tmp_path,
@@ -335,6 +336,7 @@ def test_a_resume_that_would_change_what_trials_mean_is_refused(tmp_path, capsys
     assert read_overlay(tmp_path / "search" / "lenet5" / "best.yaml")["search"]["epochs_run"] == 1
 
 
+@pytest.mark.long
 def test_unreadable_search_state_restarts_saying_so(tmp_path, capsys):
     from kerazoo import cli
 
@@ -380,6 +382,7 @@ def test_the_best_trial_is_kept_exported_and_loaded_with_get(tmp_path):
     np.testing.assert_allclose(loaded.predict(x[:8], verbose=0), kept.predict(x[:8], verbose=0), rtol=1e-5)
 
 
+@pytest.mark.long
 def test_retrain_best_trains_the_best_values_by_the_full_recipe(tmp_path, capsys):
     from kerazoo import cli
 
@@ -399,6 +402,7 @@ def test_retrain_best_trains_the_best_values_by_the_full_recipe(tmp_path, capsys
     assert card["records"]["search"]["retrained"]["overlay"] == str(project / "best.yaml")
 
 
+@pytest.mark.long
 def test_the_median_rule_prunes_a_bad_trial(tmp_path):
     space = {"learning_rate": {"type": "choice", "values": [3e-3, 1e-7]}, "batch_size": {"type": "fixed", "value": 32}}
     result = tuning.tune("lenet5", tuner="grid", max_trials=2, epochs=3, data=synthetic_digits(640), search_space=space,
@@ -435,6 +439,7 @@ def test_the_space_objective_and_fixed_values_come_from_the_cli(tmp_path, capsys
     assert f"{overlay} (search_space): unknown key 'learning_rte'" in capsys.readouterr().err
 
 
+@pytest.mark.long
 def test_a_bayesian_search_within_its_warm_up_says_it_is_random(tmp_path):
     options = dict(tuner="bayesian", epochs=1, data=synthetic_digits(64), tensorboard=False, verbose=0,
                    search_space={"learning_rate": {"type": "float", "min": 1e-3, "max": 1e-2}})
@@ -460,6 +465,7 @@ def test_set_fixes_a_searched_value_and_what_depends_on_it():
     assert "when" not in fixed.raw["dropout"] and "variant" not in fixed.raw
 
 
+@pytest.mark.long
 def test_hyperband_rounds_carry_their_epochs_and_the_trial_they_continue(tmp_path):
     result = tuning.tune("lenet5", tuner="hyperband", epochs=2, tuner_options={"factor": 2}, data=synthetic_digits(96),
                          directory=tmp_path, tensorboard=False, verbose=0,
