@@ -186,7 +186,8 @@ def test_recurrent_export_loop_computes_what_keras_computes(arch, bidirectional,
     vectorizer = make_vectorizer(np.array(["good bad film great awful boring"] * 4), vocab_size=30,
                                  sequence_length=9)
     core = export_core(string_model(vectorizer, network, arch))
-    assert not core.unsupported and core.masked_padding
+    # the one loop LiteRT's int8 interpreter cannot run (it aborts the process) is said, not skipped
+    assert set(core.unsupported) == ({"litert_int8"} if arch == "imdb_gru" else set()) and core.masked_padding
     rng = np.random.default_rng(0)
     ids = rng.integers(1, 30, (6, 9)).astype("int32") * (np.arange(9) < rng.integers(1, 10, (6, 1)))
     expected = network.predict(ids, verbose=0)
