@@ -1,22 +1,27 @@
 """Speed on one machine, measured side by side in one run and reported as ratios.
 
-    python benchmarks/speed.py --data-dir ../shared/data [--only training serving import scaling] [--quick]
+    python benchmarks/speed.py --data-dir ../shared/data [--only training import scaling] [--repeats 3] [--quick]
 
 Sections:
   training  kerazoo's training path (the kerazoo.data pipeline: cache -> shuffle -> batch ->
             prefetch, length buckets for text, compiled by the recipe: `steps_per_execution`, XLA
             `jit_compile`) vs plain `model.fit` on NumPy arrays, same model and epochs: steady-state
-            samples/s (epochs after the first, which traces) and held-out accuracy. LeNet-5 on MNIST,
-            IMDB LSTM on token ids. Each step's contribution has its own row.
-  serving   the shipped lenet5.mnist: SavedModel `serving_default` signature vs `model.predict` of
-            the `.keras` model (and a direct `model(x)` call), per-call latency at batch 1 and 64.
+            samples/s (the mean of the epochs after the first, which traces) and held-out accuracy.
+            LeNet-5 on MNIST, IMDB LSTM on token ids. Each step's contribution has its own row.
   import    `import kerazoo; kerazoo.list_models()` vs `import tensorflow`, fresh interpreters.
   scaling   one process vs two logical CPU replicas (MirroredStrategy + fit) and vs two local
             workers (MultiWorkerMirroredStrategy + kerazoo.distribute.fit_multiworker), fresh
             processes, same global batch.
 
-Prints a table per section and writes benchmarks/results/speed.json (with the load average
-before/after: other processes share the machine). `--quick` shrinks everything for a smoke run.
+Every training and scaling measurement is repeated `--repeats` times, the repeats interleaved (repeat
+r runs every variant before repeat r+1 starts, so a slow spell of the machine touches all variants)
+and seeded `seed + r` (weights and shuffling), so the accuracy spread is a seed spread. A row reports
+the median of its repeats and their range (min-max); ratios are of medians. The 1-minute load average
+is recorded before every measurement: other processes may share the machine.
+Serving latency is measured by benchmarks/serving.py (every format, like with like).
+
+Prints a table per section and writes benchmarks/results/speed.json. `--quick` shrinks everything
+for a smoke run.
 """
 from __future__ import annotations
 
@@ -53,10 +58,11 @@ def _epoch_timer():
 
 
 def _run_variant(build, fit_data, n_train, epochs, test, fit_kwargs=None, compile_kwargs=None):
-    """Builds (same seed), fits and evaluates one variant; returns its row."""
+    """Builds, fits and evaluates one variant once; returns the measurement."""
     import keras
 
     keras.backend.clear_session()
+    load = round(os.getloadavg()[0], 2)
     model = build(**(compile_kwargs or {}))
     timer = _epoch_timer()
     started = time.perf_counter()
@@ -65,14 +71,23 @@ def _run_variant(build, fit_data, n_train, epochs, test, fit_kwargs=None, compil
     total = time.perf_counter() - started
     accuracy = model.evaluate(*test, batch_size=512, verbose=0, return_dict=True)["accuracy"]
     return {**_throughput(n_train, timer.seconds), "fit_seconds": round(total, 1),
-            "test_accuracy": round(float(accuracy), 4)}
+            "test_accuracy": round(float(accuracy), 4), "loadavg_1min_before": load}
 
 
 def _throughput(n, epoch_seconds):
-    """samples/s over the epochs after the first (which traces): mean, and best epoch (least disturbed by others)."""
+    """samples/s over the epochs after the first (which traces)."""
     steady = epoch_seconds[1:] or epoch_seconds
-    return {"samples_per_s": round(n * len(steady) / sum(steady), 1), "best_samples_per_s": round(n / min(steady), 1),
+    return {"samples_per_s": round(n * len(steady) / sum(steady), 1),
             "epoch_seconds": [round(t, 2) for t in epoch_seconds]}
+
+
+def _summary(runs, key):
+    """Median and range of `key` over the repeats that ran."""
+    values = [r[key] for r in runs if key in r]
+    if not values:
+        return {}
+    return {f"{key}_median": round(statistics.median(values), 4 if key == "test_accuracy" else 1),
+            f"{key}_min": min(values), f"{key}_max": max(values)}
 
 
 RECIPE = {"_as_kerazoo_train": True}  # compile options of a variant: exactly kerazoo.recipe.compile_model's
@@ -88,11 +103,12 @@ def _compile(model, recipe, **options):
     return model
 
 
-def bench_lenet(data_dir, epochs, quick):
+def bench_lenet(data_dir, epochs, quick, repeats):
     import keras
 
     import kerazoo
-    from kerazoo.data.sources import load_numpy, to_dataset
+    from kerazoo.data.catalog import load_numpy
+    from kerazoo.data.sources import to_dataset
     from kerazoo.training.run import resolve
 
     _, recipe, kwargs = resolve("lenet5")
@@ -101,32 +117,37 @@ def bench_lenet(data_dir, epochs, quick):
         x, y, xt, yt = x[:4096], y[:4096], xt[:1024], yt[:1024]
     bs = recipe.batch_size
 
-    def build(**options):
-        keras.utils.set_random_seed(recipe.seed)
-        return _compile(kerazoo.get("lenet5", **kwargs), recipe, **options)
+    def build(seed):
+        def built(**options):
+            keras.utils.set_random_seed(seed)
+            return _compile(kerazoo.get("lenet5", **kwargs), recipe, **options)
+        return built
 
-    pipeline = to_dataset((x, y), batch_size=bs, shuffle=True, seed=recipe.seed)  # what kerazoo.data.load gives
-    variants = [
-        ("numpy fit, Keras defaults (batch 32)", (x, y), {"shuffle": True}, {}),
-        (f"numpy fit, batch {bs}", (x, y), {"batch_size": bs, "shuffle": True}, {}),
-        (f"kerazoo pipeline, batch {bs}", pipeline, {}, {}),
-        (f"kerazoo train path: pipeline + recipe (steps_per_execution={recipe.steps_per_execution})", pipeline, {},
-         RECIPE),
-    ]
     jit_n = min(len(x), 15000)  # XLA is several times slower here: samples/s on a subset, accuracy not comparable
-    variants.append((f"kerazoo pipeline, batch {bs}, jit_compile ({jit_n} samples)",
-                     to_dataset((x[:jit_n], y[:jit_n]), batch_size=bs, shuffle=True, seed=recipe.seed), {},
-                     {"jit_compile": True}, jit_n))
-    return _variants("lenet5 / MNIST", variants, build, len(x), epochs, (xt, yt))
+
+    def variants(seed):
+        pipeline = to_dataset((x, y), batch_size=bs, shuffle=True, seed=seed)  # what kerazoo.data.load gives
+        return [
+            ("numpy fit, Keras defaults (batch 32)", (x, y), {"shuffle": True}, {}),
+            (f"numpy fit, batch {bs}", (x, y), {"batch_size": bs, "shuffle": True}, {}),
+            (f"kerazoo pipeline, batch {bs}", pipeline, {}, {}),
+            (f"kerazoo train path: pipeline + recipe (steps_per_execution={recipe.steps_per_execution})", pipeline,
+             {}, RECIPE),
+            (f"kerazoo pipeline, batch {bs}, jit_compile ({jit_n} samples)",
+             to_dataset((x[:jit_n], y[:jit_n]), batch_size=bs, shuffle=True, seed=seed), {}, {"jit_compile": True},
+             jit_n),
+        ]
+    return _variants("lenet5 / MNIST", variants, build, len(x), epochs, (xt, yt), recipe.seed, repeats)
 
 
-def bench_imdb(data_dir, epochs, quick, n_train):
+def bench_imdb(data_dir, epochs, quick, n_train, repeats):
     import keras
     import numpy as np
     import tensorflow as tf
 
     import kerazoo
-    from kerazoo.data.sources import load_numpy, to_dataset
+    from kerazoo.data.catalog import load_numpy
+    from kerazoo.data.sources import to_dataset
     from kerazoo.training.run import resolve
     from kerazoo.text import make_vectorizer
 
@@ -147,21 +168,23 @@ def bench_imdb(data_dir, epochs, quick, n_train):
     xt, yt = ids(test_texts[test_idx]), yt[test_idx].astype("float32")
     bs = recipe.batch_size
 
-    def build(**options):
-        keras.utils.set_random_seed(recipe.seed)
-        return _compile(kerazoo.get("imdb_lstm", **kwargs), recipe, **options)
+    def build(seed):
+        def built(**options):
+            keras.utils.set_random_seed(seed)
+            return _compile(kerazoo.get("imdb_lstm", **kwargs), recipe, **options)
+        return built
 
-    pipeline = to_dataset((x, y), batch_size=bs, shuffle=True, seed=recipe.seed)
-    variants = [
-        ("numpy fit, Keras defaults (batch 32)", (x, y), {"shuffle": True}, {}),
-        (f"numpy fit, batch {bs}", (x, y), {"batch_size": bs, "shuffle": True}, {}),
-        (f"kerazoo pipeline, batch {bs}", pipeline, {}, {}),
-        (f"kerazoo pipeline, batch {bs}, length buckets", bucketed(x, y, bs, recipe.seed, buckets), {}, {}),
-        (f"kerazoo train path: buckets + recipe (steps_per_execution={recipe.steps_per_execution})",
-         bucketed(x, y, bs, recipe.seed, buckets), {}, RECIPE),
-    ]
+    def variants(seed):
+        return [
+            ("numpy fit, Keras defaults (batch 32)", (x, y), {"shuffle": True}, {}),
+            (f"numpy fit, batch {bs}", (x, y), {"batch_size": bs, "shuffle": True}, {}),
+            (f"kerazoo pipeline, batch {bs}", to_dataset((x, y), batch_size=bs, shuffle=True, seed=seed), {}, {}),
+            (f"kerazoo pipeline, batch {bs}, length buckets", bucketed(x, y, bs, seed, buckets), {}, {}),
+            (f"kerazoo train path: buckets + recipe (steps_per_execution={recipe.steps_per_execution})",
+             bucketed(x, y, bs, seed, buckets), {}, RECIPE),
+        ]
     section = _variants(f"imdb_lstm / IMDB ({len(x)} reviews, {length} tokens)", variants, build, len(x), epochs,
-                        (xt, yt))
+                        (xt, yt), recipe.seed, repeats)
     section["mean_tokens_per_review"] = round(float((x != 0).sum(1).mean()), 1)
     section["title"] += f", {section['mean_tokens_per_review']:.0f} non-padding on average"
     return section
@@ -177,79 +200,41 @@ def bucketed(x, y, batch_size, seed, boundaries):
     return bucket_by_length(ds, boundaries, batch_size)
 
 
-def _variants(title, variants, build, n_train, epochs, test):
-    rows = []
-    for label, data, fit_kwargs, compile_kwargs, *n in variants:
-        try:
-            row = _run_variant(build, data, n[0] if n else n_train, epochs, test, fit_kwargs, compile_kwargs)
-        except Exception as e:  # noqa: BLE001 - a setting that does not run is a result too
-            row = {"error": f"{type(e).__name__}: {str(e).splitlines()[0][:160]}"}
-        rows.append({"variant": label, **row})
-        print(f"  {title}: {label}: {row}", flush=True)
-    first = rows[0].get("best_samples_per_s")
-    same_batch = rows[1].get("best_samples_per_s")
-    for row in rows:  # ratios of the best epochs: the measurement least disturbed by other processes
-        if "samples_per_s" in row:
-            row["vs_numpy_default"] = round(row["best_samples_per_s"] / first, 2) if first else None
-            row["vs_numpy_same_batch"] = round(row["best_samples_per_s"] / same_batch, 2) if same_batch else None
-    return {"title": title, "epochs": epochs, "train_samples": n_train, "rows": rows}
+def _variants(title, variants, build, n_train, epochs, test, seed, repeats):
+    """Runs every variant `repeats` times, interleaved, repeat r seeded `seed + r`; a row per variant."""
+    labels = [v[0] for v in variants(seed)]
+    runs = {label: [] for label in labels}
+    for r in range(repeats):
+        for label, data, fit_kwargs, compile_kwargs, *n in variants(seed + r):
+            try:
+                run = _run_variant(build(seed + r), data, n[0] if n else n_train, epochs, test, fit_kwargs,
+                                   compile_kwargs)
+            except Exception as e:  # noqa: BLE001 - a setting that does not run is a result too
+                run = {"error": f"{type(e).__name__}: {str(e).splitlines()[0][:160]}"}
+            runs[label].append({"seed": seed + r, **run})
+            print(f"  {title}: repeat {r + 1}/{repeats}: {label}: {run}", flush=True)
+    rows = [{"variant": label, **_summary(runs[label], "samples_per_s"), **_summary(runs[label], "test_accuracy"),
+             "runs": runs[label]} for label in labels]
+    first, same_batch = rows[0].get("samples_per_s_median"), rows[1].get("samples_per_s_median")
+    for row in rows:  # ratios of medians
+        if "samples_per_s_median" in row:
+            row["vs_numpy_default"] = round(row["samples_per_s_median"] / first, 2) if first else None
+            row["vs_numpy_same_batch"] = round(row["samples_per_s_median"] / same_batch, 2) if same_batch else None
+    return {"title": title, "epochs": epochs, "train_samples": n_train, "repeats": repeats, "rows": rows}
 
 
 def print_training(section):
-    print(f"\n{section['title']}, {section['epochs']} epochs of {section['train_samples']} samples "
-          "(samples/s after the first epoch: best epoch / mean; ratios of the best)")
-    print(f"{'variant':<62}{'best':>8}{'mean':>8}{'x numpy32':>10}{'x numpy=bs':>11}{'test acc':>10}")
+    print(f"\n{section['title']}, {section['epochs']} epochs of {section['train_samples']} samples, "
+          f"{section['repeats']} repeats (samples/s after the first epoch: median [min-max]; ratios of medians)")
+    print(f"{'variant':<62}{'median':>8}{'range':>14}{'x numpy32':>10}{'x numpy=bs':>11}{'test acc [range]':>26}")
     for r in section["rows"]:
-        if "error" in r:
-            print(f"{r['variant']:<62}  failed: {r['error']}")
+        if "samples_per_s_median" not in r:
+            print(f"{r['variant']:<62}  failed: {r['runs'][0].get('error')}")
             continue
-        print(f"{r['variant']:<62}{r['best_samples_per_s']:>8.0f}{r['samples_per_s']:>8.0f}"
-              f"{r['vs_numpy_default']:>10.2f}{r['vs_numpy_same_batch']:>11.2f}{r['test_accuracy']:>10.4f}")
-
-
-# === Serving ===
-
-def _latency(fn, calls):
-    for _ in range(5):
-        fn()
-    times = []
-    for _ in range(calls):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
-def bench_serving(quick):
-    import numpy as np
-    import tensorflow as tf
-
-    import kerazoo
-
-    model = kerazoo.get("lenet5.mnist")
-    signature = kerazoo.load_saved_model("lenet5.mnist").signatures["serving_default"]
-    rng = np.random.default_rng(0)
-    rows = []
-    for batch, calls in ((1, 50 if quick else 300), (64, 20 if quick else 100)):
-        x = rng.integers(0, 256, (batch, 28, 28), dtype=np.uint8)
-        xt = tf.constant(x)
-        (reference,) = signature(xt).values()
-        np.testing.assert_allclose(reference.numpy(), model.predict(x, verbose=0), rtol=1e-4, atol=1e-5)
-        ms = {"model.predict(.keras)": _latency(lambda: model.predict(x, verbose=0), calls),
-              "model(x) (.keras, eager call)": _latency(lambda: model(xt, training=False), calls),
-              "SavedModel serving_default": _latency(lambda: signature(xt), calls)}
-        base = ms["model.predict(.keras)"]
-        for how, seconds in ms.items():
-            rows.append({"batch": batch, "how": how, "ms_per_call": round(seconds * 1e3, 3),
-                         "speedup_vs_predict": round(base / seconds, 1)})
-    return {"rows": rows}
-
-
-def print_serving(section):
-    print("\nserving lenet5.mnist (median per-call latency, same outputs checked)")
-    print(f"{'batch':>5}  {'how':<34}{'ms/call':>10}{'x predict':>11}")
-    for r in section["rows"]:
-        print(f"{r['batch']:>5}  {r['how']:<34}{r['ms_per_call']:>10.3f}{r['speedup_vs_predict']:>11.1f}")
+        spread = f"{r['samples_per_s_min']:.0f}-{r['samples_per_s_max']:.0f}"
+        acc = f"{r['test_accuracy_median']:.4f} [{r['test_accuracy_min']:.4f}-{r['test_accuracy_max']:.4f}]"
+        print(f"{r['variant']:<62}{r['samples_per_s_median']:>8.0f}{spread:>14}"
+              f"{r['vs_numpy_default']:>10.2f}{r['vs_numpy_same_batch']:>11.2f}{acc:>26}")
 
 
 # === Import ===
@@ -297,7 +282,8 @@ def _child_scaling(mode: str, n: int, epochs: int, batch: int, data_dir: str, sp
     import keras
 
     import kerazoo
-    from kerazoo.data.sources import load_numpy, to_dataset
+    from kerazoo.data.catalog import load_numpy
+    from kerazoo.data.sources import to_dataset
     from kerazoo.training.run import resolve
 
     _, recipe, kwargs = resolve("lenet5")
@@ -335,14 +321,13 @@ def _launch(args_list, envs, timeout):
     return results
 
 
-def bench_scaling(data_dir, quick):
+def bench_scaling(data_dir, quick, repeats):
     import socket
 
     from kerazoo.distribute import tf_config
 
     n, epochs, batch = (2048, 2, 128) if quick else (16384, 4, 128)
     common = ["--n", str(n), "--epochs", str(epochs), "--batch", str(batch), "--data-dir", str(data_dir)]
-    rows = []
 
     def ports(k):
         socks = [socket.socket() for _ in range(k)]
@@ -353,39 +338,51 @@ def bench_scaling(data_dir, quick):
             s.close()
         return out
 
-    timeout = 1800
-    (one,) = _launch([["--_child", "single", *common]], [{}], timeout)
-    rows.append({"setup": "1 process, default strategy, model.fit", **one})
-    (two,) = _launch([["--_child", "mirrored2", *common]], [{}], timeout)
-    rows.append({"setup": "2 logical CPU replicas, MirroredStrategy, model.fit", **two})
-    workers = ports(1)
-    (w1,) = _launch([["--_child", "worker", *common]], [{"TF_CONFIG": json.dumps(tf_config(workers, 0))}], timeout)
-    rows.append({"setup": "1 worker, MultiWorkerMirroredStrategy, fit_multiworker", **w1})
-    workers = ports(2)
-    w2 = _launch([["--_child", "worker", *common]] * 2,
-                 [{"TF_CONFIG": json.dumps(tf_config(workers, i))} for i in range(2)], timeout)
-    rows.append({"setup": "2 local workers, MultiWorkerMirroredStrategy, fit_multiworker", **w2[0]})
-    workers = ports(2)
-    w2 = _launch([["--_child", "worker", "--spe", "32", *common]] * 2,
-                 [{"TF_CONFIG": json.dumps(tf_config(workers, i))} for i in range(2)], timeout)
-    rows.append({"setup": "2 local workers, fit_multiworker, steps_per_execution=32", **w2[0]})
-    base = rows[0]["best_samples_per_s"]
+    def workers(k, spe):
+        addresses = ports(k)
+        return ([["--_child", "worker", "--spe", str(spe), *common]] * k,
+                [{"TF_CONFIG": json.dumps(tf_config(addresses, i))} for i in range(k)])
+
+    setups = {  # label: (how to launch it, its baseline)
+        "1 process, default strategy, model.fit": (lambda: ([["--_child", "single", *common]], [{}]), None),
+        "2 logical CPU replicas, MirroredStrategy, model.fit":
+            (lambda: ([["--_child", "mirrored2", *common]], [{}]), "1 process, default strategy, model.fit"),
+        "1 worker, MultiWorkerMirroredStrategy, fit_multiworker": (lambda: workers(1, 1), None),
+        "2 local workers, MultiWorkerMirroredStrategy, fit_multiworker":
+            (lambda: workers(2, 1), "1 worker, MultiWorkerMirroredStrategy, fit_multiworker"),
+        "1 worker, fit_multiworker, steps_per_execution=32": (lambda: workers(1, 32), None),
+        "2 local workers, fit_multiworker, steps_per_execution=32":
+            (lambda: workers(2, 32), "1 worker, fit_multiworker, steps_per_execution=32"),
+    }
+    runs = {label: [] for label in setups}
+    for r in range(repeats):  # interleaved, like the training section
+        for label, (launch, _) in setups.items():
+            load = round(os.getloadavg()[0], 2)
+            first = _launch(*launch(), timeout=1800)[0]  # worker 0 of a cluster (all workers run the same steps)
+            runs[label].append({**first, "loadavg_1min_before": load})
+            print(f"  scaling: repeat {r + 1}/{repeats}: {label}: {runs[label][-1]}", flush=True)
+    rows = [{"setup": label, "replicas": runs[label][0]["replicas"], **_summary(runs[label], "samples_per_s"),
+             "runs": runs[label]} for label in setups]
+    median = {row["setup"]: row["samples_per_s_median"] for row in rows}
+    base = rows[0]["samples_per_s_median"]
     for row in rows:
-        row["vs_one_process"] = round(row["best_samples_per_s"] / base, 2)
-    rows[1]["vs_one_replica"] = round(rows[1]["best_samples_per_s"] / rows[0]["best_samples_per_s"], 2)
-    rows[3]["vs_one_worker"] = round(rows[3]["best_samples_per_s"] / rows[2]["best_samples_per_s"], 2)
-    rows[4]["vs_one_worker"] = round(rows[4]["best_samples_per_s"] / rows[2]["best_samples_per_s"], 2)
+        row["vs_one_process"] = round(row["samples_per_s_median"] / base, 2)
+        baseline = setups[row["setup"]][1]
+        if baseline:
+            row["baseline"] = baseline
+            row["vs_baseline"] = round(row["samples_per_s_median"] / median[baseline], 2)
     return {"model": "lenet5 (recipe variant)", "train_samples": n, "epochs": epochs, "global_batch": batch,
-            "cpu_count": os.cpu_count(), "rows": rows}
+            "cpu_count": os.cpu_count(), "repeats": repeats, "rows": rows}
 
 
 def print_scaling(section):
     print(f"\nscaling on {section['cpu_count']} cores: lenet5, {section['train_samples']} MNIST samples, global batch "
-          f"{section['global_batch']}, samples/s after the first epoch (best epoch; ratios of the best)")
+          f"{section['global_batch']}, samples/s after the first epoch, median [min-max] of {section['repeats']}")
     for r in section["rows"]:
-        ratio = r.get("vs_one_replica", r.get("vs_one_worker"))
-        print(f"  {r['setup']:<62}{r['best_samples_per_s']:>7.0f} (mean {r['samples_per_s']:>5.0f})  "
-              f"x{r['vs_one_process']:.2f} of 1 process" + (f", x{ratio:.2f} of 1 replica/worker" if ratio else ""))
+        spread = f"[{r['samples_per_s_min']:.0f}-{r['samples_per_s_max']:.0f}]"
+        extra = f", x{r['vs_baseline']:.2f} of {r['baseline']}" if "baseline" in r else ""
+        print(f"  {r['setup']:<62}{r['samples_per_s_median']:>7.0f} {spread:>13}  x{r['vs_one_process']:.2f} of 1 process"
+              + extra)
 
 
 # === Main ===
@@ -393,9 +390,10 @@ def print_scaling(section):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", required=False, help="folder with mnist.npz and aclImdb_v1.tar.gz")
-    parser.add_argument("--only", nargs="*", choices=("training", "serving", "import", "scaling"))
+    parser.add_argument("--only", nargs="*", choices=("training", "import", "scaling"))
     parser.add_argument("--quick", action="store_true", help="tiny budgets: a smoke run, not a measurement")
     parser.add_argument("--epochs", type=int, default=4, help="training epochs per variant (first one is warm-up)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of every measurement (median and range)")
     parser.add_argument("--imdb-reviews", type=int, default=5000, help="IMDB training reviews (subset, seeded)")
     parser.add_argument("--output", default=str(REPO / "benchmarks" / "results" / "speed.json"))
     parser.add_argument("--_child", help=argparse.SUPPRESS)  # a scaling measurement in a fresh process
@@ -406,11 +404,12 @@ def main() -> None:
     if args._child:
         _child_scaling(args._child, args.n, args.epochs, args.batch, args.data_dir, args.spe)
         return
-    sections = args.only or ["training", "serving", "import", "scaling"]
+    sections = args.only or ["training", "import", "scaling"]
     if any(s in sections for s in ("training", "scaling")) and not args.data_dir:
         parser.error("--data-dir is needed for the training and scaling sections")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     epochs = 2 if args.quick else args.epochs
+    repeats = 1 if args.quick else args.repeats
     result = {"machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
                           "loadavg_before": [round(v, 2) for v in os.getloadavg()]},
               "quick": args.quick}
@@ -419,14 +418,11 @@ def main() -> None:
         result["import"] = bench_import(args.quick)
         print_import(result["import"])
     if "scaling" in sections:
-        result["scaling"] = bench_scaling(args.data_dir, args.quick)
+        result["scaling"] = bench_scaling(args.data_dir, args.quick, repeats)
         print_scaling(result["scaling"])
-    if "serving" in sections:
-        result["serving"] = bench_serving(args.quick)
-        print_serving(result["serving"])
     if "training" in sections:
-        result["training"] = [bench_lenet(args.data_dir, epochs, args.quick),
-                              bench_imdb(args.data_dir, epochs, args.quick, args.imdb_reviews)]
+        result["training"] = [bench_lenet(args.data_dir, epochs, args.quick, repeats),
+                              bench_imdb(args.data_dir, epochs, args.quick, args.imdb_reviews, repeats)]
         for section in result["training"]:
             print_training(section)
     from kerazoo.training.run import versions

@@ -1,12 +1,15 @@
 """Distributed tuning throughput (1 vs 2 local workers) and what a short LeNet-5 search finds on MNIST.
 
     python benchmarks/tuning_workers.py [--trials 8] [--epochs 1] [--data-dir ../shared/data] [--search-trials 8]
+                                        [--repeats 3]
 
 1. The same random search (LeNet-5 search space, `--trials` trials of `--epochs` epochs) runs
-   with a chief and 1 worker, then a chief and 2 workers (TensorFlow's default threads, then one
-   intra/inter-op thread per worker process), all `kerazoo tune` processes on
+   with a chief and 1 worker, then a chief and 2 workers, each with TensorFlow's default threads
+   and with one intra/inter-op thread per worker process, all `kerazoo tune` processes on
    127.0.0.1. Throughput is trials per minute from the first trial's start to the last trial's end
-   (process start-up excluded; it is printed separately), and the 2-vs-1 ratio. The data is a
+   (process start-up excluded; it is reported separately); each 2-worker setup is compared with
+   1 worker of the same threads. Every setup runs `--repeats` times, interleaved; a row gives the
+   median and range, with the 1-minute load average before each run. The data is a
    `--train-size` slice of MNIST when `--data-dir` has `mnist.npz`, else synthetic digits; it is
    written to a temporary directory, never to the repository.
 2. With `--data-dir`: a `--search-trials` random search on the same slice against the default
@@ -58,9 +61,10 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def distributed_run(workers: int, folder: Path, trials: int, epochs: int, timeout: float, threads: int = 0) -> dict:
+def distributed_run(workers: int, folder: Path, trials: int, epochs: int, timeout: float, threads: int = 0,
+                    tag: str = "") -> dict:
     address = f"127.0.0.1:{_free_port()}"
-    directory = folder / f"search-{workers}w-{threads}t"
+    directory = folder / f"search-{workers}w-{threads}t{tag}"
     command = [sys.executable, "-m", "kerazoo.tuning", "tune", "lenet5", "--chief", address, "--max-trials",
                str(trials), "--epochs", str(epochs), "--directory", str(directory), "--data-dir", str(folder),
                "--no-tensorboard", "--quiet", "--seed", "7"]
@@ -71,7 +75,7 @@ def distributed_run(workers: int, folder: Path, trials: int, epochs: int, timeou
     procs = []
     try:
         for extra in [[]] + [["--worker", str(i)] for i in range(1, workers + 1)]:
-            log = open(folder / f"{workers}w-{threads}t-{len(procs)}.log", "w")
+            log = open(folder / f"{workers}w-{threads}t{tag}-{len(procs)}.log", "w")
             procs.append(subprocess.Popen(command + extra, stdout=log, stderr=subprocess.STDOUT, env=env,
                                           start_new_session=True))
         while time.time() - started < timeout and any(p.poll() is None for p in procs):
@@ -93,6 +97,18 @@ def distributed_run(workers: int, folder: Path, trials: int, epochs: int, timeou
             "startup_seconds": round(first - started, 1),
             "per_worker": {i: sum(1 for t in json.loads((directory / "lenet5" / f"worker_tuner{i}.json")
                                                         .read_text())["trials"]) for i in range(1, workers + 1)}}
+
+
+def summarise(runs: list[dict]) -> dict:
+    """One setup's repeats: median and range of each measured figure, and the runs themselves."""
+    import statistics
+
+    row = {"workers": runs[0]["workers"], "threads_per_process": runs[0]["threads_per_process"]}
+    for key in ("trials_per_minute", "search_seconds", "startup_seconds", "wall_seconds"):
+        values = [r[key] for r in runs]
+        row.update({f"{key}_median": round(statistics.median(values), 2), f"{key}_min": min(values),
+                    f"{key}_max": max(values)})
+    return {**row, "runs": runs}
 
 
 def search_vs_default(folder: Path, trials: int, epochs: int) -> dict:
@@ -117,10 +133,13 @@ def search_vs_default(folder: Path, trials: int, epochs: int) -> dict:
     default_val, default_test = trained(hm, kt.HyperParameters())
     best_hp = result.tuner_object.get_best_hyperparameters(1)[0]
     best_val, best_test = trained(hm, best_hp)
+    budget = trials * epochs + epochs  # the search's training epochs plus the best config's retraining
+    long_val, long_test = trained(tuning.hypermodel("lenet5", epochs=budget, verbose=0), kt.HyperParameters())
     return {"trials": trials, "epochs": epochs, "best_values": result.best["values"],
             "search_best_val_accuracy": result.best["score"],
             "default": {"val_accuracy": default_val, "test_accuracy": default_test},
-            "best_retrained": {"val_accuracy": best_val, "test_accuracy": best_test}}
+            "best_retrained": {"val_accuracy": best_val, "test_accuracy": best_test},
+            "default_same_budget": {"epochs": budget, "val_accuracy": long_val, "test_accuracy": long_test}}
 
 
 def preparation_cost(folder: Path, data_dir) -> dict:
@@ -154,6 +173,7 @@ def main() -> None:
     parser.add_argument("--search-trials", type=int, default=8, help="trials of the search-vs-default part")
     parser.add_argument("--search-epochs", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=1800)
+    parser.add_argument("--repeats", type=int, default=3, help="runs of every throughput setup (median and range)")
     parser.add_argument("--output", default="benchmarks/results/tuning_workers.json")
     parser.add_argument("--only-preparation", action="store_true", help="only part 3 (no searches)")
     args = parser.parse_args()
@@ -170,20 +190,31 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="kerazoo-tune-bench-") as tmp:
         folder = Path(tmp)
         kind = _write_data(folder, args.data_dir, args.train_size, args.test_size)
-        runs = [distributed_run(w, folder, args.trials, args.epochs, args.timeout, t) for w, t in ((1, 0), (2, 0), (2, 1))]
-        ratio = runs[1]["trials_per_minute"] / runs[0]["trials_per_minute"]
-        ratio_1t = runs[2]["trials_per_minute"] / runs[0]["trials_per_minute"]
+        setups = ((1, 0), (2, 0), (1, 1), (2, 1))  # (workers, TensorFlow threads per process; 0: default)
+        measured = {setup: [] for setup in setups}
+        for r in range(args.repeats):  # interleaved: a slow spell of the machine touches every setup
+            for w, t in setups:
+                load = round(os.getloadavg()[0], 2)
+                run = distributed_run(w, folder, args.trials, args.epochs, args.timeout, t, tag=f"-r{r}")
+                measured[(w, t)].append({**run, "loadavg_1min_before": load})
+                print(f"repeat {r + 1}/{args.repeats}: {w} worker(s), threads {t or 'default'}: "
+                      f"{run['trials_per_minute']} trials/min (load {load})", flush=True)
+        runs = [summarise(measured[setup]) for setup in setups]
+        by_setup = dict(zip(setups, runs))
+        for (w, t), row in by_setup.items():
+            if w == 2:
+                row["baseline"] = f"1 worker, threads {t or 'default'}"
+                row["vs_baseline"] = round(row["trials_per_minute_median"] / by_setup[(1, t)]["trials_per_minute_median"], 2)
         print(f"\nLeNet-5 random search, {args.trials} trials x {args.epochs} epoch(s) on {kind}; "
-              f"{os.cpu_count()} cores, load average before {load_before[0]:.1f}")
-        print(f"{'workers':>8}{'TF threads':>11}{'trials/min':>12}{'search s':>10}{'start-up s':>12}{'wall s':>8}"
-              "  trials per worker")
+              f"{os.cpu_count()} cores; median [min-max] of {args.repeats} runs")
+        print(f"{'workers':>8}{'TF threads':>11}{'trials/min':>12}{'range':>14}{'start-up s':>12}{'wall s':>8}"
+              "  x 1 worker, same threads")
         for r in runs:
-            print(f"{r['workers']:>8}{r['threads_per_process']:>11}{r['trials_per_minute']:>12.2f}{r['search_seconds']:>10.1f}"
-                  f"{r['startup_seconds']:>12.1f}{r['wall_seconds']:>8.1f}  {r['per_worker']}")
-        print(f"2 workers / 1 worker throughput: {ratio:.2f}x (default threads), {ratio_1t:.2f}x (1 thread per worker)")
+            print(f"{r['workers']:>8}{r['threads_per_process']:>11}{r['trials_per_minute_median']:>12.2f}"
+                  f"{r['trials_per_minute_min']:>7.2f}-{r['trials_per_minute_max']:<6.2f}{r['startup_seconds_median']:>12.1f}"
+                  f"{r['wall_seconds_median']:>8.1f}  {r.get('vs_baseline', '')}")
         report = {"data": kind, "trials": args.trials, "epochs": args.epochs, "cores": os.cpu_count(),
-                  "load_average_before": load_before, "runs": runs, "throughput_ratio_2_vs_1": round(ratio, 3),
-                  "throughput_ratio_2_single_thread_vs_1": round(ratio_1t, 3)}
+                  "repeats": args.repeats, "load_average_before": load_before, "runs": runs}
         if args.data_dir and kind.startswith("MNIST"):
             comparison = search_vs_default(folder, args.search_trials, args.search_epochs)
             d, b = comparison["default"], comparison["best_retrained"]
@@ -192,6 +223,9 @@ def main() -> None:
             print(f"{'':>16}{'val acc':>10}{'test acc':>10}")
             print(f"{'default config':>16}{d['val_accuracy']:>10.4f}{d['test_accuracy']:>10.4f}")
             print(f"{'best found':>16}{b['val_accuracy']:>10.4f}{b['test_accuracy']:>10.4f}  {comparison['best_values']}")
+            same = comparison["default_same_budget"]
+            print(f"{'default, ' + str(same['epochs']) + ' epochs':>16}{same['val_accuracy']:>10.4f}"
+                  f"{same['test_accuracy']:>10.4f}  (the search's whole budget in epochs)")
             report["search_vs_default"] = comparison
         report["preparation_seconds"] = preparation_cost(folder, args.data_dir)
         print(f"data preparation per trial (seconds, repeated): {report['preparation_seconds']}")

@@ -131,7 +131,8 @@ def train_kerazoo(vocab, ids, mode: str, *, seed: int, epochs: int = 1, seconds:
                         **{k: SETTINGS[k] for k in ("embedding_dim", "window_size", "num_ns")})
     data = model.dataset(ids, vocab, sample=SETTINGS["sample"], batch_size=_recipe()["batch_size"], seed=seed)
     callbacks = [_clock(seconds, started)] if seconds else []
-    history = model.fit(data, epochs=10_000 if seconds else epochs, callbacks=callbacks, verbose=0)
+    history = model.fit(data, epochs=10_000 if seconds else epochs, callbacks=callbacks, verbose=0,
+                        shuffle=False)  # the pipeline shuffles itself
     return model, time.perf_counter() - started, time.process_time() - cpu, len(history.history["loss"])
 
 
@@ -241,7 +242,8 @@ def ablation(vocab, ids, tokens, seed: int) -> dict:
                             **{k: SETTINGS[k] for k in ("embedding_dim", "window_size", "num_ns")})
         compile_model(model, Recipe(optimizer=optimizer, learning_rate=lr, loss="binary_crossentropy",
                                     metrics=["auc"], steps_per_execution=steps, jit_compile=jit))
-        model.fit(model.dataset(ids, vocab, sample=SETTINGS["sample"], batch_size=batch, seed=seed), verbose=0)
+        model.fit(model.dataset(ids, vocab, sample=SETTINGS["sample"], batch_size=batch, seed=seed), verbose=0,
+                  shuffle=False)
         seconds = time.perf_counter() - started
         vectors = model.word_vectors()
         rows.append({"variant": label, "seconds": round(seconds, 2), "words_per_s": round(words / seconds),
@@ -279,9 +281,12 @@ def print_table(result: dict) -> None:
     print("|---|---|---|---|---|")
     for mode, row in result["modes"].items():
         g, k = row["equal_time"]["gensim"], row["equal_time"]["kerazoo"]
+        def pair(a, b, text):  # the better of the two in bold
+            return " / ".join(f"**{text(v)}**" if v == max(a, b) else text(v) for v in (a, b))
+
         print(f"| {mode} | {g['epochs']}, {g['seconds']:.1f} | {k['epochs_run']}, {k['seconds']:.1f} | "
-              f"{g['wordsim353']:.3f} / **{k['wordsim353']:.3f}** | {100 * g['probe_accuracy']:.1f} % / "
-              f"**{100 * k['probe_accuracy']:.1f} %** |")
+              f"{pair(g['wordsim353'], k['wordsim353'], '{:.3f}'.format)} | "
+              f"{pair(100 * g['probe_accuracy'], 100 * k['probe_accuracy'], '{:.1f} %'.format)} |")
     if "ablation" in result:
         print(f"\nskip-gram, one epoch each (gensim: {result['ablation']['gensim_words_per_s']:,} words/s; the example "
               f"pipeline alone: {result['ablation']['pipeline_alone']['examples_per_s']:,} examples/s)")

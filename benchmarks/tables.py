@@ -1,0 +1,137 @@
+"""The README's Performance tables, printed as Markdown from the committed results files.
+
+    python benchmarks/tables.py [speed] [tuning] [serving] [--results benchmarks/results]
+
+Copy its output into README.md after re-running a benchmark: every figure then comes from the
+results file (tests/test_readme_figures.py checks that), and none is typed by hand.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _n(value, decimals=0) -> str:
+    return f"{value:,.{decimals}f}"
+
+
+def _range(row, key, decimals=0) -> str:
+    return f"{_n(row[f'{key}_min'], decimals)}–{_n(row[f'{key}_max'], decimals)}"  # an en dash: not a minus
+
+
+def training_table(section: dict, label: str, batch: int) -> str:
+    names = {"numpy fit, Keras defaults (batch 32)": "`model.fit(x, y)`, Keras defaults (batch 32)",
+             f"numpy fit, batch {batch}": f"`model.fit(x, y, batch_size={batch})`",
+             f"kerazoo pipeline, batch {batch}": f"kerazoo's tf.data pipeline, batch {batch}",
+             f"kerazoo pipeline, batch {batch}, length buckets": f"pipeline, batch {batch}, length buckets"}
+    repeats = section["repeats"]
+    lines = [f"| {label} | samples/s, median of {repeats} | range | **x `fit(x, y)`, batch {batch}** | "
+             f"x `fit(x, y)`, Keras default batch 32 | test accuracy, median | range |",
+             "|---|---|---|---|---|---|---|"]
+    for row in section["rows"]:
+        name = row["variant"]
+        if name.startswith("kerazoo train path"):
+            name = "kerazoo's path: " + name.split(": ", 1)[1].replace("(steps_per_execution=", "`steps_per_execution=") \
+                .rstrip(")") + "`"
+        elif "jit_compile" in name:
+            name = (f"pipeline, batch {batch}, `jit_compile=True` (XLA; {name.split('(')[1].split(' ')[0]} "
+                    "samples, so its accuracy is not comparable)")
+        else:
+            name = names.get(name, name)
+        if "samples_per_s_median" not in row:
+            lines.append(f"| {name} | failed | | | | | |")
+            continue
+        lines.append(f"| {name} | {_n(row['samples_per_s_median'])} | {_range(row, 'samples_per_s')} | "
+                     f"{row['vs_numpy_same_batch']:.2f} | {row['vs_numpy_default']:.2f} | "
+                     f"{row['test_accuracy_median']:.4f} | {_range(row, 'test_accuracy', 4)} |")
+    return "\n".join(lines)
+
+
+BASELINES = {"1 process, default strategy, model.fit": "one process",
+             "1 worker, MultiWorkerMirroredStrategy, fit_multiworker": "one worker",
+             "1 worker, fit_multiworker, steps_per_execution=32": "one worker, same `steps_per_execution`"}
+
+
+def scaling_table(section: dict) -> str:
+    lines = [f"| scaling, LeNet-5, {section['train_samples'] // 1000}k digits, global batch {section['global_batch']} "
+             f"| samples/s, median of {section['repeats']} | range | x 1 process | x its baseline |",
+             "|---|---|---|---|---|"]
+    for row in section["rows"]:
+        setup = row["setup"].replace("MultiWorkerMirroredStrategy", "`MultiWorkerMirroredStrategy`") \
+            .replace("MirroredStrategy, model.fit", "`MirroredStrategy`, `model.fit`") \
+            .replace("default strategy, model.fit", "default strategy, `model.fit`") \
+            .replace("fit_multiworker", "`fit_multiworker`").replace("steps_per_execution=32", "`steps_per_execution=32`")
+        setup = setup.replace("``", "`")
+        baseline = f"{row['vs_baseline']:.2f} of {BASELINES[row['baseline']]}" if "baseline" in row else ""
+        lines.append(f"| {setup} | {_n(row['samples_per_s_median'])} | {_range(row, 'samples_per_s')} | "
+                     f"{row['vs_one_process']:.2f} | {baseline} |")
+    return "\n".join(lines)
+
+
+def tuning_table(report: dict) -> str:
+    lines = [f"| tuning, {report['trials']} trials x {report['epochs']} epoch | trials/min, median of "
+             f"{report['repeats']} | range | x 1 worker, same threads | start-up, s | wall, s |",
+             "|---|---|---|---|---|---|"]
+    for row in report["runs"]:
+        threads = ("TensorFlow's default threads" if row["threads_per_process"] == "default"
+                   else f"{row['threads_per_process']} TensorFlow thread per process")
+        who = f"{row['workers']} worker{'s' if row['workers'] > 1 else ''}, {threads}"
+        lines.append(f"| {who} | {row['trials_per_minute_median']:.2f} | {_range(row, 'trials_per_minute', 2)} | "
+                     f"{row.get('vs_baseline', 1.0):.2f} | {row['startup_seconds_median']:.1f} | "
+                     f"{row['wall_seconds_median']:.1f} |")
+    return "\n".join(lines)
+
+
+SERVING_PATHS = {"model(x)": ("`model(x)` (`.keras`, direct call)", "`model(x)` (`.keras`)"),
+                 "SavedModel": ("SavedModel `serving_default`",) * 2,
+                 "LiteRT float": ("LiteRT float",) * 2, "LiteRT int8": ("LiteRT int8",) * 2,
+                 "ONNX Runtime": ("ONNX Runtime",) * 2,
+                 "model.predict": ("`model.predict` (`.keras`)",) * 2}
+
+
+def serving_tables(report: dict, artifact: str = "lenet5.mnist") -> tuple[str, str]:
+    """The Performance section's serving table (with ratios) and the Deployment section's short one."""
+    rows = report["artifacts"][artifact]
+    full = [f"| serving `{artifact}` | batch 1, median | **x `model(x)`** | batch 1, p99 | batch 64, samples/s | "
+            "**x `model(x)`** | file, bytes |", "|---|---|---|---|---|---|---|"]
+    short = [f"| serving `{artifact}` | batch 1, median | batch 64, samples/s | file, bytes |", "|---|---|---|---|"]
+    for path, (long_name, short_name) in SERVING_PATHS.items():
+        if path not in rows:
+            continue
+        r = rows[path]
+        ms, p99 = f"{r['batch1_median_ms']:g} ms", f"{r['batch1_p99_ms']:g} ms"
+        file = f"`{r['file']}`, {_n(r['bytes'])}"
+        full.append(f"| {long_name} | {ms} | {r['batch1_vs_model_call']:.1f} | {p99} | "
+                    f"{_n(r['batch64_samples_per_s'])} | {r['batch64_vs_model_call']:.1f} | {file} |")
+        short.append(f"| {short_name} | {ms} | {_n(r['batch64_samples_per_s'])} | {file} |")
+    return "\n".join(full), "\n".join(short)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("which", nargs="*", choices=("speed", "tuning", "serving"),
+                        default=["speed", "tuning", "serving"])
+    parser.add_argument("--results", type=Path, default=RESULTS, help="folder of speed.json and tuning_workers.json")
+    args = parser.parse_args()
+    if "speed" in args.which:
+        speed = json.loads((args.results / "speed.json").read_text())
+        print(f"load average (1, 5, 15 min) before {speed['machine']['loadavg_before']}, "
+              f"after {speed['machine']['loadavg_after']}\n")
+        lenet, imdb = speed["training"]
+        print(training_table(lenet, f"LeNet-5, MNIST {lenet['train_samples'] // 1000}k x {lenet['epochs']} epochs",
+                             128), end="\n\n")
+        print(training_table(imdb, f"IMDB LSTM, {imdb['train_samples'] // 1000}k reviews x {imdb['epochs']} epochs",
+                             64), end="\n\n")
+        print(scaling_table(speed["scaling"]), end="\n\n")
+    if "tuning" in args.which:
+        print(tuning_table(json.loads((args.results / "tuning_workers.json").read_text())), end="\n\n")
+    if "serving" in args.which:
+        full, short = serving_tables(json.loads((args.results / "serving.json").read_text()))
+        print(full, short, sep="\n\n")
+
+
+if __name__ == "__main__":
+    main()
