@@ -41,8 +41,8 @@ def fit_multiworker(model, data, *, epochs: int, checkpoint_dir: str | Path, str
       model: a compiled Keras model, built and compiled inside `scope(strategy)`; its
         `steps_per_execution` (a `compile` argument) is honoured: that many steps per call, and the
         callbacks' batch hooks and the progress bar are updated once per call, as in `fit`. Every
-        call ends with a cross-worker metric read; 32 steps per call measured 1.2x the throughput of
-        1 on two local workers (benchmarks/speed.py).
+        call ends with a cross-worker metric read; 32 steps per call measured 1.26x the throughput of
+        1 on two local workers (benchmarks/speed.py, medians of 3).
       data: a `tf.data.Dataset` batched with the *global* batch size (auto-sharded between the
         workers by `experimental_distribute_dataset`: by file for file-based pipelines, by
         element otherwise), or a function `input_context -> dataset` batched per replica
