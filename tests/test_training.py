@@ -115,7 +115,12 @@ def test_demo_writes_a_report(tmp_path):
     # every shipped family has its section; the dates it shows are translated right, in Python and in the graph
     assert results["dates"]["3rd of March 1998"] == {"beam3": "1998-03-03", "savedmodel_greedy": "1998-03-03"}
     assert all(v["beam3"] == v["savedmodel_greedy"] for v in results["dates"].values())
-    assert "terrible" in results["words"]["awful"] and sum(results["gan"]["lenet5_reads_1000_samples_as"]) == 1000
+    assert "terrible" in results["words"]["awful"]
+    # the generated digits are digits: LeNet-5 reads them confidently and as every class (a generator left
+    # at its initial weights gives blobs read as one or two classes at low confidence; a collapsed one, one class)
+    gan = results["gan"]
+    assert gan["mean_confidence"] > 0.8 and min(gan["lenet5_reads_1000_samples_as"]) >= 30, gan
+    assert (out / "dcgan_samples.png").stat().st_size > 5_000 and "## Generated digits" in (out / "report.md").read_text()
     assert {a["artifact"] for a in results["artifacts"]} == set(kerazoo.list_models(pretrained=True))
     page = (out / "report.html").read_text()
     assert "<table" in page and html_problems(page, out) == []
