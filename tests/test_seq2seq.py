@@ -32,6 +32,24 @@ def test_short_training_translates_held_out_dates(trained):
     assert score >= 0.5, score  # chance is ~0: a date is 10 characters from 12 symbols
 
 
+def test_search_objective_callback_logs_the_validation_exact_match(trained):
+    """What a search trial of seq2seq is scored by: `val_exact_match`, greedy whole translations right on
+    the validation pairs it was given (not the test split, not teacher-forced character accuracy)."""
+    from kerazoo.family import TaskData
+    from kerazoo.models.seq2seq import metric_callbacks
+
+    model, test = trained
+    dates = [e for e in test if e.kind == "date"]
+    val, other = dates[:40], dates[40:80]
+    (callback,) = metric_callbacks(TaskData(None, None, extra={"pairs": {"val": val, "test": other}}))
+    callback.set_model(model)
+    logs = {"accuracy": 0.0}
+    callback.on_epoch_end(0, logs)
+    assert logs["val_exact_match"] == exact_match(model, val) >= 0.5, logs
+    right = [t.text == e.target for t, e in zip(model.translate([e.source for e in val]), val)]
+    assert logs["val_exact_match"] == pytest.approx(np.mean(right))
+
+
 def test_beam_width_one_equals_greedy_and_attention_sums_to_one(trained, tmp_path):
     model, test = trained
     sources = [e.source for e in test[:10]]
@@ -132,9 +150,21 @@ def test_strftime_probe_is_python_s_own_rendering():
 
 
 @pytest.mark.parametrize("cell, attention", [("lstm", "bahdanau"), ("gru", "luong")])
-def test_variants_build(cell, attention):
+def test_variants_build_the_cell_and_attention_they_name(cell, attention):
+    """Each choice is built (not silently replaced by the default), and its model decodes: tokens within
+    the decoder's length limit, an attention row per token over the source."""
+    import keras
+
     model = kerazoo.get("seq2seq_attention", cell=cell, attention=attention, units=8, embedding_dim=4)
-    assert model.translate("1 jan 2000").text is not None
+    layers = {type(layer) for layer in model._flatten_layers()}
+    rnn = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
+    score = {"bahdanau": keras.layers.AdditiveAttention, "luong": keras.layers.Attention}
+    assert rnn[cell] in layers and rnn[{"lstm": "gru", "gru": "lstm"}[cell]] not in layers, layers
+    assert score[attention] in layers and score[{"luong": "bahdanau", "bahdanau": "luong"}[attention]] not in layers
+    t = model.translate("1 jan 2000")
+    limit = model.vectorizer.max_target_length + 1
+    assert isinstance(t.text, str) and 0 < len(t.tokens) <= limit, (t.text, t.tokens)
+    assert np.asarray(t.attention).shape[0] == len(t.tokens)
 
 
 def test_empty_inputs_translate_to_empty_and_do_not_disturb_the_batch(trained):
@@ -246,7 +276,12 @@ def test_recipe_reports_seen_unseen_flags_and_attention_maps(tmp_path):
                         model_overrides={"units": 8, "embedding_dim": 4})
     assert {"test_exact_match_seen", "test_exact_match_unseen_beam3", "test_flag_precision", "test_flag_recall",
             "test_exact_match_strftime", "test_accuracy"} <= set(run.metrics)
-    assert 0 <= run.metrics["test_exact_match_unseen"] <= 1
+    # the metrics are the test split's: recomputed from the returned model on the recipe's own test examples
+    from kerazoo.training.run import resolve
+
+    seed = resolve("seq2seq_attention")[1].seed
+    expected = date_metrics(run.model, date_splits(256, 32, 64, seed=seed)["test"], strftime=strftime_dates(64, seed=seed))
+    assert {k: round(run.metrics[f"test_{k}"], 4) for k in expected} == {k: round(v, 4) for k, v in expected.items()}
     assert [p.name for p in run.plots if p.name.startswith("attention_")] == [f"attention_{i}.png" for i in range(4)]
     with pytest.raises(ValueError, match="unknown option.*invalid_fraction"):
         kerazoo.train("seq2seq_attention", epochs=1, output=tmp_path / "bad", verbose=0,
