@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 
-__all__ = ["WINDOW", "DateFormat", "DATE_FORMATS", "FORMAT_SPLITS"]
+__all__ = ["WINDOW", "DateFormat", "DATE_FORMATS", "FORMAT_SPLITS", "MONTHS", "DAYS", "DAY_ABBREVIATIONS", "random_time"]
 
 # === The date task ===
 #
@@ -21,11 +21,11 @@ __all__ = ["WINDOW", "DateFormat", "DATE_FORMATS", "FORMAT_SPLITS"]
 
 WINDOW = (1950, 2049)  # the task's calendar: every target lies in it; two-digit years are read into it
 
-_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
            "November", "December"]
 _MONTH_ABBREVIATIONS = {6: ("Jun", "June"), 7: ("Jul", "July"), 9: ("Sep", "Sept")}  # others: first 3 letters
-_DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-_DAY_ABBREVIATIONS = {1: ("Tue", "Tues"), 2: ("Wed",), 3: ("Thu", "Thur", "Thurs")}
+DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+DAY_ABBREVIATIONS = {1: ("Tue", "Tues"), 2: ("Wed",), 3: ("Thu", "Thur", "Thurs")}
 _FIELD = re.compile(r"\{([a-z]+\.?)\}")
 
 
@@ -93,7 +93,7 @@ class DateFormat:
         def field(match):
             key = match.group(1)
             if key in ("month", "mon", "mon."):
-                name = _MONTHS[month - 1]
+                name = MONTHS[month - 1]
                 if key == "month":
                     return name
                 short = _MONTH_ABBREVIATIONS.get(month, (name[:3],))
@@ -103,7 +103,7 @@ class DateFormat:
                 return _ordinal_word(day, rng)
             values = {"d": str(day), "dd": f"{day:02d}", "nth": _ordinal(day), "m": str(month), "mm": f"{month:02d}",
                       "yyyy": str(year), "yy": f"{year % 100:02d}"}
-            return values[key] if key in values else _isotime(rng)
+            return values[key] if key in values else random_time(rng)
         return _FIELD.sub(field, self.template)
 
 
@@ -114,7 +114,8 @@ def _calendar_date(year: int, month: int, day: int) -> datetime.date | None:
         return None
 
 
-def _isotime(rng) -> str:
+def random_time(rng) -> str:
+    """A random ISO 8601 time of day, with or without a zone: what follows the "T" of a timestamp."""
     time = f"{rng.integers(24):02d}:{rng.integers(60):02d}:{rng.integers(60):02d}"
     return time + ["", "Z", f".{rng.integers(1000):03d}Z", f"+{rng.integers(13):02d}:00",
                    f"-{rng.integers(12):02d}:30"][rng.integers(5)]

@@ -39,8 +39,8 @@ from typing import NamedTuple, Sequence
 import numpy as np
 import tensorflow as tf
 
-from kerazoo.data.date_formats import (_DAY_ABBREVIATIONS, _DAYS, _MONTHS, DATE_FORMATS, FORMAT_SPLITS, WINDOW,
-                                       DateFormat, _isotime)
+from kerazoo.data.date_formats import (DAY_ABBREVIATIONS, DAYS, MONTHS, DATE_FORMATS, FORMAT_SPLITS, WINDOW,
+                                       DateFormat, random_time)
 from kerazoo.data.parallel import (END, PAD, SPECIAL_TOKENS, START, UNK, ParallelVectorizer, make_dataset,
                                    read_parallel_tsv)
 
@@ -83,10 +83,10 @@ INVALID_KINDS: dict[str, float] = {"impossible": 0.30, "out_of_window": 0.10, "p
 
 def _word_split(seed: int = 2024) -> dict[str, list[str]]:
     """Non-date words: a quarter held out of training for validation and test ("hello world" too)."""
-    words = sorted(set(_WORDS) - {w.lower() for w in _MONTHS + _DAYS})
+    words = sorted(set(_WORDS) - {w.lower() for w in MONTHS + DAYS})
     words = [words[i] for i in np.random.default_rng(seed).permutation(len(words))]
     held = {"hello", "world"} | set(words[:len(words) // 4])
-    calendar = [w.lower() for w in _MONTHS + _DAYS]  # month and weekday names alone are no date either
+    calendar = [w.lower() for w in MONTHS + DAYS]  # month and weekday names alone are no date either
     return {"train": [w for w in words if w not in held] + calendar, "held_out": sorted(held) + calendar}
 
 
@@ -123,11 +123,11 @@ def _invalid_source(kind: str, formats: Sequence[str], words: Sequence[str], rng
         year, month = int(rng.integers(WINDOW[0], WINDOW[1] + 1)), int(rng.integers(1, 13))
         fmt = DateFormat(pick(_PARTIAL), "dmy")
         text = fmt.render(year, month, int(rng.integers(1, 29)), rng)
-        return _decorate(text.replace("{weekday}", pick(_DAYS)), None, rng), None
+        return _decorate(text.replace("{weekday}", pick(DAYS)), None, rng), None
     if kind == "words":
         return _decorate(" ".join(pick(words) for _ in range(rng.integers(1, 5))), None, rng), None
     if kind == "relative":
-        text = pick(_RELATIVE).format(n=rng.integers(1, 30), weekday=pick(_DAYS), month=pick(_MONTHS))
+        text = pick(_RELATIVE).format(n=rng.integers(1, 30), weekday=pick(DAYS), month=pick(MONTHS))
         return _decorate(text, None, rng), None
     if kind == "number":
         length = int(pick([1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12]))
@@ -137,7 +137,7 @@ def _invalid_source(kind: str, formats: Sequence[str], words: Sequence[str], rng
         return _decorate(text, None, rng), None
     if kind == "time":
         text = pick([f"{rng.integers(1, 13)}:{rng.integers(60):02d} {pick(['am', 'pm', 'AM', 'p.m.'])}",
-                     f"{rng.integers(24):02d}:{rng.integers(60):02d}", _isotime(rng), f"{rng.integers(1, 13)}pm",
+                     f"{rng.integers(24):02d}:{rng.integers(60):02d}", random_time(rng), f"{rng.integers(1, 13)}pm",
                      f"{rng.integers(1, 13)} o'clock", "noon", "midnight"])
         return _decorate(text, None, rng), None
     if kind == "money":
@@ -203,9 +203,9 @@ def _decorate(text: str, weekday: int | None, rng, *, noise: float = 0.25) -> st
     """A weekday in front (20%, when `weekday` is given), a time after (5%), the case (55% as
     written, 30% lower, 15% upper), and stray whitespace or punctuation (`noise` of the time)."""
     if weekday is not None and rng.random() < 0.2:
-        abbreviations = _DAY_ABBREVIATIONS.get(weekday, (_DAYS[weekday][:3],))
+        abbreviations = DAY_ABBREVIATIONS.get(weekday, (DAYS[weekday][:3],))
         text = _WEEKDAY_STYLES[rng.integers(len(_WEEKDAY_STYLES))].format(
-            weekday=_DAYS[weekday], wd=abbreviations[rng.integers(len(abbreviations))]) + text
+            weekday=DAYS[weekday], wd=abbreviations[rng.integers(len(abbreviations))]) + text
     if weekday is not None and rng.random() < 0.05:
         time = f"{rng.integers(1, 13)}:{rng.integers(60):02d}"
         clock = f"{rng.integers(24):02d}:{rng.integers(60):02d}:{rng.integers(60):02d}"
