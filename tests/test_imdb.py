@@ -1,4 +1,6 @@
 """IMDB classifiers' recipe specifics: length-bucketed training batches, word2vec-initialised embeddings."""
+import json
+
 import numpy as np
 import pytest
 
@@ -92,5 +94,7 @@ def test_search_runs_the_embedding_stage_and_rebatches_bucketed_batches(tmp_path
     result = tuning.tune("imdb_lstm", max_trials=2, epochs=1, data_dir=tmp_path, directory=tmp_path / "search",
                          search_space=space, tensorboard=False, verbose=0, config={"recipe": overlay},
                          model_overrides={"vocab_size": 30, "embedding_dim": 8, "units": [4]})
-    assert len(result.trials) == 2 and all(0 <= t["score"] <= 1 for t in result.trials)
+    assert len(result.trials) == 2
+    logged = json.loads((result.best_trial_dir / "run.json").read_text())["metrics"]  # the score is its val_accuracy
+    assert result.best["score"] == pytest.approx(logged["val_accuracy"]) and "accuracy" in logged
     assert (tmp_path / "search" / "imdb_lstm" / "pretraining" / "embeddings.json").is_file()
