@@ -202,8 +202,7 @@ def bucketed(x, y, batch_size, seed, boundaries):
 
 def _variants(title, variants, build, n_train, epochs, test, seed, repeats):
     """Runs every variant `repeats` times, interleaved, repeat r seeded `seed + r`; a row per variant."""
-    labels = [v[0] for v in variants(seed)]
-    runs = {label: [] for label in labels}
+    runs = {}  # label -> its runs, in the variants' order
     for r in range(repeats):
         for label, data, fit_kwargs, compile_kwargs, *n in variants(seed + r):
             try:
@@ -211,10 +210,10 @@ def _variants(title, variants, build, n_train, epochs, test, seed, repeats):
                                    compile_kwargs)
             except Exception as e:  # noqa: BLE001 - a setting that does not run is a result too
                 run = {"error": f"{type(e).__name__}: {str(e).splitlines()[0][:160]}"}
-            runs[label].append({"seed": seed + r, **run})
+            runs.setdefault(label, []).append({"seed": seed + r, **run})
             print(f"  {title}: repeat {r + 1}/{repeats}: {label}: {run}", flush=True)
     rows = [{"variant": label, **_summary(runs[label], "samples_per_s"), **_summary(runs[label], "test_accuracy"),
-             "runs": runs[label]} for label in labels]
+             "runs": runs[label]} for label in runs]
     first, same_batch = rows[0].get("samples_per_s_median"), rows[1].get("samples_per_s_median")
     for row in rows:  # ratios of medians
         if "samples_per_s_median" in row:
