@@ -15,7 +15,7 @@ Sections, for skip-gram and CBOW:
   speed      one epoch each; words/s = corpus tokens / wall seconds. gensim: `train()` on the
              token lists; kerazoo: the README's path, `kerazoo.get("word2vec", ..., compile=True)`
              (the recipe's optimizer, batch size and compile settings) and
-             `model.fit(model.dataset(ids, vocab))` on the corpus encoded once by `vocab.encode`
+             `model.fit(make_dataset(ids, vocab, **model.example_options))` on the corpus encoded once by `vocab.encode`
              (tracing and XLA compilation included). "from text" adds each side's own
              preprocessing of the raw reviews: gensim's token lists, kerazoo's `vocab.encode`.
              "CPU time": gensim's CPU seconds over kerazoo's (all threads of the process), less
@@ -124,12 +124,14 @@ def train_kerazoo(vocab, ids, mode: str, *, seed: int, epochs: int = 1, seconds:
     import keras
 
     import kerazoo
+    from kerazoo.data.word2vec import make_dataset
 
     keras.utils.set_random_seed(seed)
     started, cpu = time.perf_counter(), time.process_time()
-    model = kerazoo.get("word2vec", vocab_size=len(vocab), vocabulary=vocab.words, mode=mode, compile=True,
+    model = kerazoo.get("word2vec", vocab_size=len(vocab), vocabulary=vocab.words, variant=mode, compile=True,
                         **{k: SETTINGS[k] for k in ("embedding_dim", "window_size", "num_ns")})
-    data = model.dataset(ids, vocab, sample=SETTINGS["sample"], batch_size=_recipe()["batch_size"], seed=seed)
+    data = make_dataset(ids, vocab, sample=SETTINGS["sample"], batch_size=_recipe()["batch_size"], seed=seed,
+                        **model.example_options)
     callbacks = [_clock(seconds, started)] if seconds else []
     history = model.fit(data, epochs=10_000 if seconds else epochs, callbacks=callbacks, verbose=0,
                         shuffle=False)  # the pipeline shuffles itself
@@ -242,7 +244,8 @@ def ablation(vocab, ids, tokens, seed: int) -> dict:
                             **{k: SETTINGS[k] for k in ("embedding_dim", "window_size", "num_ns")})
         compile_model(model, Recipe(optimizer=optimizer, learning_rate=lr, loss="binary_crossentropy",
                                     metrics=["auc"], steps_per_execution=steps, jit_compile=jit))
-        model.fit(model.dataset(ids, vocab, sample=SETTINGS["sample"], batch_size=batch, seed=seed), verbose=0,
+        model.fit(make_dataset(ids, vocab, sample=SETTINGS["sample"], batch_size=batch, seed=seed, **model.example_options),
+                  verbose=0,
                   shuffle=False)
         seconds = time.perf_counter() - started
         vectors = model.word_vectors()

@@ -1,16 +1,15 @@
-"""kerazoo: a Keras 3 / TensorFlow model zoo of classic architectures.
+"""kerazoo: a Keras 3 model zoo of classic architectures.
 
     >>> import kerazoo
     >>> kerazoo.list_models()
     >>> model = kerazoo.get("lenet5")
 
-Importing kerazoo and listing models does not import TensorFlow; building a model does.
+Importing kerazoo and listing models imports neither Keras nor TensorFlow; building a model imports Keras
+with the backend the user chose (`KERAS_BACKEND`; TensorFlow when it is unset).
 """
 import os
 
-# kerazoo's layers, exports and training loops are written for TensorFlow: force Keras' backend
-# before anything imports Keras.
-os.environ["KERAS_BACKEND"] = "tensorflow"
+# Keras' backend is the user's: KERAS_BACKEND, else ~/.keras/keras.json, else Keras' default, TensorFlow.
 # TensorFlow's C++ start-up chatter, unless asked for: a level the user set wins (the CLI reads this flag)
 TF_LOG_LEVEL_SET_BY_USER = "TF_CPP_MIN_LOG_LEVEL" in os.environ
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -20,7 +19,9 @@ from kerazoo.errors import (  # noqa: E402
     ConfigError,
     DataError,
     DataNotFoundError,
+    KerazooError,
     UnknownModelError,
+    UnknownWordError,
     WeightsError,
 )
 from kerazoo.loading import get, load_saved_model  # noqa: E402
@@ -28,8 +29,8 @@ from kerazoo.registry import describe, list_models, register_model  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["get", "list_models", "describe", "register_model", "load_saved_model", "train", "evaluate", "finetune",
-           "export", "verify", "tune", "hypermodel", "data", "ConfigError", "UnknownModelError", "WeightsError",
-           "ArtifactError", "DataError", "DataNotFoundError", "__version__"]
+           "export", "verify", "tune", "hypermodel", "data", "KerazooError", "ConfigError", "UnknownModelError",
+           "WeightsError", "ArtifactError", "DataError", "DataNotFoundError", "UnknownWordError", "__version__"]
 
 _LAZY = {"train": "kerazoo.training.run", "evaluate": "kerazoo.training.run",
          "finetune": "kerazoo.training.finetune", "export": "kerazoo.exporting", "verify": "kerazoo.exporting",

@@ -167,7 +167,7 @@ def _cmd_train(args) -> int:
     config = args.config
     if args.corpus or args.text_column:
         config = _corpus_overlay(args)
-    result = train(args.name, output=args.output, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+    result = train(args.name, output=args.output, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                    dataset=args.dataset, seed=args.seed, data_dir=args.data_dir, config=config,
                    model_overrides=parse_sets(args.set), strategy=distribute.from_arguments(args))
     print(f"model: {result.output / 'model.keras'}\nplots: {', '.join(str(p) for p in result.plots)}")
@@ -246,7 +246,7 @@ def _cmd_finetune(args) -> int:
     with distribute.scope(strategy) if strategy is not None else contextlib.nullcontext():
         model = kerazoo.get(args.name, weights=args.weights, **parse_sets(args.set))
     finetune(model, splits["train"], splits["val"], head_epochs=args.head_epochs,
-             finetune_epochs=args.finetune_epochs, learning_rate=args.lr, seed=args.seed, strategy=strategy)
+             finetune_epochs=args.finetune_epochs, learning_rate=args.learning_rate, seed=args.seed, strategy=strategy)
     metrics = model.evaluate(splits["test"], return_dict=True, verbose=0)
     out = Path(args.output or f"kerazoo_runs/{args.name}-finetuned-{args.dataset}.keras")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -265,7 +265,7 @@ def _finetune_data(args, finetune_data, strategy) -> int:
                           "classes; builder overrides are not accepted here")
     options = {k: getattr(args, k) for k in _DATA_ONLY if getattr(args, k) is not None}
     result = finetune_data(args.name, args.data, weights=args.weights, head_epochs=args.head_epochs,
-                           finetune_epochs=args.finetune_epochs, learning_rate=args.lr, batch_size=args.batch_size,
+                           finetune_epochs=args.finetune_epochs, learning_rate=args.learning_rate, batch_size=args.batch_size,
                            seed=args.seed, output=args.output, strategy=strategy, **options)
     name = result.artifact.name
     line = ", ".join(f"{k}={v:.4f}" for k, v in result.metrics.items())
@@ -314,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float, help="learning rate")
+    p.add_argument("--learning-rate", "--lr", dest="learning_rate", type=float, help="learning rate")
     p.add_argument("--dataset", help="data set name (kerazoo.data loaders)")
     p.add_argument("--seed", type=int)
     p.add_argument("--output", help="run directory (default kerazoo_runs/NAME); rerun it to resume")
@@ -377,7 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--head-epochs", type=int, help="phase 1, the new head on the frozen backbone (default 5; with "
                                                    "--data: about 100 steps, 5 to 50 epochs)")
     p.add_argument("--finetune-epochs", type=int, help="phase 2, the backbone unfrozen at lr/10 (default as above)")
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--learning-rate", "--lr", dest="learning_rate", type=float, default=1e-3)
     p.add_argument("--batch-size", type=int, default=32, help="per replica")
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--data-dir", help="where named data sets are (--dataset)")

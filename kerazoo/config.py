@@ -1,13 +1,16 @@
 """Model configs: `zoo_configs/<name>.yaml`, loaded with `yaml.safe_load` and validated.
 
-A config names a registered builder's defaults (`model:`), a training recipe (`recipe:`) and a
-KerasTuner search space (`search_space:`). Every key is checked: a typo is an error naming the
-key and the accepted ones, never a silently ignored setting. Importing this module does not
-import TensorFlow.
+A model is declared by its builder (`kerazoo.registry.register_model`); its config says only what
+differs from the builder's signature: a training recipe (`recipe:`, whose `model:` block holds the
+builder arguments the recipe trains with), a KerasTuner search space (`search_space:`) and, rarely,
+catalogue defaults of its own (`model:`). A model without a config has an empty one. Every key is
+checked: a typo is an error naming the key and the accepted ones, never a silently ignored setting.
+Importing this module does not import TensorFlow.
 
 Shipped configs live in `zoo_configs/` (installed as `kerazoo.zoo_configs`); directories listed in
 `$KERAZOO_CONFIGS` (separated like PATH) are read after them, for families kept outside kerazoo
-(their config names the family module by its dotted path).
+(their config names the family module by its dotted path, `family: mypackage.tiny_mlp`, so the
+catalogue can import it).
 """
 from __future__ import annotations
 
@@ -25,16 +28,20 @@ from typing import Any, Callable, Mapping
 import yaml
 
 from kerazoo._typecheck import coerce
-from kerazoo.errors import ConfigError, UnknownModelError
+from kerazoo.errors import ConfigError
+from kerazoo.family import hooks as family_hooks
 
-__all__ = ["ConfigError", "ZooConfig", "load_config", "all_configs", "config_dir", "config_dirs",
+__all__ = ["ConfigError", "ZooConfig", "find_config", "all_configs", "config_dir", "config_dirs",
            "check_kwargs", "check_dataclass", "builder_args", "read_overlay", "read_yaml", "parse_yaml_value",
-           "parse_sets", "RENAMED"]
+           "parse_sets", "RENAMED", "RENAMED_VALUES", "YAML_KEYS"]
 
 # Builder arguments renamed to the one vocabulary of the README's naming table: the old names keep
 # working for one release (0.2), with a FutureWarning.
 RENAMED = {"code_size": "latent_dim", "image_shape": "input_shape", "hidden_units": "units",
-           "dense_units": "units", "kind": "variant"}
+           "dense_units": "units", "kind": "variant", "mode": "variant", "cell": "variant",
+           "batch_norm": "normalization"}
+# Renamed arguments whose values changed form too: old value -> new value.
+RENAMED_VALUES = {"batch_norm": lambda on: None if on is None else ("batchnorm" if on else "none")}
 
 
 def config_dir() -> Path:
@@ -50,19 +57,24 @@ def config_dirs() -> list[Path]:
 
 @dataclasses.dataclass(frozen=True)
 class ZooConfig:
-    """One catalogue entry, as written in `zoo_configs/<name>.yaml`."""
+    """One model's config: its YAML (what differs from the builder's signature), and what the registry says."""
 
-    name: str                      # registered name, the builder function's name
-    family: str                    # module under kerazoo/models/
-    task: str                      # e.g. image-classification, text-classification
-    description: str = ""          # one line for `kerazoo list`
-    reference: str = ""            # the paper
-    num_params: int | None = None  # parameter count at the defaults (checked by the tests)
-    output_shape: Any = None       # documented output shape without the batch axis
-    model: dict = dataclasses.field(default_factory=dict)         # builder keyword arguments
+    name: str                      # the registered name (the YAML file's stem)
+    family: str | None = None      # the family (filled by the registry; a YAML names it only for outside families)
+    task: str | None = None        # the registered task (not a YAML key: `@register_model(task=...)`)
+    model: dict = dataclasses.field(default_factory=dict)         # catalogue defaults that differ from the builder's
     recipe: dict = dataclasses.field(default_factory=dict)        # see kerazoo.recipe.Recipe
     search_space: dict = dataclasses.field(default_factory=dict)  # KerasTuner hyperparameters
     path: Path | None = None       # where it was read from (not a YAML key)
+    builder: Callable | None = dataclasses.field(default=None, repr=False)  # the registered builder (not a YAML key)
+
+    @property
+    def hooks(self):
+        """The family's `FamilyHooks` (imports its `training` module on first use)."""
+        return family_hooks(self.family)
+
+
+YAML_KEYS = ("name", "family", "model", "recipe", "search_space")  # what a config file may hold
 
 
 def check_dataclass(cls: type, data: Mapping[str, Any], where: str, *, skip: tuple = ()) -> dict:
@@ -79,24 +91,27 @@ def builder_args(fn: Callable) -> dict[str, Any]:
             if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
 
 
-def check_kwargs(fn: Callable, kwargs: Mapping[str, Any], where: str) -> dict:
+def check_kwargs(fn: Callable, kwargs: Mapping[str, Any], where: str, *, recorded: bool = False) -> dict:
     """Validates keyword arguments against `fn`'s signature and annotations; returns coerced values.
 
-    A name in `RENAMED` that `fn` accepts under its new name is renamed, with a FutureWarning.
+    A name in `RENAMED` that `fn` accepts under its new name is renamed (its value converted by
+    `RENAMED_VALUES`), with a FutureWarning; silently when `recorded` (arguments an earlier kerazoo wrote
+    into a card or a run's record, which the user cannot change).
     """
     params = builder_args(fn)
     if isinstance(kwargs, Mapping):
-        kwargs = {_renamed(k, params, where): v for k, v in kwargs.items()}
+        kwargs = dict(_renamed(k, v, params, where, recorded) for k, v in kwargs.items())
     return _check(kwargs, params, where)
 
 
-def _renamed(key: str, params: Mapping, where: str) -> str:
+def _renamed(key: str, value: Any, params: Mapping, where: str, recorded: bool) -> tuple[str, Any]:
     new = RENAMED.get(key)
     if new is None or key in params or new not in params:
-        return key
-    warnings.warn(f"{where}: {key!r} is now called {new!r} (kerazoo's naming table); the old name stops "
-                  "working in kerazoo 0.2.", FutureWarning, stacklevel=4)
-    return new
+        return key, value
+    if not recorded:
+        warnings.warn(f"{where}: {key!r} is now called {new!r} (kerazoo's naming table); the old name stops "
+                      "working in kerazoo 0.2.", FutureWarning, stacklevel=4)
+    return new, RENAMED_VALUES.get(key, lambda v: v)(value)
 
 
 def _check(data: Mapping[str, Any], accepted: Mapping[str, Any], where: str) -> dict:
@@ -152,11 +167,15 @@ def _problem(error) -> str:
 def _read(path: Path) -> ZooConfig:
     raw = read_yaml(path) or {}
     where = str(path)
-    data = check_dataclass(ZooConfig, raw, where, skip=("path",))
-    for key in ("name", "family", "task"):
-        if key not in data:
-            raise ConfigError(f"{where}: missing required key {key!r}")
-    if data["name"] != path.stem:
+    if isinstance(raw, Mapping):
+        moved = sorted(k for k in ("task", "description", "reference", "num_params", "output_shape") if k in raw)
+        if moved:
+            raise ConfigError(f"{where}: {', '.join(map(repr, moved))} {'is' if len(moved) == 1 else 'are'} not config "
+                              "keys: a model's task, description and reference are its builder's "
+                              "(@register_model(task=...), its docstring), and its parameter count and output shape "
+                              f"are computed. Accepted keys: {', '.join(YAML_KEYS)}.")
+    data = check_dataclass(ZooConfig, raw, where, skip=("path", "task", "builder"))
+    if data.setdefault("name", path.stem) != path.stem:
         raise ConfigError(f"{where}: name {data['name']!r} differs from the file name {path.stem!r}")
     from kerazoo.recipe import Recipe  # no TensorFlow there either
 
@@ -166,7 +185,7 @@ def _read(path: Path) -> ZooConfig:
 
 @functools.cache
 def all_configs() -> dict[str, ZooConfig]:
-    """Every config by name (shipped, then `$KERAZOO_CONFIGS`), read once per process."""
+    """Every config file by model name (shipped, then `$KERAZOO_CONFIGS`), read once per process."""
     configs: dict[str, ZooConfig] = {}
     for folder in config_dirs():
         for path in sorted(folder.glob("*.yaml")):
@@ -176,15 +195,10 @@ def all_configs() -> dict[str, ZooConfig]:
     return configs
 
 
-def load_config(name: str) -> ZooConfig:
-    """The config of a registered model; unknown names raise with the closest known names."""
-    configs = all_configs()
-    if name not in configs:
-        close = difflib.get_close_matches(name, list(configs), n=3, cutoff=0.5)
-        hint = f" Closest: {', '.join(close)}." if close else ""
-        raise UnknownModelError(f"Unknown model {name!r}.{hint} "
-                                f"Known models: {', '.join(sorted(configs))}.")
-    return configs[name]
+def find_config(name: str) -> ZooConfig | None:
+    """The config file of model `name`, or None when it has none (`kerazoo.registry.load_config` gives
+    every registered model's config, empty for those without a file)."""
+    return all_configs().get(name)
 
 
 def read_overlay(path: str | Path) -> dict:

@@ -1,13 +1,16 @@
 """The errors kerazoo raises for things a user can fix, in one place.
 
-Each says what was wrong and what is accepted. They subclass `ValueError` (or `FileNotFoundError`)
-so code written against the built-in types keeps working; the CLI prints them as one line and
-exits with code 2. Importing this module imports nothing else.
+Each says what was wrong and what is accepted. Every kind subclasses `KerazooError` and the built-in
+it replaces (`ValueError`, `KeyError`, `FileNotFoundError`, ...), so code written against the built-in
+types keeps working, and a builder, `kerazoo.get` and the CLI raise the same kind for the same mistake
+(a bad `variant` is a `ConfigError` from all three). The CLI prints them as one line and exits with
+code 2. Importing this module imports nothing else.
 """
 from __future__ import annotations
 
 __all__ = ["KerazooError", "ConfigError", "UnknownModelError", "WeightsError", "ArtifactError", "DataError",
-           "DataNotFoundError", "StrategyError", "TuningError", "ChiefUnreachableError", "RunLockedError"]
+           "DataNotFoundError", "StrategyError", "TuningError", "ChiefUnreachableError", "RunLockedError",
+           "UnknownWordError"]
 
 
 class KerazooError(Exception):
@@ -15,7 +18,7 @@ class KerazooError(Exception):
 
 
 class ConfigError(KerazooError, ValueError):
-    """A config, an overlay or an override names an unknown key or holds a value of the wrong type."""
+    """A builder argument, a config, an overlay or an override is unknown, of the wrong type or out of range."""
 
 
 class UnknownModelError(KerazooError, ValueError):
@@ -52,3 +55,10 @@ class ChiefUnreachableError(TuningError, ConnectionError):
 
 class RunLockedError(KerazooError, RuntimeError):
     """A run or search directory is in use by another live process."""
+
+
+class UnknownWordError(KerazooError, KeyError):
+    """A word that is not in a vocabulary (a `KeyError` whose message reads plainly)."""
+
+    def __str__(self):
+        return str(self.args[0]) if self.args else ""

@@ -19,7 +19,7 @@ from pathlib import Path
 from kerazoo import artifacts
 from kerazoo.artifacts import check_tag, shipped_dir, user_dir
 from kerazoo.formats import parse_formats, serving_spec, shipped_formats, write_formats
-from kerazoo.config import load_config
+from kerazoo.registry import load_config
 from kerazoo.errors import ArtifactError
 from kerazoo.family import hooks
 from kerazoo.patches import store_weights_once

@@ -1,18 +1,27 @@
-"""The family contract: what a model family module provides, declared once.
+"""The family contract: what a model family provides, declared once.
 
-A family is one module, `kerazoo/models/<family>.py` (or any importable module a config names by
-its dotted path, e.g. `family: mypackage.tiny_mlp`). It provides:
+A built-in family is a package, `kerazoo/models/<family>/`, of files named for their role, the same in
+every family:
 
-1. builders, each a function decorated with `@kerazoo.registry.register_model` (the function's
-   name is the model's name; keyword-only, annotated arguments; see the README's naming table);
-2. optionally, hooks: functions that `kerazoo train`, `evaluate`, `export`, `tune` and the tests
-   call, declared in one place at the bottom of the module:
+- `model.py`: the architecture: builders decorated with `@kerazoo.registry.register_model` (the
+  function's name is the model's name; keyword-only, annotated arguments, see the README's naming
+  table), the family's custom layers and models with their `get_config`, in `keras` and `keras.ops`
+  only, so it runs on every Keras backend. No TensorFlow, data, metrics, plots or export.
+- `training.py` (optional): what trains, scores and plots it: the hooks below, declared once at its
+  bottom, `HOOKS = FamilyHooks(recipe_data=recipe_data, recipe_plots=recipe_plots)`.
+- `tf_export.py` (optional): TensorFlow-only serving: the SavedModel's endpoint, the core LiteRT and
+  ONNX files hold, the data they are measured on (the hooks `training.py` declares from it).
 
-       HOOKS = FamilyHooks(recipe_data=recipe_data, recipe_plots=recipe_plots)
+A family kept outside kerazoo may be one module (`family: mypackage.tiny_mlp` in its config) holding
+its builders and, optionally, its `HOOKS`; a builder registered from any module works the same way.
 
-Every hook is optional; `hooks(family)` gives the declared ones (undeclared fields are None) and
-is the only way callers look them up. `FamilyHooks` lists every hook there is, with its signature;
-`tests/test_family_contract.py` fails on a family function named like a hook but not declared.
+Every hook is optional; `hooks(family)` gives the declared ones (undeclared fields are None) and is
+the only way callers look them up. `FamilyHooks` lists every hook there is, with its signature;
+`tests/test_layout.py` fails on a family function named like a hook but not declared.
+
+Hooks never load an artifact themselves (a model never loads another one): what a recipe uses from
+another artifact (the LeNet-5 that scores a GAN's digits, word vectors an embedding starts from) is
+named by `uses(recipe)`, loaded by the training code above, and handed in as `TaskData.artifacts`.
 
 Importing this module imports neither TensorFlow nor any family.
 """
@@ -24,7 +33,8 @@ import importlib
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-__all__ = ["TaskData", "ExportCore", "ExportData", "FamilyHooks", "HOOK_NAMES", "hooks", "family_module"]
+__all__ = ["TaskData", "ExportCore", "ExportData", "FamilyHooks", "HOOK_NAMES", "hooks", "hooks_module",
+           "family_module"]
 
 
 @dataclasses.dataclass
@@ -38,6 +48,7 @@ class TaskData:
     class_names: Optional[list] = None      # classifiers: label names for plots and cards
     split: str = "test"                     # name of the held-out split `test` comes from
     extra: dict = dataclasses.field(default_factory=dict)  # family-specific (vectorizer, pairs, ...)
+    artifacts: dict = dataclasses.field(default_factory=dict)  # role -> loaded model, as `uses` named them
 
 
 @dataclasses.dataclass
@@ -109,11 +120,17 @@ class FamilyHooks:
     #   What LiteRT and ONNX files of the trained (shipped-form) model hold, when the default does not fit:
     #   the forward pass on the SavedModel's input, or a text model's network on token ids with its tokenizer.
     export_core: Optional[Callable[[Any], ExportCore]] = None
-    # export_data(model, card, data_dir) -> ExportData
+    # export_data(model, card, data_dir, artifacts) -> ExportData
     #   The training inputs int8 files are calibrated on and the held-out inputs and score every format is
     #   measured with, for tasks kerazoo.formats does not know (image and text classification it does).
     #   Raises kerazoo.errors.DataNotFoundError when the data is not there.
-    export_data: Optional[Callable[[Any, dict, Any], ExportData]] = None
+    export_data: Optional[Callable[[Any, dict, Any, dict], ExportData]] = None
+    # uses(recipe) -> {role: artifact name}
+    #   Artifacts the family's hooks use with this recipe (DCGAN on MNIST: {"scorer": "lenet5.mnist"}; an IMDB
+    #   classifier whose embedding starts from word vectors: {"embeddings": "word2vec.imdb"}). The training and
+    #   export code loads them and hands them in as `TaskData.artifacts` / `export_data`'s `artifacts`; a role
+    #   whose artifact is missing is left out, and the hook does without it.
+    uses: Optional[Callable[[Any], dict]] = None
     # example_batch(model, n, seed) -> (x, y)
     #   A batch the model trains on, for the registry-wide tests (default: made from `model.inputs`).
     example_batch: Optional[Callable[[Any, int, int], tuple]] = None
@@ -130,19 +147,32 @@ _NONE = FamilyHooks()
 
 
 def family_module(family: str):
-    """The module of a family: `kerazoo.models.<family>`, or `family` itself when it is a dotted path."""
+    """The module of a family: the package `kerazoo.models.<family>`, or `family` itself when it is a dotted path."""
     return importlib.import_module(family if "." in family else f"kerazoo.models.{family}")
+
+
+def hooks_module(family: str):
+    """Where a family declares its hooks: a package's `training` module, else the family module itself."""
+    module = family_module(family)
+    if not hasattr(module, "__path__"):
+        return module
+    try:
+        return importlib.import_module(f"{module.__name__}.training")
+    except ModuleNotFoundError as e:
+        if e.name != f"{module.__name__}.training":
+            raise
+        return module
 
 
 @functools.cache
 def hooks(family: str) -> FamilyHooks:
-    """The hooks a family declares (its module's `HOOKS`), every other field None.
+    """The hooks a family declares (`HOOKS` of its `training` module), every other field None.
 
     Example:
       >>> hooks("dcgan").checkpoint_monitor
       <function checkpoint_monitor at ...>
     """
-    declared = getattr(family_module(family), "HOOKS", _NONE)
+    declared = getattr(hooks_module(family), "HOOKS", _NONE)
     if not isinstance(declared, FamilyHooks):
         raise TypeError(f"{family}: HOOKS must be a kerazoo.family.FamilyHooks, received {type(declared).__name__}")
     return declared

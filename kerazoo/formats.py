@@ -30,7 +30,10 @@ import numpy as np
 
 from kerazoo.errors import ArtifactError, DataNotFoundError
 from kerazoo.family import ExportCore, ExportData, hooks
+from kerazoo.loading import used_artifacts
+from kerazoo.registry import load_config
 from kerazoo.runtimes import FORMATS, RUNTIMES, Runner
+from kerazoo.training.tasks import raw_splits
 
 __all__ = ["FORMATS", "FLOAT_TOLERANCE", "TOP1_AGREEMENT", "parse_formats", "shipped_formats", "serving_spec",
            "forward_core", "core_of", "classification_data", "data_of", "write_formats", "agreement"]
@@ -116,8 +119,6 @@ def forward_core(model, model_kwargs: dict) -> ExportCore:
 
 def core_of(model, arch: str, model_kwargs: dict) -> ExportCore:
     """The family's `export_core`, else `forward_core`."""
-    from kerazoo.config import load_config
-
     hook = hooks(load_config(arch).family).export_core
     return hook(model) if hook is not None else forward_core(model, model_kwargs)
 
@@ -137,9 +138,6 @@ def _accuracy(labels):
 
 def classification_data(model, card: dict, data_dir, *, calibration: int | None = None) -> ExportData:
     """Image and text classification: a seeded sample of training inputs, the whole test split."""
-    from kerazoo.config import load_config
-    from kerazoo.training.tasks import raw_splits
-
     config = load_config(card["arch"])
     (x_train, _), (x_test, y_test) = raw_splits(config, card["recipe"], data_dir)
     text = config.task == "text-classification"
@@ -151,13 +149,12 @@ def classification_data(model, card: dict, data_dir, *, calibration: int | None 
 
 
 def data_of(model, card: dict, data_dir) -> ExportData | None:
-    """The family's `export_data`, else `classification_data` for classifiers; None for other tasks."""
-    from kerazoo.config import load_config
-
+    """The family's `export_data` (given the artifacts it uses), else `classification_data` for classifiers;
+    None for other tasks."""
     config = load_config(card["arch"])
-    hook = hooks(config.family).export_data
-    if hook is not None:
-        return hook(model, card, data_dir)
+    family = hooks(config.family)
+    if family.export_data is not None:
+        return family.export_data(model, card, data_dir, used_artifacts(family, card["recipe"]))
     if config.task in ("image-classification", "text-classification"):
         return classification_data(model, card, data_dir)
     return None

@@ -9,7 +9,6 @@ is the only layer allowed to differ.
 """
 from __future__ import annotations
 
-import copy
 import json
 import os
 from pathlib import Path
@@ -17,14 +16,14 @@ from typing import Any
 
 from kerazoo import artifacts
 from kerazoo.artifacts import TAG_PATTERN, split_name
-from kerazoo.config import check_dataclass, check_kwargs, load_config
+from kerazoo.config import check_dataclass, check_kwargs
 from kerazoo.errors import ArtifactError, ConfigError, WeightsError
 from kerazoo.inputs import guard
 from kerazoo.recipe import Recipe, compile_model
-from kerazoo.registry import builder
+from kerazoo.registry import builder, load_config, measure
 
 __all__ = ["get", "build", "check_fits", "count_params", "load_artifact", "load_file", "load_saved_model",
-           "trained_with"]
+           "trained_with", "used_artifacts"]
 
 
 def get(name: str, /, *, weights: str | os.PathLike | None = None, compile: bool = False, format: str = "keras",
@@ -121,36 +120,41 @@ def _runner(name: str, weights, format: str, *, compile: bool, overrides: dict):
     return open_runner(folder, format)
 
 
-def build(name: str, kwargs: dict, *, recipe: dict | Recipe | None = None):
-    """The registered builder of `name` called with `kwargs` (already checked, e.g. by
-    `kerazoo.training.resolve`), compiled by `recipe` when one is given; arguments whose weights
-    would not fit in memory are a `ConfigError` before anything is allocated (`check_fits`)."""
-    check_fits(name, kwargs)
-    model = builder(name)(**kwargs)
+def build(name: str, kwargs: dict, *, recipe: dict | Recipe | None = None, training: bool = False):
+    """The registered builder of `name` called once with `kwargs` (already checked, e.g. by
+    `kerazoo.training.resolve`), compiled by `recipe` when one is given.
+
+    The builder runs in a `keras.StatelessScope`, where variables record their shapes without being
+    allocated; the parameters are counted there, and arguments whose weights (with `training`, also their
+    gradients and Adam moments) would not fit in memory are a `ConfigError` before anything is allocated.
+    Then the same model's variables are initialised: one build, not a probe and a build.
+    """
+    import keras
+    from keras.src.backend.common.variables import initialize_all_variables  # Keras 3.15: deferred variables
+
+    fn = builder(name)
+    try:
+        with keras.StatelessScope(initialize_variables=False):
+            model = fn(**kwargs)
+        params = int(model.count_params())
+    except ValueError as e:
+        if "stateless scope" not in str(e):  # the builder's own error (a bad argument): raised as it is
+            raise
+        model, params = None, None  # a builder that creates a variable from a value: built the usual way
+    _check_memory(name, kwargs, params, training=training)
+    if model is None:
+        model = fn(**kwargs)
+    else:
+        initialize_all_variables()
     if recipe is not None:
         compile_model(model, recipe if isinstance(recipe, Recipe) else _recipe(recipe, name))
     return model
 
 
 def count_params(name: str, kwargs: dict) -> int | None:
-    """The parameter count of `name` built with `kwargs`, without allocating its weights: the builder
-    runs in a `keras.StatelessScope`, where variables only record their shapes (about 0.1 s). None
-    if the builder cannot run there (e.g. a layer that creates a variable from a value)."""
-    import keras
-    from keras.src.backend.common import global_state  # Keras 3.15: where deferred variables are queued
-
-    uids = global_state.get_global_attribute("object_name_uids")
-    saved_uids = copy.copy(uids)
-    queued = list(global_state.get_global_attribute("uninitialized_variables") or [])
-    try:
-        with keras.StatelessScope(initialize_variables=False):
-            return int(builder(name)(**kwargs).count_params())
-    except Exception:  # noqa: BLE001 - the real build then runs and raises its own error, if any
-        return None
-    finally:  # the probe's variables are never initialised, and its layer names are not used up
-        global_state.set_global_attribute("uninitialized_variables", queued)
-        if saved_uids is not None:
-            global_state.set_global_attribute("object_name_uids", saved_uids)
+    """The parameter count of `name` built with `kwargs`, without allocating its weights
+    (`kerazoo.registry.measure`); None if the builder cannot run without allocating."""
+    return measure(name, kwargs)[0]
 
 
 def check_fits(name: str, kwargs: dict, *, training: bool = False) -> int | None:
@@ -161,6 +165,11 @@ def check_fits(name: str, kwargs: dict, *, training: bool = False) -> int | None
     Returns the parameter count (None if it cannot be counted without building).
     """
     params = count_params(name, kwargs)
+    _check_memory(name, kwargs, params, training=training)
+    return params
+
+
+def _check_memory(name: str, kwargs: dict, params: int | None, *, training: bool) -> None:
     need = (params or 0) * (16 if training else 4)
     memory = _physical_memory()
     if memory and need > memory:
@@ -174,7 +183,6 @@ def check_fits(name: str, kwargs: dict, *, training: bool = False) -> int | None
             f"parameters, {need / 2 ** 30:,.1f} GiB of {state}, but this machine has {memory / 2 ** 30:.1f} GiB of "
             f"memory. Accepted: sizes whose {state.split(' (')[0]} fit in memory (the default arguments give "
             f"{count_params(name, bases[0]):,} parameters).")
-    return params
 
 
 def _physical_memory() -> int | None:
@@ -223,10 +231,9 @@ def load_file(arch: str, path, *, base: dict | None = None, recipe: dict | None 
     model = keras.saving.load_model(path, compile=False, safe_mode=True)
     if overrides:
         vectorizer, network = split_string_model(model)
-        original = fn(**base)
-        _check_same_architecture(original, network, label or str(path))
-        check_fits(arch, {**base, **overrides})
-        new = fn(**{**base, **overrides})
+        base = check_kwargs(fn, base, f"{label or path} (recorded builder arguments)", recorded=True)
+        _check_same_architecture(build(arch, base), network, label or str(path))
+        new = build(arch, {**base, **overrides})
         _copy_weights(network, new, label or str(path), overrides)
         model = string_model(vectorizer, new, model.name) if vectorizer is not None else new
     if compile:
@@ -249,6 +256,22 @@ def trained_with(arch: str, weights: str | os.PathLike) -> dict:
         record = json.loads(run.read_text()) if run.is_file() else {}
     config = load_config(arch)
     return {"model": record.get("model", config.model), "recipe": record.get("recipe", config.recipe)}
+
+
+def used_artifacts(family_hooks, recipe: dict | Recipe) -> dict:
+    """The artifacts a family's hooks use with `recipe` (`FamilyHooks.uses`: a GAN's scorer, word vectors an
+    embedding starts from), loaded and verified, by role; one that is not available is left out (the hook
+    does without it, or says it needs it)."""
+    if family_hooks.uses is None:
+        return {}
+    recipe = recipe if isinstance(recipe, Recipe) else _recipe(recipe, "the recorded")
+    loaded = {}
+    for role, (name, weights) in family_hooks.uses(recipe).items():
+        try:
+            loaded[role] = get(name, weights=weights)
+        except WeightsError:
+            continue
+    return loaded
 
 
 def load_saved_model(name: str | os.PathLike):

@@ -238,7 +238,7 @@ def test_transfer_beats_scratch_on_real_digits():
     finetune(transfer, (x_tr[few], y_tr[few]), head_epochs=3, finetune_epochs=3, batch_size=16, verbose=0)
     assert not np.array_equal(before[0], transfer.get_layer("c1").get_weights()[0])  # phase 2 trained the backbone
     models = {"transfer": transfer}
-    for name, change in (("scratch", {}), ("scratch_without_batch_norm", {"batch_norm": False})):
+    for name, change in (("scratch", {}), ("scratch_without_batch_norm", {"normalization": "none"})):
         keras.utils.set_random_seed(0)  # the fairer small-data baseline too: batch norm's averages lag on 42 steps
         models[name] = kerazoo.get("lenet5", **{**_card("lenet5.mnist")[0]["model"], **change})
         models[name].compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])

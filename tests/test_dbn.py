@@ -37,6 +37,26 @@ def test_contrastive_divergence_lowers_reconstruction_error(digits, options):
     assert rbm(x[:5]).shape == (5, 32)
 
 
+def test_the_free_energy_loss_has_contrastive_divergences_gradient():
+    """`compute_loss` is F(data) - F(negative samples): its gradient must be CD's statistics
+    (<v h>_model - <v h>_data for the weights, the differences of means for the biases), whatever the samples."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    rbm = RBM(12, 5, seed=3)
+    rbm.hidden_bias.assign(rng.normal(size=5).astype("float32"))
+    rbm.visible_bias.assign(rng.normal(size=12).astype("float32"))
+    v0 = (rng.random((7, 12)) < 0.5).astype("float32")
+    v = rng.random((7, 12)).astype("float32")  # any negative samples (probabilities, as CD's chain gives)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(rbm.free_energy(v0)) - tf.reduce_mean(rbm.free_energy(tf.stop_gradient(v)))
+    grads = tape.gradient(loss, [rbm.kernel, rbm.visible_bias, rbm.hidden_bias])
+    p_h0, p_h = np.asarray(rbm(v0)), np.asarray(rbm(v))
+    cd = [v.T @ p_h / 7 - v0.T @ p_h0 / 7, v.mean(0) - v0.mean(0), p_h.mean(0) - p_h0.mean(0)]
+    for got, want in zip(grads, cd):
+        np.testing.assert_allclose(np.asarray(got), want, atol=1e-6)
+
+
 def test_weight_decay_spares_the_biases(digits):
     _, x, _ = digits
     rbm = RBM(64, 8, seed=0)

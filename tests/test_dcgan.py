@@ -1,4 +1,5 @@
-"""DCGAN specifics: the alternating `fit`, sampling, image sizes, saving, the sample-grid callback."""
+"""DCGAN specifics: the adversarial `fit` (one loss, each part reaching one network), sampling, image sizes,
+saving, the sample-grid callback."""
 import json
 
 import numpy as np
@@ -37,7 +38,7 @@ def test_fit_updates_both_networks_and_logs_both_losses():
     assert all(np.isfinite(v[0]) for v in history.history.values())
     assert not np.allclose(g_before, model.generator.get_layer("project").kernel)
     assert not np.allclose(d_before, model.discriminator.get_layer("conv1").kernel)
-    assert int(model.d_optimizer.iterations) == int(model.g_optimizer.iterations) == 2
+    assert int(model.optimizer.iterations) == 2
 
 
 def test_sample_shape_range_and_determinism():
@@ -69,21 +70,47 @@ def test_bad_image_shapes_raise_clear_errors(shape, match):
         kerazoo.get("dcgan", input_shape=shape)
 
 
-def test_compile_accepts_one_optimizer_or_two_and_rejects_a_loss():
+def test_compile_takes_one_optimizer_and_rejects_a_loss_or_two_optimizers():
     import keras
 
+    from kerazoo.errors import ConfigError
+
     model = kerazoo.get("dcgan", **TINY)
-    model.compile()  # Radford et al.'s Adam for both
-    assert model.d_optimizer is not model.g_optimizer
-    assert float(model.d_optimizer.beta_1) == 0.5 and np.isclose(float(model.g_optimizer.learning_rate), 2e-4)
+    model.compile()  # Radford et al.'s Adam, for both networks
+    assert float(model.optimizer.beta_1) == 0.5 and np.isclose(float(model.optimizer.learning_rate), 2e-4)
+    assert model.optimizer.built  # in compile, i.e. in the caller's (strategy) scope
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=None, metrics=[])  # recipe.compile_model's call
-    assert model.d_optimizer is not model.g_optimizer
-    assert model.d_optimizer.get_config() == model.g_optimizer.get_config()
-    model.compile(d_optimizer=keras.optimizers.SGD(0.1), g_optimizer="rmsprop")
-    assert isinstance(model.d_optimizer, keras.optimizers.SGD)
-    assert isinstance(model.g_optimizer, keras.optimizers.RMSprop)
+    assert np.isclose(float(model.optimizer.learning_rate), 1e-3)
+    with pytest.raises(ConfigError, match=r"`d_optimizer` was removed in kerazoo 0.2: one `optimizer`"):
+        model.compile(d_optimizer=keras.optimizers.SGD(0.1), g_optimizer="rmsprop")
     with pytest.raises(ValueError, match="own losses"):
         model.compile(optimizer="adam", loss="binary_crossentropy")
+
+
+def test_one_step_moves_each_network_by_the_gradient_of_its_own_loss():
+    """The combined loss is written so that the discriminator gets the gradient of d_loss only and the
+    generator that of g_loss only (what two tapes give): checked against tapes on one SGD step."""
+    import keras
+    import tensorflow as tf
+
+    model = tiny(dropout=0.0, label_smoothing=0.1)
+    model.compile(optimizer=keras.optimizers.SGD(0.5))
+    z, images = model.latent(4, seed=1), np.random.default_rng(1).uniform(-1, 1, (4, 28, 28, 1)).astype("float32")
+    g_vars, d_vars = model.generator.trainable_variables, model.discriminator.trainable_variables
+    before = [np.array(v) for v in g_vars + d_vars]
+    bce = keras.losses.BinaryCrossentropy(from_logits=True)
+    with tf.GradientTape(persistent=True) as tape:
+        fake = model.generator(z, training=True)
+        real_logits, fake_logits = model.discriminator(images, training=True), model.discriminator(fake, training=True)
+        d_loss = bce(tf.fill(tf.shape(real_logits), 0.9), real_logits) + bce(tf.zeros_like(fake_logits), fake_logits)
+        g_loss = bce(tf.ones_like(fake_logits), fake_logits)
+    expected = [b - 0.5 * np.asarray(g) for b, g in zip(before, tape.gradient(g_loss, g_vars)
+                                                         + tape.gradient(d_loss, d_vars))]
+    for v in model.generator.non_trainable_variables:  # the tapes' forward pass moved the batch-norm statistics
+        v.assign(v.value)
+    model.train_on_batch(z, images)
+    for variable, want in zip(g_vars + d_vars, expected):
+        np.testing.assert_allclose(np.asarray(variable), want, atol=2e-6, err_msg=variable.path)
 
 
 @pytest.mark.parametrize("smoothing", [0.0, 0.1])
@@ -106,24 +133,25 @@ def test_discriminator_loss_uses_one_sided_label_smoothing(smoothing):
 
 
 def test_a_learning_rate_schedule_moves_both_networks():
-    """`LearningRateScheduler` sets `model.optimizer` (the generator's); the cloned discriminator optimizer follows."""
+    """`LearningRateScheduler` sets `model.optimizer`'s rate, which updates both networks."""
     import keras
 
     model = tiny()
     schedule = keras.callbacks.LearningRateScheduler(lambda epoch, lr: 1e-4 / (epoch + 1))
-    model.fit(digits(), batch_size=4, epochs=2, verbose=0, callbacks=[schedule])
-    assert float(model.g_optimizer.learning_rate) == pytest.approx(5e-5)
-    assert float(model.d_optimizer.learning_rate) == pytest.approx(5e-5)
-    model.compile(d_optimizer=keras.optimizers.Adam(1e-3), g_optimizer=keras.optimizers.Adam(1e-4))  # two given
     model.fit(digits(), batch_size=4, epochs=1, verbose=0, callbacks=[schedule])
-    assert float(model.d_optimizer.learning_rate) == pytest.approx(1e-3)  # a discriminator's own rate is its own
+    g_before = np.array(model.generator.get_layer("project").kernel)
+    d_before = np.array(model.discriminator.get_layer("conv1").kernel)
+    model.fit(digits(), batch_size=4, epochs=2, initial_epoch=1, verbose=0, callbacks=[schedule])
+    assert float(model.optimizer.learning_rate) == pytest.approx(5e-5)
+    assert not np.allclose(g_before, model.generator.get_layer("project").kernel)
+    assert not np.allclose(d_before, model.discriminator.get_layer("conv1").kernel)
 
 
 def test_keras_round_trip_after_training(tmp_path):
     import keras
 
     model = tiny()
-    model.compile(d_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5), g_optimizer=keras.optimizers.Adam(3e-4))
+    model.compile(optimizer=keras.optimizers.Adam(3e-4, beta_1=0.5))
     model.fit(digits(), batch_size=4, epochs=1, verbose=0)  # moves the batch-norm statistics too
     model.save(tmp_path / "gan.keras")
     restored = keras.saving.load_model(tmp_path / "gan.keras", safe_mode=True)
@@ -131,9 +159,8 @@ def test_keras_round_trip_after_training(tmp_path):
     np.testing.assert_array_equal(model(z), restored(z))
     np.testing.assert_array_equal(model.discriminator(model(z)), restored.discriminator(restored(z)))
     assert (restored.generator.name, restored.discriminator.name) == ("generator", "discriminator")
-    assert np.isclose(float(restored.d_optimizer.learning_rate), 1e-3)
-    assert np.isclose(float(restored.g_optimizer.learning_rate), 3e-4)
-    assert int(restored.d_optimizer.iterations) == 2  # optimizer state kept: training can resume
+    assert np.isclose(float(restored.optimizer.learning_rate), 3e-4)
+    assert int(restored.optimizer.iterations) == 2  # optimizer state kept: training can resume
     restored.fit(digits(), batch_size=4, epochs=1, verbose=0)
 
 
@@ -171,8 +198,10 @@ def _mnist_subset(shared_data, n):
 def test_lenet_scores_tell_real_digits_from_noise(shared_data):
 
     train, test = _mnist_subset(shared_data, 1000)
-    real = lenet_scores(train, test)
-    noise = lenet_scores(np.random.default_rng(0).uniform(-1, 1, (1000, 28, 28, 1)).astype("float32"), test)
+    lenet = kerazoo.get("lenet5.mnist")
+    real = lenet_scores(train, test, classifier=lenet)
+    noise = lenet_scores(np.random.default_rng(0).uniform(-1, 1, (1000, 28, 28, 1)).astype("float32"), test,
+                         classifier=lenet)
     assert real["lenet_fid"] < 5 < 100 < noise["lenet_fid"]  # FID of 1000 samples is biased up: 0.45 at 10k
     assert noise["lenet_score"] < 1.5 < 9 < real["lenet_score"] <= 10
 
@@ -192,12 +221,14 @@ def test_recipe_writes_a_grid_per_epoch_scores_samples_and_serves_pixels(shared_
     fids = [float(v) for v in run.history["val_lenet_fid"]]  # per epoch, against the 256 real training digits
     assert len(fids) == 2
     best = kerazoo.get("dcgan", weights=tmp_path / "run" / "checkpoints" / "best.keras")  # lowest-FID epoch
-    assert lenet_scores(best.sample(2000, 0), train)["lenet_fid"] == pytest.approx(min(fids), rel=1e-3)
+    lenet = kerazoo.get("lenet5.mnist")  # the scorer the recipe was handed (FamilyHooks.uses)
+    assert lenet_scores(best.sample(2000, 0), train, classifier=lenet)["lenet_fid"] == pytest.approx(min(fids), rel=1e-3)
     # the run ends on that epoch's weights (the recipe's early_stopping restores them): what is scored and shipped
-    assert lenet_scores(run.model.sample(2000, 0), train)["lenet_fid"] == pytest.approx(min(fids), rel=1e-3)
+    assert lenet_scores(run.model.sample(2000, 0), train, classifier=lenet)["lenet_fid"] == \
+        pytest.approx(min(fids), rel=1e-3)
     assert json.loads((tmp_path / "run" / "run.json").read_text())["epochs_run"] == 2
     assert {"test_lenet_fid", "test_lenet_score", "test_d_loss", "test_g_loss"} <= set(run.metrics)
-    recomputed = lenet_scores(run.model.sample(10000, seed=0), test)  # the card's figures, from the saved model
+    recomputed = lenet_scores(run.model.sample(10000, seed=0), test, classifier=lenet)  # the card's, from the model
     assert run.metrics["test_lenet_fid"] == pytest.approx(recomputed["lenet_fid"], rel=1e-4)
     assert run.metrics["test_lenet_score"] == pytest.approx(recomputed["lenet_score"], rel=1e-4)
     artifact = export(tmp_path / "run", destination=tmp_path / "artifacts")
@@ -214,7 +245,7 @@ def test_evaluate_is_repeatable():
     x = digits(16)
     first, second = (model.evaluate(x, batch_size=8, verbose=0, return_dict=True) for _ in range(2))
     assert first == second
-    assert model.d_optimizer.built and model.g_optimizer.built  # in compile, i.e. in the caller's scope
+    assert model.optimizer.built  # in compile, i.e. in the caller's scope
 
 
 MIRRORED = """
@@ -228,7 +259,7 @@ with distribute.scope(strategy):
     gan.compile()
 x = np.random.default_rng(0).integers(0, 256, (32, 28, 28)).astype("uint8")
 history = gan.fit(x, batch_size=16, epochs=1, verbose=0)
-print("OK", strategy.num_replicas_in_sync, int(gan.g_optimizer.iterations.numpy()), history.history["d_loss"][0])
+print("OK", strategy.num_replicas_in_sync, int(gan.optimizer.iterations.numpy()), history.history["d_loss"][0])
 """
 
 

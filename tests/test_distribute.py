@@ -256,7 +256,7 @@ ZOO_MIRRORED = textwrap.dedent("""
 
     report = {"same_strategy": distribute.strategy("mirrored") is s}  # one per devices: collectives would collide
     # kerazoo.train by kind: the process's MirroredStrategy over the two logical CPUs
-    result = kerazoo.train("lenet5", strategy="mirrored", epochs=2, batch_size=8, lr=3e-3, data_dir=data_dir,
+    result = kerazoo.train("lenet5", strategy="mirrored", epochs=2, batch_size=8, learning_rate=3e-3, data_dir=data_dir,
                            output=f"{out}/run", callbacks=[Watch()], verbose=0,
                            config={"recipe": {"steps_per_execution": 4}})
     bn = next(l for l in result.model.layers if isinstance(l, keras.layers.BatchNormalization))

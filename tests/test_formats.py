@@ -260,7 +260,7 @@ def test_runner_errors_name_what_is_accepted():
 
 def _run_dir(tmp_path, name, model, dataset, builder_args, **extra):
     """A run directory as `kerazoo train` leaves it (model.keras + run.json), for a model trained elsewhere."""
-    from kerazoo.config import load_config
+    from kerazoo.registry import load_config
     from kerazoo.training.run import versions
 
     run = tmp_path / "run"

@@ -7,7 +7,7 @@ import pytest
 
 import kerazoo
 from kerazoo.config import ConfigError, _read, all_configs, check_kwargs
-from kerazoo.registry import builder
+from kerazoo.registry import builder, load_config
 
 
 def test_import_and_list_do_not_import_tensorflow():
@@ -76,7 +76,6 @@ def test_compile_uses_the_recipe_with_gradient_clipping():
 
 
 def test_compile_applies_the_recipe_speed_settings():
-    from kerazoo.config import load_config
     from kerazoo.recipe import Recipe, compile_model
 
     model = compile_model(kerazoo.get("lenet5"), Recipe(loss="mse", steps_per_execution=8, jit_compile=True))
@@ -94,11 +93,11 @@ def test_describe_reports_catalogue_facts():
 
 
 @pytest.mark.parametrize("text, message", [
-    ("name: x\nfamily: lenet\ntask: t\nmodle: {}\n", "unknown key 'modle'. Did you mean 'model'"),
-    ("name: x\nfamily: lenet\ntask: t\nrecipe: {batchsize: 3}\n", "unknown key 'batchsize'. Did you mean 'batch_size'"),
-    ("name: x\nfamily: lenet\ntask: t\nrecipe: {epochs: many}\n", "'epochs' expected int"),
-    ("name: y\nfamily: lenet\ntask: t\n", "differs from the file name"),
-    ("name: x\ntask: t\n", "missing required key 'family'"),
+    ("modle: {}\n", "unknown key 'modle'. Did you mean 'model'"),
+    ("recipe: {batchsize: 3}\n", "unknown key 'batchsize'. Did you mean 'batch_size'"),
+    ("recipe: {epochs: many}\n", "'epochs' expected int"),
+    ("name: y\n", "differs from the file name"),
+    ("task: t\nnum_params: 3\n", r"'num_params', 'task' are not config keys.*@register_model\(task=...\).*computed"),
 ])
 def test_bad_config_yaml_fails_naming_the_key(tmp_path, text, message):
     path = tmp_path / "x.yaml"
@@ -121,3 +120,67 @@ def test_recipe_optimizer_may_carry_its_own_arguments():
         make_optimizer(Recipe(optimizer={"name": "adam", "bta_1": 0.5}))
     with pytest.raises(ValueError, match="needs `name`"):
         make_optimizer(Recipe(optimizer={"beta_1": 0.5}))
+
+
+def test_configs_say_only_what_differs_from_the_signature():
+    """One registry: a shipped YAML holds no catalogue facts (task, counts: the builder's or computed) and no
+    builder argument equal to the signature's default (in `model:` or the recipe's `model:`)."""
+    import inspect
+
+    from kerazoo.config import YAML_KEYS
+
+    def same(a, b):
+        return (list(a) if isinstance(a, tuple) else a) == (list(b) if isinstance(b, tuple) else b)
+
+    for name, config in all_configs().items():
+        raw = __import__("yaml").safe_load(config.path.read_text())
+        assert set(raw) <= set(YAML_KEYS), (name, sorted(raw))
+        defaults = {k: p.default for k, p in inspect.signature(builder(name)).parameters.items()}
+        for block, values in (("model", raw.get("model") or {}), ("recipe.model", raw.get("recipe", {}).get("model") or {})):
+            restated = [k for k, v in values.items() if k in defaults and same(defaults[k], v)]
+            assert not restated, f"{config.path} {block}: {restated} restate the builder's defaults"
+
+
+def test_builders_get_and_the_cli_raise_the_same_error_for_the_same_mistake(capsys):
+    """One error vocabulary: a bad argument value is a ConfigError from the builder itself, from get and
+    (one line, exit 2) from the CLI."""
+    from kerazoo import cli
+    from kerazoo.models.lenet import lenet5
+
+    with pytest.raises(kerazoo.ConfigError, match="Received: dropout=1.5"):
+        lenet5(dropout=1.5)
+    with pytest.raises(kerazoo.ConfigError, match="Received: dropout=1.5"):
+        kerazoo.get("lenet5", dropout=1.5)
+    assert cli.main(["summary", "lenet5", "--set", "dropout=1.5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "Received: dropout=1.5" in err and len(err.splitlines()) == 1
+    assert issubclass(kerazoo.ConfigError, kerazoo.KerazooError) and issubclass(kerazoo.ConfigError, ValueError)
+    assert issubclass(kerazoo.UnknownWordError, KeyError) and issubclass(kerazoo.UnknownWordError, kerazoo.KerazooError)
+
+
+def test_the_readmes_naming_table_is_true():
+    """Every row of the README's naming table: each model it names takes each argument, and no other
+    registered model takes it (except `name`, which all take)."""
+    import inspect
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    table = readme[readme.index("| argument | meaning | used by |"):]
+    table = table[:table.index("\n\n")].splitlines()[2:]
+    from kerazoo.registry import _built_in
+
+    models = set(_built_in())  # the shipped catalogue
+    takes = {m: set(inspect.signature(builder(m)).parameters) for m in models}
+    assert table, "the naming table is empty"
+    for row in table:
+        _, arguments, _, used_by, _ = row.split("|")
+        names = re.findall(r"`(\w+)`", arguments)
+        if "; " in used_by:  # per-argument lists: `a`, `b` | models of a; models of b
+            groups = [set(re.findall(r"\b([a-z0-9_]+)\b(?![^(]*\))", g)) for g in used_by.split(";")]
+        else:
+            groups = [set(re.findall(r"\b([a-z0-9_]+)\b(?![^(]*\))", used_by))] * len(names)
+        for argument, claimed in zip(names, groups):
+            actual = {m for m in models if argument in takes[m]}
+            claimed = models if claimed == {"all"} else claimed & models
+            assert claimed == actual, f"naming table row `{argument}`: says {sorted(claimed)}, builders {sorted(actual)}"

@@ -150,12 +150,12 @@ def test_strftime_probe_is_python_s_own_rendering():
 
 
 @pytest.mark.parametrize("cell, attention", [("lstm", "bahdanau"), ("gru", "luong")])
-def test_variants_build_the_cell_and_attention_they_name(cell, attention):
+def test_variants_build_the_cell_and_attention_they_name(cell, attention):  # `variant` names the cell
     """Each choice is built (not silently replaced by the default), and its model decodes: tokens within
     the decoder's length limit, an attention row per token over the source."""
     import keras
 
-    model = kerazoo.get("seq2seq_attention", cell=cell, attention=attention, units=8, embedding_dim=4)
+    model = kerazoo.get("seq2seq_attention", variant=cell, attention=attention, units=8, embedding_dim=4)
     layers = {type(layer) for layer in model._flatten_layers()}
     rnn = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
     score = {"bahdanau": keras.layers.AdditiveAttention, "luong": keras.layers.Attention}
@@ -221,11 +221,11 @@ def test_flags_and_confidence(trained):
 def test_python_and_graph_calendar_checks_agree(text):
     import tensorflow as tf
 
-    from kerazoo.models.seq2seq import _iso_date
-    from kerazoo.models.seq2seq_serving import _is_iso_date
+    from kerazoo.models.seq2seq.decoding import iso_date
+    from kerazoo.models.seq2seq.tf_export import _is_iso_date
 
     expected = text in ("2000-02-29", "2001-04-30", "2049-12-31")
-    assert (_iso_date(text) is not None) == expected
+    assert (iso_date(text) is not None) == expected
     assert bool(_is_iso_date(tf.constant([text]))[0]) == expected
 
 

@@ -62,7 +62,7 @@ def test_train_then_export_makes_a_loadable_artifact(mnist_dir, tmp_path, monkey
     import tensorflow as tf
 
     run = tmp_path / "run"
-    result = kerazoo.train("lenet5", epochs=4, batch_size=16, lr=3e-3, data_dir=mnist_dir, output=run, verbose=0)
+    result = kerazoo.train("lenet5", epochs=4, batch_size=16, learning_rate=3e-3, data_dir=mnist_dir, output=run, verbose=0)
     assert result.metrics["test_accuracy"] > 0.5  # the planted bars are learnable
     for png in ("learning_curves.png", "confusion_matrix.png"):
         assert (run / png).read_bytes()[:4] == b"\x89PNG"
@@ -198,7 +198,7 @@ def test_text_model_trains_on_a_raw_aclimdb_tree_and_serves_strings(tmp_path):
                 text = " ".join(rng.choice(filler, 6)) + f" {rng.choice(words[label])}<br /><br />" + " ".join(
                     rng.choice(filler, 4))
                 (path / f"{i}_{9 if label else 1}.txt").write_text(text)
-    result = kerazoo.train("imdb_gru", epochs=6, batch_size=16, lr=1e-2, data_dir=tmp_path, output=tmp_path / "run",
+    result = kerazoo.train("imdb_gru", epochs=6, batch_size=16, learning_rate=1e-2, data_dir=tmp_path, output=tmp_path / "run",
                            model_overrides={"vocab_size": 50, "embedding_dim": 8, "units": [8], "bidirectional": False},
                            config={"recipe": {"data": {"sequence_length": 16}, "pretrain": {}}}, verbose=0)
     assert result.metrics["test_accuracy"] >= 0.9, result.metrics
@@ -216,7 +216,7 @@ def test_dbn_recipe_pretrains_the_stack_before_fine_tuning(mnist_dir, tmp_path):
     from kerazoo.models.dbn import RBM, reconstruction_errors
 
     run = tmp_path / "dbn"
-    result = kerazoo.train("dbn", epochs=8, batch_size=20, lr=3e-2, data_dir=mnist_dir, output=run, verbose=0,
+    result = kerazoo.train("dbn", epochs=8, batch_size=20, learning_rate=3e-2, data_dir=mnist_dir, output=run, verbose=0,
                            model_overrides={"units": [32, 16], "dropout": 0.0, "input_dropout": 0.0},
                            config={"recipe": {"pretrain": {"epochs": 2, "batch_size": 40, "verbose": 0},
                                               "callbacks": {}, "augment": {}, "validation_split": 0.0}})

@@ -81,7 +81,7 @@ def test_pipeline_shapes_windows_and_negatives(mode):
     sentence = " ".join(f"t{i:02d}" for i in range(30))  # word t<i> sits at position i
     vocab = Vocabulary.build([sentence] * 10, min_count=1)
     position = {vocab.index[f"t{i:02d}"]: i for i in range(30)}
-    ds = make_dataset([sentence] * 10, vocab, mode=mode, window_size=3, num_ns=5, batch_size=32, sample=None,
+    ds = make_dataset([sentence] * 10, vocab, variant=mode, window_size=3, num_ns=5, batch_size=32, sample=None,
                       seed=0)
     assert ds.cardinality() > 0 and len(list(ds)) == len(list(ds)) == ds.cardinality()  # fixed-length epochs
     (w, c), labels = next(iter(ds))
@@ -118,9 +118,9 @@ def test_short_training_finds_the_planted_groups(mode):
     keras.utils.set_random_seed(0)
     docs = planted_corpus()
     vocab = Vocabulary.build(docs, min_count=1)
-    model = kerazoo.get("word2vec", vocab_size=len(vocab), embedding_dim=16, mode=mode, vocabulary=vocab.words)
+    model = kerazoo.get("word2vec", vocab_size=len(vocab), embedding_dim=16, variant=mode, vocabulary=vocab.words)
     model.compile(keras.optimizers.Adam(0.02), loss="binary_crossentropy")
-    history = model.fit(model.dataset(docs, vocab, batch_size=64, sample=None, seed=0), epochs=3, verbose=0,
+    history = model.fit(make_dataset(docs, vocab, batch_size=64, sample=None, seed=0, **model.example_options), epochs=3, verbose=0,
                         shuffle=False)
     assert history.history["loss"][-1] < history.history["loss"][0]
     wv = model.word_vectors()
@@ -131,11 +131,11 @@ def test_short_training_finds_the_planted_groups(mode):
 
 def test_vocabulary_travels_in_the_keras_file(tmp_path):
     vocab = Vocabulary.build(planted_corpus(40), min_count=1)
-    model = kerazoo.get("word2vec", vocab_size=len(vocab), embedding_dim=8, mode="cbow", window_size=3,
+    model = kerazoo.get("word2vec", vocab_size=len(vocab), embedding_dim=8, variant="cbow", window_size=3,
                         vocabulary=vocab.words)
     model.save(tmp_path / "w2v.keras")
     restored = keras.saving.load_model(tmp_path / "w2v.keras", safe_mode=True)
-    assert restored.vocabulary == vocab.words and restored.mode == "cbow" and restored.window_size == 3
+    assert restored.vocabulary == vocab.words and restored.variant == "cbow" and restored.window_size == 3
     np.testing.assert_array_equal(restored.vectors, model.vectors)
     assert restored.word_vectors().most_similar("alpha", 5) == model.word_vectors().most_similar("alpha", 5)
     bare = kerazoo.get("word2vec", vocab_size=len(vocab), embedding_dim=8)
@@ -180,8 +180,8 @@ def test_bad_input_gives_clear_errors():
     vocab = Vocabulary.build(["lonely words", "lonely words"], min_count=1)
     with pytest.raises(ValueError, match="nothing to train on"):
         make_dataset(["lonely", "words"], vocab)
-    with pytest.raises(ValueError, match="Received: mode='glove'"):
-        make_dataset(["lonely words"], vocab, mode="glove")
+    with pytest.raises(ValueError, match="Received: variant='glove'"):
+        make_dataset(["lonely words"], vocab, variant="glove")
     wv = kerazoo.get("word2vec", vocab_size=len(vocab), embedding_dim=4, vocabulary=vocab.words).word_vectors()
     with pytest.raises(KeyError, match="'lovely' is not in the vocabulary.*Closest: lonely"):
         wv.most_similar("lovely")
@@ -339,10 +339,10 @@ def test_the_recipe_compile_finds_the_planted_groups(mode, tmp_path):
     keras.utils.set_random_seed(0)
     docs = planted_corpus()
     vocab = Vocabulary.build(docs, min_count=1)
-    model = kerazoo.get("word2vec", vocab_size=len(vocab), embedding_dim=16, mode=mode, vocabulary=vocab.words,
+    model = kerazoo.get("word2vec", vocab_size=len(vocab), embedding_dim=16, variant=mode, vocabulary=vocab.words,
                         compile=True)
     assert type(model.optimizer).__name__ == "RowwiseAdagrad" and model.jit_compile
-    model.fit(model.dataset(docs, vocab, batch_size=64, sample=None, seed=0), epochs=2, verbose=0, shuffle=False)
+    model.fit(make_dataset(docs, vocab, batch_size=64, sample=None, seed=0, **model.example_options), epochs=2, verbose=0, shuffle=False)
     wv = model.word_vectors()
     for group in GROUPS:  # mean cosine within a group vs to the filler words (measured: 0.6-0.9 vs 0.1-0.3)
         inside = np.mean([wv.unit[wv.index[a]] @ wv.unit[wv.index[b]] for a in group for b in group if a != b])

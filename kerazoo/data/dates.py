@@ -27,25 +27,27 @@ combination of fields, separators and orders training does use), and non-date wo
 `strftime_dates` writes test days with Python's own `strftime` (`STRFTIME_FORMATS`), a probe
 independent of this module's renderer.
 
-`ParallelVectorizer`, `read_parallel_tsv` and `make_dataset` (any parallel corpus) live in
+`ParallelVectorizer`, `read_parallel_tsv` and `teacher_forcing_dataset` (any parallel corpus) live in
 `kerazoo.data.parallel` and are importable from here too.
 """
 from __future__ import annotations
 
 import datetime
 import string
-from typing import NamedTuple, Sequence
+from typing import TYPE_CHECKING, NamedTuple, Sequence
 
 import numpy as np
-import tensorflow as tf
+
+if TYPE_CHECKING:  # annotations only: TensorFlow is imported when text is tokenised
+    import tensorflow as tf
 
 from kerazoo.data.date_formats import (DAY_ABBREVIATIONS, DAYS, MONTHS, DATE_FORMATS, FORMAT_SPLITS, WINDOW,
                                        DateFormat, random_time)
-from kerazoo.data.parallel import (END, PAD, SPECIAL_TOKENS, START, UNK, ParallelVectorizer, make_dataset,
-                                   read_parallel_tsv)
+from kerazoo.data.parallel import (END, PAD, SPECIAL_TOKENS, START, UNK, ParallelVectorizer, date_vectorizer,
+                                   read_parallel_tsv, teacher_forcing_dataset)
 
 __all__ = ["ParallelVectorizer", "SPECIAL_TOKENS", "PAD", "UNK", "START", "END", "read_parallel_tsv",
-           "make_dataset", "WINDOW", "DateFormat", "DATE_FORMATS", "FORMAT_SPLITS", "INVALID_KINDS", "DateExample",
+           "teacher_forcing_dataset", "WINDOW", "DateFormat", "DATE_FORMATS", "FORMAT_SPLITS", "INVALID_KINDS", "DateExample",
            "generate_dates", "date_splits", "date_vectorizer", "date_datasets", "STRFTIME_FORMATS", "strftime_dates"]
 
 # === The date task ===
@@ -349,21 +351,10 @@ def date_splits(n_train: int = 20000, n_val: int = 1000, n_test: int = 1000, *, 
     return out
 
 
-DATE_SOURCE_CHARS = string.ascii_lowercase + string.digits + " " + string.punctuation + "’"  # lower-cased sources
-DATE_TARGET_CHARS = "-0123456789"
-
-
-def date_vectorizer() -> ParallelVectorizer:
-    """The date task's character vocabularies (fixed, not adapted): lower-cased sources (any other
-    character is `[UNK]`), ISO targets."""
-    return ParallelVectorizer(list(DATE_SOURCE_CHARS), list(DATE_TARGET_CHARS), level="char", lowercase=True,
-                              max_target_length=10)
-
-
 def date_datasets(n_train: int = 20000, n_val: int = 1000, n_test: int = 1000, *, batch_size: int = 64,
                   seed: int = 0, vectorizer: ParallelVectorizer | None = None,
                   invalid_fraction: float = 0.2) -> dict[str, tf.data.Dataset]:
-    """`date_splits` as `make_dataset` pipelines (train shuffled, seeded), keyed train/val/test.
+    """`date_splits` as `teacher_forcing_dataset` pipelines (train shuffled, seeded), keyed train/val/test.
 
     Example:
       >>> splits = date_datasets(20000, batch_size=64)
@@ -371,7 +362,7 @@ def date_datasets(n_train: int = 20000, n_val: int = 1000, n_test: int = 1000, *
     """
     vectorizer = vectorizer or date_vectorizer()
     examples = date_splits(n_train, n_val, n_test, seed=seed, invalid_fraction=invalid_fraction)
-    return {name: make_dataset(e, vectorizer, batch_size=batch_size, shuffle=name == "train", seed=seed)
+    return {name: teacher_forcing_dataset(e, vectorizer, batch_size=batch_size, shuffle=name == "train", seed=seed)
             for name, e in examples.items() if e}
 
 

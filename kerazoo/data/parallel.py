@@ -4,20 +4,27 @@
 file, `read_parallel_tsv`) into token ids at the character or word level with
 `keras.layers.StringLookup`: ids 0 padding `""`, 1 `[UNK]`, 2 `[START]`, 3 `[END]`, then the
 tokens. Its `get_config()` (the vocabularies) is stored in the seq2seq model's config, so a
-`.keras` file carries it. `make_dataset` gives `((encoder_in, decoder_in), decoder_target)`
+`.keras` file carries it. `teacher_forcing_dataset` gives `((encoder_in, decoder_in), decoder_target)`
 batches for teacher forcing: `decoder_in` is `[START] t1 .. tn`, `decoder_target` `t1 .. tn [END]`.
+
+Tokenising is TensorFlow's string ops (on every Keras backend): TensorFlow is imported when text is
+tokenised, not when a vectorizer is made, so a seq2seq model builds without it.
 """
 from __future__ import annotations
 
 import collections
 import os
-from typing import Iterable, Literal, Sequence
+import string
+from typing import TYPE_CHECKING, Iterable, Literal, Sequence
 
-import keras
 import numpy as np
-import tensorflow as tf
 
-__all__ = ["ParallelVectorizer", "SPECIAL_TOKENS", "PAD", "UNK", "START", "END", "read_parallel_tsv", "make_dataset"]
+if TYPE_CHECKING:  # annotations only: TensorFlow is imported when text is tokenised
+    import tensorflow as tf
+
+__all__ = ["ParallelVectorizer", "SPECIAL_TOKENS", "PAD", "UNK", "START", "END", "read_parallel_tsv",
+           "teacher_forcing_dataset", "make_dataset",
+           "date_vectorizer", "DATE_SOURCE_CHARS", "DATE_TARGET_CHARS"]
 
 SPECIAL_TOKENS = ("", "[UNK]", "[START]", "[END]")
 PAD, UNK, START, END = range(4)
@@ -51,9 +58,22 @@ class ParallelVectorizer:
         self.source_tokens, self.target_tokens = list(source_tokens), list(target_tokens)
         self.level, self.lowercase = level, lowercase
         self.max_source_length, self.max_target_length = max_source_length, max_target_length
-        self._lookups = {side: keras.layers.StringLookup(vocabulary=list(SPECIAL_TOKENS[2:]) + tokens, mask_token="",
-                                                         oov_token="[UNK]", name=f"{side}_lookup")
-                         for side, tokens in (("source", self.source_tokens), ("target", self.target_tokens))}
+        self._made_lookups: dict | None = None
+
+    @property
+    def _lookups(self) -> dict:
+        """The `StringLookup` layer of each side, made on first use (eagerly, even when that use is being traced
+        inside a `tf.data` map or a `tf.function`)."""
+        if self._made_lookups is None:
+            import keras
+            import tensorflow as tf
+
+            with tf.init_scope():
+                self._made_lookups = {
+                    side: keras.layers.StringLookup(vocabulary=list(SPECIAL_TOKENS[2:]) + tokens, mask_token="",
+                                                    oov_token="[UNK]", name=f"{side}_lookup")
+                    for side, tokens in (("source", self.source_tokens), ("target", self.target_tokens))}
+        return self._made_lookups
 
     @property
     def source_vocabulary(self) -> list[str]:
@@ -82,6 +102,8 @@ class ParallelVectorizer:
         """Vocabularies from `(source, target)` pairs: tokens seen `min_count` times, most frequent
         first (ties alphabetical), at most `max_tokens` per side (specials included). The default
         `max_target_length` is the longest target seen."""
+        import tensorflow as tf
+
         pairs = list(pairs)
         if not pairs:
             raise ValueError("ParallelVectorizer.adapt needs at least one (source, target) pair.")
@@ -101,6 +123,8 @@ class ParallelVectorizer:
 
     def tokenize(self, texts) -> tf.RaggedTensor:
         """`(batch,)` strings -> ragged `(batch, None)` string tokens."""
+        import tensorflow as tf
+
         texts = tf.convert_to_tensor(texts, tf.string)
         if self.lowercase:
             texts = tf.strings.lower(texts, encoding="utf-8")
@@ -109,6 +133,8 @@ class ParallelVectorizer:
         return tf.strings.split(tf.strings.regex_replace(texts, r"([^\w\s])", r" \1 "))
 
     def _ids(self, side: str, texts, limit: int | None) -> tf.RaggedTensor:
+        import tensorflow as tf
+
         tokens = self.tokenize(texts)
         ids = tokens.with_flat_values(tf.cast(self._lookups[side](tokens.flat_values), tf.int32))
         return ids if limit is None else ids[:, :limit]
@@ -119,6 +145,8 @@ class ParallelVectorizer:
 
     def encode_target(self, texts) -> tuple[tf.Tensor, tf.Tensor]:
         """Target strings -> `(decoder_in, decoder_target)`, each `(batch, longest + 1)` int32."""
+        import tensorflow as tf
+
         ids = self._ids("target", texts, self.max_target_length)
         rows = tf.ones([ids.nrows(), 1], tf.int32)
         return tf.concat([rows * START, ids], 1).to_tensor(), tf.concat([ids, rows * END], 1).to_tensor()
@@ -141,6 +169,17 @@ class ParallelVectorizer:
                 f"{len(self.target_vocabulary)} target ids)")
 
 
+DATE_SOURCE_CHARS = string.ascii_lowercase + string.digits + " " + string.punctuation + "’"  # lower-cased sources
+DATE_TARGET_CHARS = "-0123456789"
+
+
+def date_vectorizer() -> ParallelVectorizer:
+    """The date task's character vocabularies (fixed, not adapted): lower-cased sources (any other
+    character is `[UNK]`), ISO targets."""
+    return ParallelVectorizer(list(DATE_SOURCE_CHARS), list(DATE_TARGET_CHARS), level="char", lowercase=True,
+                              max_target_length=10)
+
+
 def read_parallel_tsv(path, *, source_column: int = 0, target_column: int = 1, limit: int | None = None,
                       skip_header: bool = False) -> list[tuple[str, str]]:
     """`(source, target)` pairs from a tab-separated file (one pair a line, e.g. Anki's `eng-fra`
@@ -160,9 +199,11 @@ def read_parallel_tsv(path, *, source_column: int = 0, target_column: int = 1, l
     return pairs
 
 
-def make_dataset(pairs: Sequence[tuple[str, str]], vectorizer: ParallelVectorizer, *, batch_size: int = 64,
-                 shuffle: bool = False, seed: int = 0) -> tf.data.Dataset:
+def teacher_forcing_dataset(pairs: Sequence[tuple[str, str]], vectorizer: ParallelVectorizer, *,
+                            batch_size: int = 64, shuffle: bool = False, seed: int = 0) -> tf.data.Dataset:
     """`((encoder_in, decoder_in), decoder_target)` batches, each padded to its longest sequence."""
+    import tensorflow as tf
+
     if not pairs:
         raise ValueError("make_dataset needs at least one (source, target) pair.")
     sources, targets = [p[0] for p in pairs], [p[1] for p in pairs]  # further columns (e.g. a format) ignored
@@ -175,3 +216,12 @@ def make_dataset(pairs: Sequence[tuple[str, str]], vectorizer: ParallelVectorize
         return (vectorizer.encode_source(src), decoder_in), decoder_target
 
     return ds.batch(batch_size).map(encode, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def make_dataset(*args, **kwargs):
+    """The former name of `teacher_forcing_dataset` (until kerazoo 0.2; word2vec's is `kerazoo.data.word2vec.make_dataset`)."""
+    import warnings
+
+    warnings.warn("kerazoo.data.parallel.make_dataset is now called teacher_forcing_dataset; the old name stops working "
+                  "in kerazoo 0.2.", FutureWarning, stacklevel=2)
+    return teacher_forcing_dataset(*args, **kwargs)

@@ -38,6 +38,7 @@ import dataclasses
 import functools
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Literal
 
@@ -45,6 +46,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerazoo.data.imdb import load_text_corpus
+from kerazoo.errors import ConfigError
 from kerazoo.layers import text_standardize
 
 __all__ = ["Vocabulary", "read_corpus", "tokenize", "make_dataset", "expected_examples", "alias_table"]
@@ -179,13 +181,13 @@ def _split_long(docs: tf.RaggedTensor, max_length: int) -> tf.RaggedTensor:
     return tf.RaggedTensor.from_row_lengths(docs.flat_values, pieces)
 
 
-def expected_examples(docs: tf.RaggedTensor, keep: np.ndarray, *, mode: str, window_size: int,
+def expected_examples(docs: tf.RaggedTensor, keep: np.ndarray, *, variant: str, window_size: int,
                       dynamic_window: bool) -> float:
     """About how many examples one pass over `docs` gives, after subsampling (keep probabilities)."""
     weights = np.concatenate([[0.0], np.cumsum(keep[docs.flat_values.numpy()])])
     splits = docs.row_splits.numpy()
     kept = weights[splits[1:]] - weights[splits[:-1]]  # expected kept words per document
-    if mode == "cbow":
+    if variant == "cbow":
         return float(kept[kept >= 2].sum())
     reach = np.arange(1, window_size + 1)  # distance d is used with probability P(reach >= d)
     p_reach = (window_size - reach + 1) / window_size if dynamic_window else np.ones(window_size)
@@ -195,10 +197,10 @@ def expected_examples(docs: tf.RaggedTensor, keep: np.ndarray, *, mode: str, win
 MAX_DOCUMENT_LENGTH = 10_000  # longer documents are cut into pieces of this many words (gensim's limit)
 
 
-def make_dataset(corpus, vocabulary: Vocabulary, *, mode: Literal["skipgram", "cbow"] = "skipgram",
+def make_dataset(corpus, vocabulary: Vocabulary, *, variant: Literal["skipgram", "cbow"] = "skipgram",
                  window_size: int = 2, num_ns: int = 4, batch_size: int = 4096, sample: float | None = 1e-3,
                  dynamic_window: bool = True, shuffle: bool = True, mix_documents: int = 256,
-                 seed: int | None = None) -> tf.data.Dataset:
+                 seed: int | None = None, mode: str | None = None) -> tf.data.Dataset:
     """word2vec training examples `((words, candidates), labels)`, batched.
 
     The examples are made in vectorised chunks of `mix_documents` documents (a few hundred
@@ -208,7 +210,7 @@ def make_dataset(corpus, vocabulary: Vocabulary, *, mode: Literal["skipgram", "c
     Args:
       corpus: a path, an iterable of strings, or the ragged ids of `vocabulary.encode(...)`.
       vocabulary: the `Vocabulary` giving ids, subsampling and negative-sampling frequencies.
-      mode: `"skipgram"`: `words` holds target ids, shape `(batch,)`, and `candidates[:, 0]` one
+      variant: `"skipgram"`: `words` holds target ids, shape `(batch,)`, and `candidates[:, 0]` one
         context word within the window. `"cbow"`: `words` holds the window around the target,
         `(batch, 2 * window_size)` ids padded with 0, and `candidates[:, 0]` the target.
       window_size: the largest distance between a target and a context word.
@@ -224,6 +226,7 @@ def make_dataset(corpus, vocabulary: Vocabulary, *, mode: Literal["skipgram", "c
         subsampling). False (validation, test): one pass in corpus order, the same examples every
         time.
       mix_documents: how many documents make one chunk of examples (shuffled together).
+      mode: the former name of `variant` (until kerazoo 0.2).
       seed: seed of the shuffling and of every random draw (None: drawn from NumPy's global
         generator, which `keras.utils.set_random_seed` seeds).
 
@@ -234,8 +237,12 @@ def make_dataset(corpus, vocabulary: Vocabulary, *, mode: Literal["skipgram", "c
       >>> vocab = Vocabulary.build("corpus.txt", max_size=20000, min_count=5)
       >>> ds = make_dataset("corpus.txt", vocab, window_size=2, num_ns=4, seed=0)
     """
-    if mode not in ("skipgram", "cbow"):
-        raise ValueError(f"The `mode` argument should be one of ['skipgram', 'cbow']. Received: mode={mode!r}")
+    if mode is not None:
+        warnings.warn("make_dataset(mode=...) is now called variant (kerazoo's naming table); the old name stops "
+                      "working in kerazoo 0.2.", FutureWarning, stacklevel=2)
+        variant = mode
+    if variant not in ("skipgram", "cbow"):
+        raise ConfigError(f"The `variant` argument should be one of ['skipgram', 'cbow']. Received: variant={variant!r}")
     sizes = {"window_size": window_size, "num_ns": num_ns, "batch_size": batch_size, "mix_documents": mix_documents}
     for arg, value in sizes.items():
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
@@ -277,7 +284,7 @@ def make_dataset(corpus, vocabulary: Vocabulary, *, mode: Literal["skipgram", "c
         n = tf.size(ids)
         reach = (tf.random.stateless_uniform([n], seeds[1], 1, window_size + 1, dtype=tf.int32) if dynamic_window
                  else tf.fill([n], window_size))
-        if mode == "cbow":  # each word's window: its neighbours within reach in its own document, else 0
+        if variant == "cbow":  # each word's window: its neighbours within reach in its own document, else 0
             pos = tf.range(n)[:, None] + offsets                                # (n, 2 * window_size)
             at = tf.clip_by_value(pos, 0, tf.maximum(n - 1, 0))
             valid = (pos >= 0) & (pos < n) & (tf.abs(offsets) <= reach[:, None]) & tf.equal(tf.gather(doc, at),
@@ -312,7 +319,7 @@ def make_dataset(corpus, vocabulary: Vocabulary, *, mode: Literal["skipgram", "c
     chunks = tf.data.Dataset.zip((chunks.batch(mix_documents), _seeds(seed, shuffle), corpus_ids))
     ds = chunks.map(lambda chunk, seed, ids: examples(chunk, seed, *ids), num_parallel_calls=tf.data.AUTOTUNE)
     if shuffle:
-        rows = expected_examples(docs, keep, mode=mode, window_size=window_size, dynamic_window=dynamic_window)
+        rows = expected_examples(docs, keep, variant=variant, window_size=window_size, dynamic_window=dynamic_window)
     else:  # one pass, counted exactly (the draws are the same every pass)
         rows = int(ds.reduce(np.int64(0), lambda n, ex: n + tf.shape(ex[1], out_type=tf.int64)[0]))
         if rows == 0:

@@ -14,7 +14,7 @@ from kerazoo.family import FamilyHooks, TaskData
 from kerazoo.recipe import Recipe
 
 __all__ = ["RECIPE_CALLBACKS", "check_recipe_callbacks", "recipe_callbacks", "cosine_decay", "fit_callbacks",
-           "pretrain"]
+           "run_pretraining"]
 
 RECIPE_CALLBACKS = {"early_stopping": "EarlyStopping", "reduce_lr_on_plateau": "ReduceLROnPlateau",
                     "terminate_on_nan": "TerminateOnNaN", "cosine_decay": "LearningRateScheduler"}
@@ -108,13 +108,13 @@ def fit_callbacks(hooks: FamilyHooks, recipe: Recipe, data: TaskData | None, *, 
     return first, recipe_callbacks(recipe)
 
 
-def pretrain(name: str, hooks: FamilyHooks, model, data: TaskData, recipe: Recipe, out: Path) -> list:
+def run_pretraining(name: str, hooks: FamilyHooks, model, data: TaskData, recipe: Recipe, out: Path) -> list:
     """The family's stage before `fit` when the recipe has a `pretrain:` block (DBN's RBMs, word vectors
     for an embedding); returns the plots it wrote into `out`."""
     if not recipe.pretrain:
         return []
     if hooks.recipe_pretrain is None:
-        raise ValueError(f"{name}: the recipe has a `pretrain` block, but its family declares no pretraining stage "
+        raise ConfigError(f"{name}: the recipe has a `pretrain` block, but its family declares no pretraining stage "
                          "(FamilyHooks.recipe_pretrain).")
     Path(out).mkdir(parents=True, exist_ok=True)
     return list(hooks.recipe_pretrain(model, data, dict(recipe.pretrain), Path(out)))

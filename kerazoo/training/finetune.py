@@ -201,7 +201,7 @@ def finetune_data(name: str, data, validation=None, *, weights: str | os.PathLik
 
     from kerazoo import distribute, plots
     from kerazoo.artifacts import split_name
-    from kerazoo.config import load_config
+    from kerazoo.registry import load_config
     from kerazoo.errors import ConfigError, WeightsError
     from kerazoo.exporting import export
     from kerazoo.loading import build, get, trained_with

@@ -16,16 +16,16 @@ import dataclasses
 import json
 import platform
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from kerazoo.config import check_dataclass, check_kwargs, load_config, read_overlay
-from kerazoo.family import hooks
-from kerazoo.loading import check_fits
+from kerazoo.config import check_dataclass, check_kwargs, read_overlay
+from kerazoo.loading import build
 from kerazoo.recipe import Recipe, infer_direction
-from kerazoo.registry import builder
+from kerazoo.registry import load_config
 from kerazoo.rundir import claim
 from kerazoo.training import callbacks as fit_assembly
 
@@ -46,37 +46,38 @@ def resolve(name: str, *, config: str | Path | dict | None = None, model_overrid
     """`(config, recipe, builder kwargs)` for a run: config < overlay < explicit overrides; the builder
     kwargs are checked here once (build them with `kerazoo.loading.build`)."""
     cfg = load_config(name)
+    fn = cfg.builder
     overlay = read_overlay(config) if isinstance(config, (str, Path)) else (config or {})
     source = str(config) if isinstance(config, (str, Path)) else "the config overlay"
     check_dataclass(Recipe, overlay.get("recipe", {}), f"{source} (recipe)")
     recipe_raw = {**cfg.recipe, **overlay.get("recipe", {}),
                   **{k: v for k, v in recipe_overrides.items() if v is not None}}
     recipe = Recipe(**check_dataclass(Recipe, recipe_raw, f"{name} recipe"))
-    fit_assembly.check_recipe_callbacks(  # before anything heavy: a typo in an option is not a crash after the data
-        recipe.callbacks, f"{source if 'callbacks' in overlay.get('recipe', {}) else cfg.path} (recipe)")
-    fn = builder(name)
     kwargs = check_kwargs(fn, {**cfg.model, **recipe.model, **overlay.get("model", {}), **(model_overrides or {})},
                           f"{name} model arguments")
+    fit_assembly.check_recipe_callbacks(  # before anything heavy: a typo in an option is not a crash after the data
+        recipe.callbacks, f"{source if 'callbacks' in overlay.get('recipe', {}) else cfg.path} (recipe)")
     return cfg, recipe, kwargs
 
 
 def train(name: str, *, output: str | Path | None = None, epochs: int | None = None, batch_size: int | None = None,
-          lr: float | None = None, dataset: str | None = None, seed: int | None = None, data_dir=None,
+          learning_rate: float | None = None, dataset: str | None = None, seed: int | None = None, data_dir=None,
           config: str | Path | dict | None = None, model_overrides: dict | None = None,
-          callbacks: Sequence = (), verbose: str | int = "auto", strategy=None) -> TrainResult:
+          callbacks: Sequence = (), verbose: str | int = "auto", strategy=None, lr: float | None = None) -> TrainResult:
     """Trains a catalogue model by its config's recipe.
 
     Args:
       name: registered model name.
       output: run directory (default `kerazoo_runs/<name>`); running again into a directory
         whose run was interrupted resumes it.
-      epochs, batch_size, lr, dataset, seed: recipe overrides (`batch_size` is per replica).
+      epochs, batch_size, learning_rate, dataset, seed: recipe overrides (`batch_size` is per replica).
       data_dir: where the data set's files are (see `kerazoo.data`).
       config: a config overlay (YAML path or dict with `model:`/`recipe:` blocks), e.g. the
         best hyperparameters of a search.
       model_overrides: builder arguments on top of the recipe's.
       callbacks: extra Keras callbacks.
       verbose: Keras' `fit` verbosity (progress bar by default).
+      lr: the former name of `learning_rate` (until kerazoo 0.2).
       strategy: None (TensorFlow's default strategy), a kind of `kerazoo.distribute.strategy`
         (`auto`, `cpu`, `gpu`, `mirrored`, `tpu`, `multiworker`) or a `tf.distribute.Strategy`.
         The model is built and compiled in `kerazoo.distribute.scope(strategy)` and the pipelines
@@ -93,15 +94,23 @@ def train(name: str, *, output: str | Path | None = None, epochs: int | None = N
     """
     from kerazoo import distribute
 
+    import keras
+
+    if lr is not None:
+        warnings.warn("train(lr=...) is now called learning_rate (kerazoo's naming table); the old name stops "
+                      "working in kerazoo 0.2.", FutureWarning, stacklevel=2)
+        learning_rate = learning_rate if learning_rate is not None else lr
     cfg, recipe, kwargs = resolve(name, config=config, model_overrides=model_overrides, epochs=epochs,
-                                  batch_size=batch_size, learning_rate=lr, dataset=dataset, seed=seed)
-    check_fits(name, kwargs, training=True)  # before anything heavy: a size that cannot fit is a ConfigError
+                                  batch_size=batch_size, learning_rate=learning_rate, dataset=dataset, seed=seed)
     strategy = distribute.as_strategy(strategy)  # first: some strategies need TensorFlow uninitialised
+    keras.utils.set_random_seed(recipe.seed)
+    with distribute.scope(strategy) if strategy is not None else contextlib.nullcontext():
+        model = build(name, kwargs, recipe=recipe, training=True)  # counted first: a size that cannot fit stops here
     out = Path(output or Path("kerazoo_runs") / name)
     if not distribute.is_chief(strategy):  # workers of a multi-worker run share its folder; the chief holds it
-        return _train(name, cfg, recipe, kwargs, out, strategy, data_dir, callbacks, verbose)
+        return _train(name, cfg, recipe, kwargs, model, out, strategy, data_dir, callbacks, verbose)
     with claim(out, progress=lambda: _has_progress(out)):  # one process per run; a failed start leaves nothing
-        return _train(name, cfg, recipe, kwargs, out, strategy, data_dir, callbacks, verbose)
+        return _train(name, cfg, recipe, kwargs, model, out, strategy, data_dir, callbacks, verbose)
 
 
 def _has_progress(out: Path) -> bool:
@@ -111,11 +120,10 @@ def _has_progress(out: Path) -> bool:
         (history.is_file() and len(history.read_text().splitlines()) > 1)
 
 
-def _train(name, cfg, recipe, kwargs, out: Path, strategy, data_dir, callbacks, verbose) -> TrainResult:
+def _train(name, cfg, recipe, kwargs, model, out: Path, strategy, data_dir, callbacks, verbose) -> TrainResult:
     import keras
 
     from kerazoo import distribute, plots
-    from kerazoo.loading import build
     from kerazoo.training.backup import AtomicBackupAndRestore
     from kerazoo.training.tasks import prepare
 
@@ -128,15 +136,12 @@ def _train(name, cfg, recipe, kwargs, out: Path, strategy, data_dir, callbacks, 
     resuming = backup.exists() if multiworker else point is not None
     if point is not None:
         _trim_history(files / "history.csv", point["epoch"])
-    keras.utils.set_random_seed(recipe.seed)
     started = time.time()
 
     global_batch = distribute.global_batch_size(recipe.batch_size, strategy)
     data = prepare(cfg, dataclasses.replace(recipe, batch_size=global_batch), kwargs, data_dir, recipe.seed)
-    with distribute.scope(strategy) if strategy is not None else contextlib.nullcontext():
-        model = build(name, kwargs, recipe=recipe)
     replicas = model.distribute_strategy.num_replicas_in_sync
-    family = hooks(cfg.family)
+    family = cfg.hooks
     default_monitor = "val_loss" if data.val is not None else "loss"
     monitor = family.checkpoint_monitor(data) if family.checkpoint_monitor else default_monitor
     # Sync and the family's metric callbacks first: they add to the epoch logs (e.g. val_lenet_fid) that
@@ -157,7 +162,7 @@ def _train(name, cfg, recipe, kwargs, out: Path, strategy, data_dir, callbacks, 
         if chief:
             print(f"Resuming the interrupted run in {out}" + (f" after epoch {point['epoch']}" if point else ""))
     else:  # e.g. DBN: greedy RBM pretraining initialises the network fit then tunes
-        plot_paths += fit_assembly.pretrain(name, family, model, data, recipe, files)
+        plot_paths += fit_assembly.run_pretraining(name, family, model, data, recipe, files)
     if multiworker:
         distribute.fit_multiworker(model, data.train, validation_data=data.val, epochs=recipe.epochs,
                                    checkpoint_dir=backup, strategy=strategy, callbacks=cbs, verbose=verbose)
@@ -207,10 +212,10 @@ def _held_out_metrics(cfg, model, data) -> tuple[dict, tuple | None]:
     (`recipe_metrics`, e.g. exact match by decoding); and `(true, predicted)` classes of classifiers."""
     metrics = {f"test_{k}": float(v) for k, v in model.evaluate(data.test, return_dict=True, verbose=0).items()}
     classes = None
-    if cfg.task.endswith("classification"):
+    if (cfg.task or "").endswith("classification"):
         classes = _predict_classes(model, data.test)
         metrics["test_error"] = float(np.mean(classes[0] != classes[1]))
-    family = hooks(cfg.family)
+    family = cfg.hooks
     own = family.recipe_metrics(model, data) if family.recipe_metrics else {}
     metrics.update({f"test_{k}": float(v) for k, v in own.items()})
     return metrics, classes

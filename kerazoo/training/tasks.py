@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from kerazoo.family import TaskData, hooks
 from kerazoo.inputs import check_images
+from kerazoo.loading import used_artifacts
 from kerazoo.text import make_vectorizer, string_model
 
 __all__ = ["TaskData", "prepare", "held_out_data", "raw_splits", "bucket_by_length"]
@@ -104,14 +105,18 @@ TASKS = {"image-classification": _images, "text-classification": _texts}
 
 
 def prepare(config, recipe, model_kwargs: dict, data_dir, seed: int) -> TaskData:
-    """The `TaskData` a model's recipe trains on."""
+    """The `TaskData` a model's recipe trains on, with the artifacts its family's hooks use (`FamilyHooks.uses`)."""
+    family = hooks(config.family)
     if config.task in TASKS:
-        return TASKS[config.task](recipe, model_kwargs, data_dir, seed)
-    recipe_data = hooks(config.family).recipe_data
-    if recipe_data is None:
-        raise NotImplementedError(f"{config.name}: no training recipe for task {config.task!r} yet (its family "
-                                  f"{config.family!r} declares no FamilyHooks.recipe_data).")
-    return recipe_data(recipe, model_kwargs, data_dir, seed)
+        data = TASKS[config.task](recipe, model_kwargs, data_dir, seed)
+    else:
+        recipe_data = family.recipe_data
+        if recipe_data is None:
+            raise NotImplementedError(f"{config.name}: no training recipe for task {config.task!r} yet (its family "
+                                      f"{config.family!r} declares no FamilyHooks.recipe_data).")
+        data = recipe_data(recipe, model_kwargs, data_dir, seed)
+    data.artifacts = {**used_artifacts(family, recipe), **data.artifacts}
+    return data
 
 
 def raw_splits(config, recipe, data_dir) -> tuple:

@@ -12,7 +12,6 @@ from typing import Any, Mapping
 
 from kerazoo.config import RENAMED, ZooConfig, builder_args, read_overlay
 from kerazoo.recipe import Recipe
-from kerazoo.registry import builder
 from kerazoo.training.run import resolve
 from kerazoo.tuning.space import SearchSpace, parse_search_space, recipe_args
 
@@ -48,7 +47,7 @@ def resolve_search(name: str, *, search_space: Mapping | None = None, config=Non
     model_overrides = dict(model_overrides or {})
     overlay = read_overlay(config) if isinstance(config, (str, Path)) else dict(config or {})
     cfg, recipe, kwargs = resolve(name, config=overlay, model_overrides=model_overrides, **recipe_overrides)
-    fn = builder(name)
+    fn = cfg.builder
     defaults = {k: p.default for k, p in inspect.signature(fn).parameters.items() if p.default is not p.empty}
     if search_space is not None:
         raw, where = search_space, f"{name} search_space"

@@ -138,7 +138,7 @@ def tune(name: str, *, tuner: str = "random", max_trials: int | None = 10, epoch
     goal = (parse_objective(objective, "objective") or setup.space.objective or _default_objective(setup, has_val))
     record = {"name": name, "tuner": tuner, "objective": list(goal), "search_space": plain(setup.space.raw),
               "epochs": int(epochs or setup.recipe.epochs), "model": plain(setup.kwargs),
-              "recipe": plain(dataclasses.asdict(setup.recipe)), "data": _data_record(data, setup, data_dir),
+              "recipe": plain(dataclasses.asdict(setup.recipe)), "data": _data_record(data, trial_data, setup, data_dir),
               "seed": seed, "executions_per_trial": executions_per_trial, "tuner_options": plain(tuner_options),
               "prune": {"rule": prune, "min_trials": prune_min_trials} if prune else None}
     if role != "worker" and not overwrite:
@@ -246,15 +246,13 @@ def _notes(tuner: str, oracle, max_trials, options: dict) -> list[str]:
     return [note]
 
 
-def _data_record(data, setup, data_dir) -> dict:
-    """What the trials train on, as a resume compares it: the recipe's data set and where its files are, or a
-    fingerprint of the data given."""
-    if data is None:
-        from kerazoo.data.sources import search_dirs
+def _data_record(data, trial_data, setup, data_dir) -> dict:
+    """What the trials train on, as a resume compares it: the recipe's data set and where its files are (the
+    `RecipeData`'s record; the chief, which loads no data, makes the same), or a fingerprint of the data given."""
+    from kerazoo.tuning.zoo_hypermodel import recipe_data_record  # with keras_tuner, as tune imports it
 
-        return {"source": "recipe", "dataset": setup.recipe.dataset, "options": plain(setup.recipe.data),
-                "validation_split": setup.recipe.validation_split,
-                "data_dir": [str(p.resolve()) for p in search_dirs(data_dir)]}
+    if data is None:
+        return trial_data.record if trial_data is not None else recipe_data_record(setup, data_dir)
     return {"source": "given", "fingerprint": _fingerprint(data)}
 
 

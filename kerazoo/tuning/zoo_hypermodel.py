@@ -26,9 +26,10 @@ import keras_tuner as kt
 
 from kerazoo import distribute
 from kerazoo.config import check_dataclass, check_kwargs
+from kerazoo.data.sources import search_dirs
 from kerazoo.errors import TuningError
-from kerazoo.family import TaskData, hooks
-from kerazoo.loading import build
+from kerazoo.family import TaskData
+from kerazoo.loading import build, used_artifacts
 from kerazoo.recipe import Recipe
 from kerazoo.registry import builder
 from kerazoo.training import callbacks as fit_assembly
@@ -37,7 +38,7 @@ from kerazoo.tuning.resolve import SearchSetup, resolve_search
 from kerazoo.tuning.space import trial_seed
 from kerazoo.tuning.specs import plain
 
-__all__ = ["ZooHyperModel", "RecipeData", "GivenData", "search_data", "data_recipe", "hypermodel",
+__all__ = ["ZooHyperModel", "RecipeData", "GivenData", "search_data", "data_recipe", "recipe_data_record", "hypermodel",
            "sample_hyperparameters", "SEARCH_VALIDATION_SPLIT"]
 
 SEARCH_VALIDATION_SPLIT = 0.1  # held out by searches of recipes that train on the whole training set
@@ -140,7 +141,7 @@ class ZooHyperModel(kt.HyperModel):
         self._task = task
         kwargs.setdefault("epochs", recipe.epochs if "epochs" in sampled else self.epochs or recipe.epochs)
         # as kerazoo.train: sync and the family's metric callbacks first (they add to the logs the tuner reads)
-        first, last = fit_assembly.fit_callbacks(hooks(self.config.family), recipe, task,
+        first, last = fit_assembly.fit_callbacks(self.config.hooks, recipe, task,
                                                  replicas=model.distribute_strategy.num_replicas_in_sync)
         kwargs["callbacks"] = [*first, *kwargs.get("callbacks", []), *last]
         batch_size = distribute.global_batch_size(recipe.batch_size, model.distribute_strategy)
@@ -202,7 +203,7 @@ class ZooHyperModel(kt.HyperModel):
             self.work_dir = Path(tempfile.mkdtemp(prefix="kerazoo-pretrain-"))
         data = dataclasses.replace(task, train=train) if task is not None else TaskData(train)  # keeps a vectorizer
         try:
-            fit_assembly.pretrain(self.model_name, hooks(self.config.family), model, data, recipe, self.work_dir)
+            fit_assembly.run_pretraining(self.model_name, self.config.hooks, model, data, recipe, self.work_dir)
         except ValueError as e:
             raise kt.errors.FatalValueError(str(e)) from None
 
@@ -222,6 +223,14 @@ class ZooHyperModel(kt.HyperModel):
 
 # === The search's data ===
 
+def recipe_data_record(setup: SearchSetup, data_dir) -> dict:
+    """What trials on the recipe's data train on, as a resume compares it: the data set, its options and where
+    its files are."""
+    return {"source": "recipe", "dataset": setup.recipe.dataset, "options": plain(setup.recipe.data),
+            "validation_split": setup.recipe.validation_split,
+            "data_dir": [str(p.resolve()) for p in search_dirs(data_dir)]}
+
+
 class RecipeData:
     """The recipe's data (`kerazoo.training.tasks.prepare`), made afresh for every trial: with its sampled
     builder arguments (word2vec's window, an IMDB model's vocabulary size) and batch size, under the
@@ -233,9 +242,10 @@ class RecipeData:
         import keras
 
         self.setup, self.data_dir, self.seed, self.strategy = setup, data_dir, seed, strategy
+        self._unused = self._key(setup.kwargs, setup.recipe)  # the key of a pipeline no trial iterated yet
+        self.record = recipe_data_record(setup, data_dir)  # what a resume compares
         keras.utils.set_random_seed(seed)
         self.task = self._prepare(setup.kwargs, setup.recipe)
-        self._unused = self._key(setup.kwargs, setup.recipe)  # the key of a pipeline no trial iterated yet
 
     has_val = property(lambda self: self.task.val is not None)
 
@@ -259,15 +269,21 @@ class RecipeData:
 
 @dataclasses.dataclass
 class GivenData:
-    """Data passed to `kerazoo.tune`: the same `fit` arguments for every trial."""
+    """Data passed to `kerazoo.tune`: the same `fit` arguments for every trial (a `TaskData` given gets the
+    artifacts its family's hooks use, as `prepare` gives them, loaded for the first trial)."""
 
     args: tuple
     kwargs: dict
     has_val: bool
     task: TaskData | None = None
+    setup: SearchSetup | None = None
     batched_per_trial = False  # pipelines come batched as given (rebatched for a searched batch size)
 
     def inputs(self, model_kwargs, recipe) -> tuple[tuple, dict, TaskData | None]:
+        if self.task is not None and self.setup is not None:  # once: a GAN's scorer, an embedding's vectors
+            self.task = dataclasses.replace(self.task, artifacts={
+                **used_artifacts(self.setup.config.hooks, self.setup.recipe), **self.task.artifacts})
+            self.setup = None
         return self.args, dict(self.kwargs), self.task
 
 
@@ -275,15 +291,18 @@ def search_data(setup: SearchSetup, data, *, data_dir=None, seed: int = 1337, st
     """The data of a search: `RecipeData` when `data` is None, else `GivenData` from a `tf.data.Dataset`,
     `(x, y)` arrays, `x` alone, `{"train": ..., "val": ...}` or a `TaskData` (a pipeline given is iterated
     as it is: a reshuffling one gives each trial the order it has reached)."""
+    if data is None:
+        return RecipeData(setup, data_dir=data_dir, seed=seed, strategy=strategy)
+    return _given_data(setup, data, data_recipe(setup.recipe, strategy))
+
+
+def _given_data(setup: SearchSetup, data, recipe: Recipe) -> GivenData:
     import numpy as np
     import tensorflow as tf
 
-    if data is None:
-        return RecipeData(setup, data_dir=data_dir, seed=seed, strategy=strategy)
-    recipe = data_recipe(setup.recipe, strategy)
     task = data if isinstance(data, TaskData) else None
-    if isinstance(data, TaskData):
-        data = {"train": data.train, "val": data.val}
+    if task is not None:
+        data = {"train": task.train, "val": task.val}
     if isinstance(data, Mapping):
         unknown = set(data) - {"train", "val"}
         if unknown or "train" not in data:
@@ -308,13 +327,13 @@ def search_data(setup: SearchSetup, data, *, data_dir=None, seed: int = 1337, st
         kwargs["validation_data"] = val if isinstance(val, tf.data.Dataset) else tuple(val)
     elif not isinstance(train, tf.data.Dataset):
         kwargs["validation_split"] = recipe.validation_split
-    return GivenData(args, kwargs, bool(kwargs), task)
+    return GivenData(args, kwargs, bool(kwargs), task, setup)
 
 
 def _targets_of_inputs(setup: SearchSetup, x):
     """Targets for inputs passed alone: what the family derives from them (`targets_of_inputs`, e.g. an
     autoencoder's rescaled images), else none (models whose `train_step` needs none)."""
-    targets = hooks(setup.config.family).targets_of_inputs
+    targets = setup.config.hooks.targets_of_inputs
     return targets(x, setup.kwargs) if targets else None
 
 

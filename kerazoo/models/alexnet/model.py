@@ -1,8 +1,4 @@
-"""AlexNet (Krizhevsky, Sutskever, Hinton 2012) and a 32x32 variant for CIFAR-10.
-
-Reference:
-  A. Krizhevsky, I. Sutskever, G. E. Hinton. "ImageNet classification with deep convolutional
-  neural networks." NIPS 2012.
+"""AlexNet's architecture (Krizhevsky, Sutskever, Hinton 2012) and a 32x32 variant for CIFAR-10, in `keras` only.
 
 `alexnet` follows the paper at 227x227x3 (the size at which its 11x11/4 first layer gives
 55x55): five convolutions, local response normalisation after the first two, overlapping 3x3/2
@@ -10,17 +6,51 @@ max pooling, two 4096-unit dense layers with dropout 0.5. With `groups=2` the co
 the paper split over two GPUs (conv2, conv4, conv5) are grouped convolutions, giving the paper's
 60,965,224 parameters ("60 million"); `groups=1` gives the single-tower 62,378,344.
 `normalization="batchnorm"` replaces LRN by batch normalisation, the modern choice.
+
+Reference:
+  A. Krizhevsky, I. Sutskever, G. E. Hinton. "ImageNet classification with deep convolutional
+  neural networks." NIPS 2012.
 """
 from __future__ import annotations
 
 from typing import Literal
 
 import keras
+from keras import ops
 
-from kerazoo.layers import LocalResponseNormalization
-from kerazoo.models._common import (check_choice, check_positive, check_rate, classifier_top,
-                                    conv_out, image_input, min_spatial_size)
+from kerazoo.models.common import (check_choice, check_positive, check_rate, classifier_top, conv_out, image_input,
+                                   min_spatial_size)
 from kerazoo.registry import register_model
+
+__all__ = ["alexnet", "alexnet_cifar", "LocalResponseNormalization"]
+
+
+@keras.saving.register_keras_serializable(package="kerazoo")
+class LocalResponseNormalization(keras.layers.Layer):
+    """Local response normalisation across channels (Krizhevsky et al. 2012, section 3.3).
+
+    `b = a / (bias + alpha * sum_{depth_radius} a^2) ** beta`, the paper's k=2, n=5, alpha=1e-4,
+    beta=0.75 by default (n = 2 * depth_radius + 1): TensorFlow's `tf.nn.local_response_normalization`
+    written in `keras.ops`, so it runs on every backend.
+    """
+
+    def __init__(self, depth_radius: int = 2, bias: float = 2.0, alpha: float = 1e-4,
+                 beta: float = 0.75, **kwargs):
+        super().__init__(**kwargs)
+        self.depth_radius, self.bias, self.alpha, self.beta = depth_radius, bias, alpha, beta
+
+    def call(self, inputs):
+        r, channels = self.depth_radius, inputs.shape[-1]
+        squares = ops.pad(ops.square(inputs), [[0, 0]] * (len(inputs.shape) - 1) + [[r, r]])
+        window = sum(squares[..., i:i + channels] for i in range(2 * r + 1))  # channels d-r .. d+r
+        return inputs / ops.power(self.bias + self.alpha * window, self.beta)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "depth_radius": self.depth_radius, "bias": self.bias,
+                "alpha": self.alpha, "beta": self.beta}
 
 # (name, filters, kernel, stride, padding, grouped, normalise after, pool after)
 _IMAGENET = (("conv1", 96, 11, 4, "valid", False, True, True),
@@ -74,7 +104,7 @@ def _alexnet(spec, *, model, input_shape, include_top, classes, classifier_activ
     return keras.Model(inputs, outputs, name=name)
 
 
-@register_model
+@register_model(task="image-classification")
 def alexnet(
     *,
     input_shape: tuple[int, ...] = (227, 227, 3),
@@ -89,7 +119,7 @@ def alexnet(
     rescaling: float | None = None,
     name: str = "alexnet",
 ) -> keras.Model:
-    """AlexNet as in the paper, as a functional model.
+    """AlexNet (Krizhevsky et al. 2012) at 227x227x3, with LRN and the paper's two-tower grouped convolutions.
 
     Args:
       input_shape: `(H, W, C)`; at least 67x67 (the smallest input the stack maps to one pixel).
@@ -114,7 +144,7 @@ def alexnet(
     return _alexnet(_IMAGENET, model="alexnet", **locals())
 
 
-@register_model
+@register_model(task="image-classification")
 def alexnet_cifar(
     *,
     input_shape: tuple[int, ...] = (32, 32, 3),
@@ -129,7 +159,7 @@ def alexnet_cifar(
     rescaling: float | None = None,
     name: str = "alexnet_cifar",
 ) -> keras.Model:
-    """AlexNet scaled to 32x32 inputs (CIFAR-10): the same five-conv, two-dense layout.
+    """AlexNet's layout scaled to 32x32 inputs for CIFAR-10 (batch norm, 1024-wide dense layers).
 
     conv1 is 64@5x5 stride 1 instead of 96@11x11 stride 4, conv2-5 keep the paper's kernel sizes
     with widths 192-384-256-256, dense layers are 1024 wide; about 5.9M parameters.

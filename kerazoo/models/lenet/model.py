@@ -1,13 +1,13 @@
-"""LeNet-5 (LeCun et al. 1998) and a modern variant.
-
-Reference:
-  Y. LeCun, L. Bottou, Y. Bengio, P. Haffner. "Gradient-based learning applied to document
-  recognition." Proc. IEEE 86(11), 1998.
+"""LeNet-5's architecture (LeCun et al. 1998) and a modern variant, in `keras` only.
 
 The classic network is the usual simplification of the paper's: C1 conv 6@5x5 -> S2 average pool
 -> C3 conv 16@5x5 (fully connected to S2, not the paper's partial table) -> S4 average pool ->
 C5 conv 120@5x5 -> F6 dense 84 -> output, tanh everywhere: 61,706 parameters at 32x32x1 with 10
 classes. The paper's trainable subsampling coefficients and RBF output are not reproduced.
+
+Reference:
+  Y. LeCun, L. Bottou, Y. Bengio, P. Haffner. "Gradient-based learning applied to document
+  recognition." Proc. IEEE 86(11), 1998.
 """
 from __future__ import annotations
 
@@ -15,15 +15,15 @@ from typing import Literal
 
 import keras
 
-from kerazoo.data.perturb import perturbed_accuracy
-from kerazoo.family import FamilyHooks
-from kerazoo.models._common import (check_choice, check_positive, check_rate, classifier_top,
-                                    conv_out, image_input, min_spatial_size)
+from kerazoo.models.common import (check_choice, check_positive, check_rate, classifier_top, conv_out, image_input,
+                                   min_spatial_size)
 from kerazoo.registry import register_model
 
-_VARIANTS = {  # variant: (activation, pooling layer, batch norm, dropout)
-    "classic": ("tanh", keras.layers.AveragePooling2D, False, 0.0),
-    "modern": ("relu", keras.layers.MaxPooling2D, True, 0.25),
+__all__ = ["lenet5"]
+
+_VARIANTS = {  # variant: (activation, pooling layer, normalization, dropout)
+    "classic": ("tanh", keras.layers.AveragePooling2D, "none", 0.0),
+    "modern": ("relu", keras.layers.MaxPooling2D, "batchnorm", 0.25),
 }
 
 
@@ -33,7 +33,7 @@ def _stack_out(size: int) -> int:
     return conv_out(size, 5)
 
 
-@register_model
+@register_model(task="image-classification")
 def lenet5(
     *,
     input_shape: tuple[int, ...] = (32, 32, 1),  # (H, W) or (H, W, C); 28..31 is padded to 32
@@ -43,12 +43,12 @@ def lenet5(
     pooling: Literal["avg", "max"] | None = None,  # on C5's map when include_top=False
     variant: Literal["classic", "modern"] = "classic",
     activation: str | None = None,      # None: tanh (classic) / relu (modern)
-    batch_norm: bool | None = None,     # None: off (classic) / on (modern), after each conv
+    normalization: Literal["batchnorm", "none"] | None = None,  # None: none (classic) / batchnorm (modern)
     dropout: float | None = None,       # None: 0 (classic) / 0.25 (modern), before F6 and output
     rescaling: float | None = None,     # e.g. 1/255 so the model takes raw uint8 pixels
     name: str = "lenet5",
 ) -> keras.Model:
-    """LeNet-5 as a functional model.
+    """LeNet-5 (LeCun et al. 1998): classic tanh and average pooling, or modern ReLU, max pooling, batch norm.
 
     Args:
       input_shape: `(H, W)` or `(H, W, C)`, any channel count. Sides of 28 to 31 pixels are
@@ -61,7 +61,7 @@ def lenet5(
       variant: `"classic"` (tanh, average pooling) or `"modern"` (ReLU, max pooling, batch
         normalisation, dropout); the three arguments below override single choices.
       activation: hidden-layer activation.
-      batch_norm: batch normalisation after each convolution (before the activation).
+      normalization: `"batchnorm"` after each convolution (before the activation), or `"none"`.
       dropout: dropout rate before F6 and before the output layer.
       rescaling: multiply the input by this factor first, e.g. `1/255` for uint8 pixels.
       name: model name.
@@ -76,9 +76,10 @@ def lenet5(
       >>> model = kerazoo.get("lenet5", input_shape=(28, 28), variant="modern")
     """
     check_choice("variant", variant, _VARIANTS)
-    default_act, pool_layer, default_bn, default_dropout = _VARIANTS[variant]
+    check_choice("normalization", normalization, [None, "batchnorm", "none"])
+    default_act, pool_layer, default_norm, default_dropout = _VARIANTS[variant]
     activation = activation or default_act
-    batch_norm = default_bn if batch_norm is None else batch_norm
+    batch_norm = (normalization or default_norm) == "batchnorm"
     dropout = default_dropout if dropout is None else dropout
     check_rate(dropout=dropout)
     check_positive(classes=classes)
@@ -107,12 +108,3 @@ def lenet5(
     outputs = classifier_top(x, include_top=include_top, pooling=pooling, classes=classes,
                              classifier_activation=classifier_activation, hidden=f6)
     return keras.Model(inputs, outputs, name=name)
-
-
-def recipe_metrics(model: keras.Model, data) -> dict[str, float]:
-    """`kerazoo train`/`evaluate` hook: accuracy on the perturbed copy of the held-out images
-    (`kerazoo.data.perturb`: shifted, rotated, rescaled), on the card as `test_perturbed_accuracy`."""
-    return {"perturbed_accuracy": perturbed_accuracy(model, data.test)}
-
-
-HOOKS = FamilyHooks(recipe_metrics=recipe_metrics)

@@ -1,7 +1,9 @@
-"""The deployed side of `seq2seq_attention`: the SavedModel's `serving_default`, which decodes
-greedily inside the graph (strings in, translations, flags and attention out), and why the model
-has no LiteRT or ONNX file yet (`export_core`). Declared in `kerazoo.models.seq2seq`'s `HOOKS`."""
+"""seq2seq's TensorFlow-only serving: the SavedModel's `serving_default`, which decodes greedily inside the graph
+(strings in, translations, flags and attention out), and why the model has no LiteRT or ONNX file yet
+(`export_core`). Declared in `kerazoo.models.seq2seq.training`'s `HOOKS`."""
 from __future__ import annotations
+
+import tensorflow as tf
 
 from kerazoo.data.parallel import END, START
 from kerazoo.family import ExportCore
@@ -20,8 +22,6 @@ def serving_endpoint(model):
     Empty or whitespace-only inputs are not decoded (translation "", flag "empty"); an empty
     batch gives empty outputs.
     """
-    import tensorflow as tf
-
     encoder, step = model.inference_models()
     vec = model.vectorizer
     vec.encode_source(["0"])  # builds the lookup layers, which the SavedModel tracks
@@ -73,9 +73,7 @@ def serving_endpoint(model):
 
 
 def _is_iso_date(text):
-    """`(batch,)` strings -> bool: a calendar date written `YYYY-MM-DD` (what `_iso_date` accepts)."""
-    import tensorflow as tf
-
+    """`(batch,)` strings -> bool: a calendar date written `YYYY-MM-DD` (what `decoding.iso_date` accepts)."""
     form = tf.strings.regex_full_match(text, r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
     safe = tf.where(form, text, "2000-01-01")
     year, month, day = (tf.strings.to_number(tf.strings.substr(safe, i, n), tf.int32) for i, n in ((0, 4), (5, 2),

@@ -1,37 +1,41 @@
-"""Pieces shared by the builders: argument checks, image inputs, classifier heads."""
+"""Pieces the builders share: argument checks, image inputs, classifier heads (`keras` only).
+
+The checks raise `kerazoo.errors.ConfigError` (a `ValueError`), so a bad argument is the same kind of
+error from a builder, from `kerazoo.get` and from the CLI.
+"""
 from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
 import keras
 
-if keras.backend.backend() != "tensorflow":  # pragma: no cover - needs keras imported first
-    raise ImportError("kerazoo needs Keras' TensorFlow backend, but Keras was imported with the "
-                      f"{keras.backend.backend()!r} backend. Import kerazoo before keras, or set "
-                      "KERAS_BACKEND=tensorflow.")
+from kerazoo.errors import ConfigError
+
+__all__ = ["check_choice", "check_positive", "check_rate", "min_spatial_size", "conv_out", "image_input",
+           "classifier_top"]
 
 
 def check_choice(arg: str, value: Any, accepted: Iterable[Any]) -> None:
-    """Raises `ValueError` unless `value` is one of `accepted` (keras.applications' wording)."""
+    """Raises `ConfigError` unless `value` is one of `accepted` (keras.applications' wording)."""
     accepted = list(accepted)
     if value not in accepted:
-        raise ValueError(f"The `{arg}` argument should be one of {accepted}. Received: {arg}={value!r}")
+        raise ConfigError(f"The `{arg}` argument should be one of {accepted}. Received: {arg}={value!r}")
 
 
 def check_positive(**values: Any) -> None:
-    """Raises `ValueError` for any count/size argument that is not a positive integer."""
+    """Raises `ConfigError` for any count/size argument that is not a positive integer."""
     for arg, value in values.items():
         items = value if isinstance(value, (tuple, list)) else (value,)
         if not items or any(not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in items):
-            raise ValueError(f"The `{arg}` argument should be a positive integer (or a non-empty "
+            raise ConfigError(f"The `{arg}` argument should be a positive integer (or a non-empty "
                              f"tuple of them). Received: {arg}={value!r}")
 
 
 def check_rate(**values: Any) -> None:
-    """Raises `ValueError` for a dropout-like rate outside [0, 1)."""
+    """Raises `ConfigError` for a dropout-like rate outside [0, 1)."""
     for arg, value in values.items():
         if not 0.0 <= value < 1.0:
-            raise ValueError(f"The `{arg}` argument should be in [0, 1). Received: {arg}={value!r}")
+            raise ConfigError(f"The `{arg}` argument should be in [0, 1). Received: {arg}={value!r}")
 
 
 def min_spatial_size(out_size: Callable[[int], int], limit: int = 4096) -> int:
@@ -57,12 +61,12 @@ def image_input(model: str, input_shape: tuple[int, ...], *, min_size: int, pad_
       `(inputs, x)`: the input tensor and the tensor the model's first layer should take.
     """
     if len(input_shape) not in (2, 3):
-        raise ValueError(f"{model}: `input_shape` should be (height, width) or (height, width, "
+        raise ConfigError(f"{model}: `input_shape` should be (height, width) or (height, width, "
                          f"channels). Received: input_shape={input_shape}")
     check_positive(input_shape=input_shape)
     height, width = input_shape[:2]
     if min(height, width) < min_size:
-        raise ValueError(f"{model}: input of {height}x{width} is too small; the architecture needs at "
+        raise ConfigError(f"{model}: input of {height}x{width} is too small; the architecture needs at "
                          f"least {min_size}x{min_size}. Received: input_shape={input_shape}")
     inputs = keras.Input(shape=input_shape, dtype=input_dtype, name="image")
     x = inputs

@@ -1,4 +1,4 @@
-"""Autoencoders: dense, convolutional, denoising and variational, with separable encoder/decoder.
+"""Autoencoders' architecture: dense, convolutional, denoising and variational, with separable encoder/decoder.
 
 The model is `inputs -> [preprocessing] -> [noise] -> encoder -> decoder`, where `encoder` and
 `decoder` are functional sub-models (`encoder_of(model)`, `decoder_of(model)`): the encoder alone
@@ -15,19 +15,15 @@ Reference:
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Literal
 
 import keras
-import numpy as np
 from keras import ops
 
-from kerazoo.family import ExportData, FamilyHooks, TaskData
-from kerazoo.models._common import check_choice, check_positive
+from kerazoo.models.common import check_choice, check_positive
 from kerazoo.registry import register_model
 
-__all__ = ["autoencoder", "encoder_of", "decoder_of", "VAESampling", "reconstruction_plot", "recipe_data",
-           "recipe_plots"]
+__all__ = ["autoencoder", "encoder_of", "decoder_of", "VAESampling"]
 
 
 @keras.saving.register_keras_serializable(package="kerazoo")
@@ -100,7 +96,7 @@ def _decoder(shape, variant, latent_dim, units, filters):
     return keras.Model(codes, x, name="decoder")
 
 
-@register_model
+@register_model(task="reconstruction")
 def autoencoder(
     *,
     input_shape: tuple[int, ...] = (28, 28, 1),  # (H, W) or (H, W, C)
@@ -112,7 +108,7 @@ def autoencoder(
     rescaling: float | None = None,      # e.g. 1/255 for raw uint8 pixels
     name: str = "autoencoder",
 ) -> keras.Model:
-    """An autoencoder whose `encoder` and `decoder` sub-models are usable on their own.
+    """Autoencoders (dense, convolutional, denoising, variational) whose encoder and decoder work on their own.
 
     Args:
       input_shape: `(H, W)` or `(H, W, C)`; for `conv`/`variational`, H and W must be divisible
@@ -174,78 +170,3 @@ def encoder_of(model: keras.Model) -> keras.Model:
 def decoder_of(model: keras.Model) -> keras.Model:
     """The decoder sub-model (codes -> images in [0, 1])."""
     return model.get_layer("decoder")
-
-
-def reconstruction_plot(model: keras.Model, images, path: str | Path, n: int = 8, title: str = "") -> Path:
-    """Originals (top row) over reconstructions (bottom row) for the first `n` images; a PNG."""
-    from kerazoo.plots import pyplot
-
-    plt = pyplot()
-
-    images = np.asarray(images)[:n]
-    recon = np.asarray(model.predict(images, verbose=0))
-    scale = 1.0 / 255 if images.dtype == np.uint8 else 1.0
-    fig, axes = plt.subplots(2, len(images), figsize=(1.3 * len(images), 2.9), squeeze=False)
-    for i in range(len(images)):
-        for row, img in enumerate((images[i] * scale, recon[i])):
-            img = np.squeeze(img)
-            axes[row][i].imshow(np.clip(img, 0, 1), cmap="gray" if img.ndim == 2 else None)
-            axes[row][i].axis("off")
-    axes[0][0].set_title("input", fontsize=8, loc="left")
-    axes[1][0].set_title("reconstruction", fontsize=8, loc="left")
-    fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
-
-
-def targets_of_inputs(x, model_kwargs: dict):
-    """What the autoencoder reconstructs from images `x`: `x * rescaling` as float32 (tuning on bare images)."""
-    return (np.asarray(x).astype("float32") * (model_kwargs.get("rescaling") or 1.0)).reshape(np.shape(x))
-
-
-def recipe_data(recipe, model_kwargs: dict, data_dir, seed: int):
-    """`kerazoo train autoencoder`: image pipelines of `(x, x * rescaling)` pairs (labels dropped)."""
-    from kerazoo import data
-    from kerazoo.data.sources import to_dataset
-
-    arrays = data.load(recipe.dataset, data_dir=data_dir, validation_split=recipe.validation_split, seed=seed,
-                       as_numpy=True, **recipe.data)
-
-    def pairs(xy, shuffle):
-        if xy is None:
-            return None
-        x = xy[0]
-        return to_dataset((x, targets_of_inputs(x, model_kwargs)), batch_size=recipe.batch_size,
-                          shuffle=shuffle, seed=seed)
-
-    return TaskData(pairs(arrays["train"], True), pairs(arrays["val"], False), pairs(arrays["test"], False),
-                    extra={"examples": arrays["test"][0][:8]})
-
-
-def recipe_plots(model: keras.Model, data, out: Path) -> list[Path]:
-    """`kerazoo train autoencoder`: test images over their reconstructions."""
-    return [reconstruction_plot(model, data.extra["examples"], Path(out) / "reconstructions.png",
-                                title=f"{model.name}: held-out test images")]
-
-
-def export_data(model: keras.Model, card: dict, data_dir) -> ExportData:
-    """`kerazoo export --format`: every test image, scored by the recipe's loss (binary cross-entropy of
-    the reconstruction against `x * rescaling`, as Keras computes it); 500 training images calibrate int8."""
-    from kerazoo import data
-
-    recipe = card["recipe"]
-    (x_train, _), (x_test, _) = data.load_numpy(recipe["dataset"], data_dir=data_dir, **recipe.get("data", {}))
-    targets = targets_of_inputs(x_test, card["model"]).reshape(len(x_test), -1)
-
-    def score(outputs) -> dict:
-        p = np.clip(np.asarray(outputs, "float64").reshape(len(targets), -1), 1e-7, 1 - 1e-7)
-        return {"test_loss": float(-np.mean(targets * np.log(p) + (1 - targets) * np.log(1 - p)))}
-
-    sample = x_train[np.random.default_rng(card.get("seed", 0)).permutation(len(x_train))[:500]]
-    return ExportData(sample, x_test, score, f"{len(x_test):,} {recipe['dataset']} test images")
-
-
-HOOKS = FamilyHooks(recipe_data=recipe_data, recipe_plots=recipe_plots, targets_of_inputs=targets_of_inputs,
-                    export_data=export_data)
