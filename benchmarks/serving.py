@@ -75,7 +75,7 @@ def _paths(name: str, folder: Path, card: dict, tmp: Path):
     import tensorflow as tf
 
     import kerazoo
-    from kerazoo.text import split_string_model
+    from kerazoo.models.common import split_string_model
 
     model = kerazoo.get(name)
     vectorizer, network = split_string_model(model)

@@ -107,14 +107,15 @@ def _formats(card: dict | None) -> str:
 def _cmd_info(args) -> int:
     info = kerazoo.describe(args.name)
     if args.json:
-        print(json.dumps(info, indent=2, default=str))
+        print(json.dumps(dict(info), indent=2, default=str))
         return 0
     print(f"{info['name']}  ({info['family']} family, {info['task']})")
     print(f"  {info['description']}")
     print(f"  reference: {info['reference']}")
     print(f"  parameters: {info['num_params']:,}" if info["num_params"] else "  parameters: ?")
     print(f"  output shape: {info['output_shape']}")
-    print("defaults:\n" + _indent(yaml.safe_dump(info["defaults"], sort_keys=False, default_flow_style=None)))
+    defaults = {k: list(v) if isinstance(v, tuple) else v for k, v in info["defaults"].items()}  # the signature's
+    print("defaults:\n" + _indent(yaml.safe_dump(defaults, sort_keys=False, default_flow_style=None)))
     print("recipe:\n" + _indent(yaml.safe_dump(info["recipe"], sort_keys=False, default_flow_style=None)))
     if info["search_space"]:
         print("search space:\n" + _indent(yaml.safe_dump(info["search_space"], sort_keys=False, default_flow_style=None)))

@@ -64,7 +64,7 @@ def _digits_section(out: Path, quick: bool) -> dict:
     scratch, hist_s = {}, {}
     # from scratch: the same model, and the fairer small-data baseline without batch norm (whose moving
     # averages lag on so few steps, leaving the same model far worse at test time than it trained)
-    for name, change in (("same model", {}), ("without batch norm", {"batch_norm": False})):
+    for name, change in (("same model", {}), ("without batch norm", {"normalization": "none"})):
         keras.utils.set_random_seed(0)
         scratch[name] = kerazoo.get("lenet5", **{**card_model, **change})
         scratch[name].compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",

@@ -93,7 +93,8 @@ def forward_core(model, model_kwargs: dict) -> ExportCore:
     """The default core: `model` on the SavedModel's raw input (uint8 pixels are cast to float32 inside)."""
     import tensorflow as tf
 
-    from kerazoo.text import Tokenizer, split_string_model
+    from kerazoo.models.common import split_string_model
+    from kerazoo.text import Tokenizer
 
     vectorizer, network = split_string_model(model)
     if vectorizer is not None:  # raw strings -> ids -> network: the files hold the network on ids

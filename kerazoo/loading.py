@@ -130,18 +130,25 @@ def build(name: str, kwargs: dict, *, recipe: dict | Recipe | None = None, train
     Then the same model's variables are initialised: one build, not a probe and a build.
     """
     import keras
-    from keras.src.backend.common.variables import initialize_all_variables  # Keras 3.15: deferred variables
+    from keras.src.backend.common import global_state  # Keras 3.15: where deferred variables are queued
+    from keras.src.backend.common.variables import initialize_all_variables
 
     fn = builder(name)
+    queued = list(global_state.get_global_attribute("uninitialized_variables") or [])
     try:
         with keras.StatelessScope(initialize_variables=False):
             model = fn(**kwargs)
         params = int(model.count_params())
-    except ValueError as e:
-        if "stateless scope" not in str(e):  # the builder's own error (a bad argument): raised as it is
+    except Exception as e:  # noqa: BLE001 - nothing it queued is kept
+        global_state.set_global_attribute("uninitialized_variables", queued)
+        if not isinstance(e, ValueError) or "stateless scope" not in str(e):  # the builder's own error: as it is
             raise
         model, params = None, None  # a builder that creates a variable from a value: built the usual way
-    _check_memory(name, kwargs, params, training=training)
+    try:
+        _check_memory(name, kwargs, params, training=training)
+    except ConfigError:  # refused: its variables are never made (nor made later by someone else's build)
+        global_state.set_global_attribute("uninitialized_variables", queued)
+        raise
     if model is None:
         model = fn(**kwargs)
     else:
@@ -217,7 +224,7 @@ def load_file(arch: str, path, *, base: dict | None = None, recipe: dict | None 
     import keras
 
     import kerazoo.layers  # noqa: F401 - registers kerazoo's serialisable objects
-    from kerazoo.text import split_string_model, string_model
+    from kerazoo.models.common import split_string_model, string_model
 
     fn = builder(arch)  # imports the family: registers its custom classes before loading
     path = Path(path).expanduser()

@@ -2,7 +2,7 @@
 and the same tokenisation in pure Python for the exported LiteRT/ONNX files.
 
 Text classifiers train on token ids (the vectorizer runs in the input pipeline); the shipped model
-is `raw strings -> vectorizer -> network` (`string_model`). The standardisation is
+is `raw strings -> vectorizer -> network` (`kerazoo.models.common.string_model`). The standardisation is
 `kerazoo.layers.text_standardize`. String ops do not travel to LiteRT or ONNX, so those files hold
 the network on ids and `Tokenizer` (NumPy and `re` only, no TensorFlow) gives the ids the
 SavedModel's `TextVectorization` would: `STANDARDIZE` is `text_standardize` written as data.
@@ -17,7 +17,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["STANDARDIZE", "standardize", "Tokenizer", "make_vectorizer", "string_model", "split_string_model"]
+__all__ = ["STANDARDIZE", "standardize", "Tokenizer", "make_vectorizer"]
 
 # `kerazoo.layers.text_standardize` as data. TensorFlow's `strings.lower` lower-cases ASCII only, and
 # RE2's `\w` and `\s` are ASCII classes ([0-9A-Za-z_] and [\t\n\f\r ]): every other character
@@ -135,22 +135,3 @@ def make_vectorizer(texts, *, vocab_size: int, sequence_length: int, batch_size:
                                                 standardize=text_standardize, name="vectorizer")
     vectorizer.adapt(tf.data.Dataset.from_tensor_slices(texts).batch(batch_size))
     return vectorizer
-
-
-def string_model(vectorizer, network, name: str):
-    """`raw strings -> vectorizer -> network`, the shipped form of a text model."""
-    import keras
-
-    text = keras.Input(shape=(), dtype="string", name="text")
-    return keras.Model(text, network(vectorizer(text)), name=name)
-
-
-def split_string_model(model):
-    """`(vectorizer, network)` of a model made by `string_model`, or `(None, model)` for any other."""
-    import keras
-
-    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
-    names = {layer.name for layer in model.layers}
-    if len(nested) == 1 and "vectorizer" in names:
-        return model.get_layer("vectorizer"), nested[0]
-    return None, model

@@ -165,7 +165,7 @@ def test_text_and_runtimes_modules_import_no_tensorflow():
 @pytest.mark.slow
 def test_tokenizer_matches_the_shipped_vectorizer_on_real_reviews(shared_data):
     from kerazoo import data
-    from kerazoo.text import split_string_model
+    from kerazoo.models.common import split_string_model
 
     texts = data.load_numpy("imdb", data_dir=shared_data)[1][0][:2000].astype(str)
     vectorizer, _ = split_string_model(kerazoo.get("imdb_lstm.imdb"))
@@ -179,7 +179,8 @@ def test_tokenizer_matches_the_shipped_vectorizer_on_real_reviews(shared_data):
     ("imdb_gru", False, "max"), ("imdb_rnn", True, "avg")])
 def test_recurrent_export_loop_computes_what_keras_computes(arch, bidirectional, pooling):
     from kerazoo.models.imdb_rnn import export_core
-    from kerazoo.text import make_vectorizer, string_model
+    from kerazoo.models.common import string_model
+    from kerazoo.text import make_vectorizer
 
     network = kerazoo.get(arch, vocab_size=30, embedding_dim=6, units=(5,), bidirectional=bidirectional,
                           pooling=pooling, dropout=0.2)
@@ -198,7 +199,8 @@ def test_recurrent_export_loop_computes_what_keras_computes(arch, bidirectional,
 
 def test_stacked_recurrent_layers_say_why_litert_cannot_hold_them():
     from kerazoo.models.imdb_rnn import export_core
-    from kerazoo.text import make_vectorizer, string_model
+    from kerazoo.models.common import string_model
+    from kerazoo.text import make_vectorizer
 
     network = kerazoo.get("imdb_lstm", vocab_size=30, embedding_dim=6, units=(5, 4))
     vectorizer = make_vectorizer(np.array(["good bad film"] * 4), vocab_size=30, sequence_length=9)
@@ -299,7 +301,8 @@ def test_cli_export_writes_every_format_and_says_what_it_could_not_measure(tmp_p
 @pytest.mark.slow
 def test_text_export_ships_the_tokenizer_and_the_runner_gives_the_savedmodel_scores(tmp_path, monkeypatch):
     from kerazoo.exporting import export
-    from kerazoo.text import make_vectorizer, string_model
+    from kerazoo.models.common import string_model
+    from kerazoo.text import make_vectorizer
 
     monkeypatch.setenv("KERAZOO_MODELS", str(tmp_path / "store"))
     kwargs = {"vocab_size": 40, "embedding_dim": 8, "units": [6], "bidirectional": True, "pooling": "max"}

@@ -1,4 +1,5 @@
-"""Pieces the builders share: argument checks, image inputs, classifier heads (`keras` only).
+"""Pieces the builders share: argument checks, image inputs, classifier heads, the raw-string form of a text
+model (`keras` only).
 
 The checks raise `kerazoo.errors.ConfigError` (a `ValueError`), so a bad argument is the same kind of
 error from a builder, from `kerazoo.get` and from the CLI.
@@ -12,7 +13,7 @@ import keras
 from kerazoo.errors import ConfigError
 
 __all__ = ["check_choice", "check_positive", "check_rate", "min_spatial_size", "conv_out", "image_input",
-           "classifier_top"]
+           "classifier_top", "string_model", "split_string_model"]
 
 
 def check_choice(arg: str, value: Any, accepted: Iterable[Any]) -> None:
@@ -96,3 +97,18 @@ def classifier_top(x, *, include_top: bool, pooling: str | None, classes: int,
     if pooling == "max":
         return keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
     return x
+
+
+def string_model(vectorizer, network, name: str):
+    """`raw strings -> vectorizer -> network`, the shipped form of a text model."""
+    text = keras.Input(shape=(), dtype="string", name="text")
+    return keras.Model(text, network(vectorizer(text)), name=name)
+
+
+def split_string_model(model):
+    """`(vectorizer, network)` of a model made by `string_model`, or `(None, model)` for any other."""
+    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    names = {layer.name for layer in model.layers}
+    if len(nested) == 1 and "vectorizer" in names:
+        return model.get_layer("vectorizer"), nested[0]
+    return None, model

@@ -206,7 +206,7 @@ def finetune_data(name: str, data, validation=None, *, weights: str | os.PathLik
     from kerazoo.exporting import export
     from kerazoo.loading import build, get, trained_with
     from kerazoo.recipe import Recipe
-    from kerazoo.text import split_string_model, string_model
+    from kerazoo.models.common import split_string_model, string_model
     from kerazoo.training.run import versions
 
     arch, named = split_name(name)

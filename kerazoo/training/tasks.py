@@ -10,7 +10,8 @@ from __future__ import annotations
 from kerazoo.family import TaskData, hooks
 from kerazoo.inputs import check_images
 from kerazoo.loading import used_artifacts
-from kerazoo.text import make_vectorizer, string_model
+from kerazoo.models.common import string_model
+from kerazoo.text import make_vectorizer
 
 __all__ = ["TaskData", "prepare", "held_out_data", "raw_splits", "bucket_by_length"]
 

@@ -8,7 +8,8 @@ import tensorflow as tf
 
 from kerazoo.errors import ConfigError
 from kerazoo.family import ExportCore
-from kerazoo.text import Tokenizer, split_string_model
+from kerazoo.models.common import split_string_model
+from kerazoo.text import Tokenizer
 
 __all__ = ["export_core"]
 
@@ -122,7 +123,7 @@ def export_core(model: keras.Model) -> ExportCore:
     vectorizer, network = split_string_model(model)
     if vectorizer is None:
         raise ConfigError(f"{model.name}: the export core of an IMDB classifier starts from its raw-string form "
-                         "(kerazoo.text.string_model)")
+                         "(kerazoo.models.common.string_model)")
     tokenizer = Tokenizer.of_vectorizer(vectorizer)
     spec = tf.TensorSpec((None, None), tf.int32, name="tokens")
     loop = _loop_network(network)
