@@ -276,6 +276,25 @@ def _finetune_data(args, finetune_data, strategy) -> int:
     return 0
 
 
+def _cmd_predict(args) -> int:
+    from kerazoo.predicting import predict
+
+    answers = predict(args.name, args.inputs, top=args.top, column=args.column, encoding=args.encoding,
+                      batch_size=args.batch_size, progress=False if args.no_progress else None, weights=args.weights)
+    if args.output:
+        print(f"wrote {len(answers.rows)} answers to {answers.write(args.output)}")
+    elif answers.rows:
+        print(answers.table())
+    if answers.skipped:
+        print(f"skipped {len(answers.skipped)} of {len(answers.skipped) + len(answers.rows)} inputs:", file=sys.stderr)
+        for origin, why in answers.skipped:
+            print(f"  {origin}: {why}", file=sys.stderr)
+    if not answers.rows:
+        print(f"kerazoo predict: no input could be answered ({', '.join(map(str, args.inputs))})", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _cmd_demo(args) -> int:
     from kerazoo.demo import run_demo
 
@@ -384,6 +403,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="run folder (--data; default kerazoo_runs/NAME.TAG) or the .keras file (--dataset)")
     distribute.add_arguments(p)
     p.set_defaults(func=_cmd_finetune)
+
+    p = sub.add_parser("predict", help="a model's answers on your files: top classes and probabilities, dates, "
+                                       "nearest words, reconstruction errors")
+    p.add_argument("name", help="an artifact (lenet5.myletters, imdb_gru.imdb) or a model with --weights")
+    p.add_argument("inputs", nargs="+", metavar="PATH", help="image or text files, folders of them, a .csv/.tsv table "
+                                                             "(--column), or - for lines of text on standard input")
+    p.add_argument("--weights", help="artifact tag, .keras file or artifact folder (when NAME has no tag)")
+    p.add_argument("--top", type=int, default=5, help="answers per input (default 5)")
+    p.add_argument("--output", metavar="FILE", help="write the answers to FILE.csv, .tsv or .json instead of a table")
+    p.add_argument("--column", help="the table column to read (default: text, path for image models, or the only one)")
+    p.add_argument("--encoding", default="utf-8", help="of text files, tables and standard input (default utf-8)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("demo", help="offline tour on the shipped weights: accuracy, transfer, text, plots")
     p.add_argument("--output", default="kerazoo-demo", help="folder for the report, numbers and plots")
