@@ -362,7 +362,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", help="comma-separated: saved_model,litert,litert_int8,onnx or all (default: the "
                                     "artifact's own formats when re-exporting one, else saved_model); each file is "
                                     "measured on the held-out data and checked against the SavedModel")
-    p.add_argument("--data-dir", help="where the data set is, for those measurements and int8 calibration")
+    p.add_argument("--data-dir", "--data", dest="data_dir", help="where the data set is, for those measurements and int8 "
+                   "calibration; a fine-tuned artifact: its folder or table (default: the one its card records)")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("verify", help="check artifacts against their cards (every file's sha256, the card's own)")

@@ -178,3 +178,57 @@ def write_history(history: dict, path: Path) -> None:
         writer.writerow(["epoch", *keys])
         for epoch in range(max((len(v) for v in history.values()), default=0)):
             writer.writerow([epoch, *(history[k][epoch] if epoch < len(history[k]) else "" for k in keys)])
+
+
+# === Exporting a fine-tuned artifact: its own files to calibrate on and measure with ===
+
+def export_data(model, card: dict, data=None):
+    """The `kerazoo.family.ExportData` of a fine-tuned artifact: int8 files are calibrated on its own
+    training examples and every format is measured on its held-out ones (as its card lists them), read
+    again from `data` (default: the folder or table its card records) with the recorded preprocessing.
+
+    Raises:
+      DataNotFoundError: the files are not there (then the card says what was not measured).
+    """
+    from kerazoo.errors import DataNotFoundError
+    from kerazoo.family import ExportData
+
+    record, options = card.get("data") or {}, _read_options(card.get("preprocessing") or {})
+    path = Path(data or record.get("path") or "").expanduser()
+    if not str(data or record.get("path") or "") or not path.exists():
+        raise DataNotFoundError(f"the examples {card.get('name', 'this artifact')} was fine-tuned on are not at "
+                                f"{path if str(path) != '.' else 'the path its card records'}; give them with --data "
+                                "PATH (data_dir=)")
+    user = folders.load(path, like=model, **options)
+    names = card.get("class_names") or user.class_names
+    user = folders.align(user, names)
+    held_out = record.get("held_out_examples") or {}
+    separate = (record.get("held_out") or {}).get("validation")
+    if separate and Path(separate).exists() and not data:  # a --validation folder or table of its own
+        held = folders.align(folders.load(separate, like=model, **options), names)
+        wanted = set(held_out.get("test") or [])
+    else:
+        held, wanted = None, {o for part in held_out.values() for o in part}
+    chosen = np.array([o in wanted for o in user.origins], dtype=bool)
+    if held is None:
+        if not chosen.any():
+            raise DataNotFoundError(f"{path}: none of the held-out examples its card lists is there any more (e.g. "
+                                    f"{sorted(wanted)[:2]}); the files changed since the fine-tune")
+        held = user.take(np.flatnonzero(chosen))
+    train = user.take(np.flatnonzero(~chosen))
+    n = 64 if user.kind != "image-folder" else 500
+    sample = train.x[np.random.default_rng(card.get("seed", 0)).permutation(len(train.y))[:n]]
+    binary = len(names) == 2
+
+    def score(outputs) -> dict:
+        out = np.asarray(outputs)
+        predicted = (out[:, 0] > 0.5).astype(int) if binary and out.shape[-1] == 1 else out.argmax(-1)
+        return {"test_accuracy": float(np.mean(predicted == held.y))}
+
+    return ExportData(sample, held.x, score, f"{len(held.y)} held-out examples of {path.name} (its fine-tune's own; "
+                                              f"int8 calibrated on {len(sample)} of its training examples)")
+
+
+def _read_options(preprocessing: dict) -> dict:
+    """`folders.load` options as a fine-tune recorded them (encoding, table columns)."""
+    return {k: preprocessing[k] for k in ("encoding", "text_column", "label_column") if preprocessing.get(k)}
