@@ -99,7 +99,11 @@ class Predictions:
 
 
 def _short(text: str, width: int = 60) -> str:
-    text = str(text).replace("\n", " ")
+    """A text input on one line, cut at `width` characters (paths are shown whole)."""
+    text = str(text)
+    if not any(c.isspace() for c in text):
+        return text
+    text = " ".join(text.split())
     return text if len(text) <= width else text[:width - 3] + "..."
 
 
