@@ -245,8 +245,8 @@ def _cmd_finetune(args) -> int:
                        batch_size=distribute.global_batch_size(args.batch_size, strategy))
     with distribute.scope(strategy) if strategy is not None else contextlib.nullcontext():
         model = kerazoo.get(args.name, weights=args.weights, **parse_sets(args.set))
-    finetune(model, splits["train"], splits["val"], head_epochs=args.head_epochs,
-             finetune_epochs=args.finetune_epochs, learning_rate=args.learning_rate, seed=args.seed, strategy=strategy)
+    finetune(model, splits["train"], splits["val"], head_epochs=args.head_epochs, finetune_epochs=args.finetune_epochs,
+             learning_rate=args.learning_rate, seed=args.seed, strategy=strategy, patience=args.patience)
     metrics = model.evaluate(splits["test"], return_dict=True, verbose=0)
     out = Path(args.output or f"kerazoo_runs/{args.name}-finetuned-{args.dataset}.keras")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -256,7 +256,11 @@ def _cmd_finetune(args) -> int:
 
 
 _DATA_ONLY = ("validation", "validation_split", "test_split", "text_column", "label_column", "encoding", "tag",
-              "destination", "overwrite", "shadow", "baseline")
+              "destination", "overwrite", "shadow", "baseline", "augment", "class_weight", "mixed_precision")
+
+
+def _yaml_value(text: str):
+    return yaml.safe_load(text)
 
 
 def _finetune_data(args, finetune_data, strategy) -> int:
@@ -266,7 +270,7 @@ def _finetune_data(args, finetune_data, strategy) -> int:
     options = {k: getattr(args, k) for k in _DATA_ONLY if getattr(args, k) is not None}
     result = finetune_data(args.name, args.data, weights=args.weights, head_epochs=args.head_epochs,
                            finetune_epochs=args.finetune_epochs, learning_rate=args.learning_rate, batch_size=args.batch_size,
-                           seed=args.seed, output=args.output, strategy=strategy, **options)
+                           seed=args.seed, output=args.output, strategy=strategy, patience=args.patience, **options)
     name = result.artifact.name
     line = ", ".join(f"{k}={v:.4f}" for k, v in result.metrics.items())
     if result.baseline:
@@ -393,11 +397,20 @@ def build_parser() -> argparse.ArgumentParser:
     own.add_argument("--destination", help="the store to write into (default: $KERAZOO_MODELS or ~/.kerazoo/models)")
     own.add_argument("--overwrite", action="store_true", default=None, help="replace an artifact of that name")
     own.add_argument("--shadow", action="store_true", default=None, help="allow the name of a shipped artifact")
+    own.add_argument("--augment", nargs="?", const=True, type=_yaml_value, metavar="BLOCK",
+                     help="distort the training images (default block: probability 0.5, translate 0.1, rotate 10, "
+                          "zoom 0.1; or a YAML block, e.g. '{rotate: 15, elastic: {alpha: 34, sigma: 4}}')")
+    own.add_argument("--class-weight", choices=["auto", "none"], help="auto: weigh each class by the inverse of its "
+                                                                     "count (for imbalanced classes); default none")
+    own.add_argument("--mixed-precision", action="store_true", default=None,
+                     help="mixed float16 (recent GPUs) or bfloat16 (CPUs with AVX512-BF16/AMX); refused elsewhere")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="builder override, e.g. classes=5 (--dataset)")
     p.add_argument("--head-epochs", type=int, help="phase 1, the new head on the frozen backbone (default 5; with "
                                                    "--data: about 100 steps, 5 to 50 epochs)")
     p.add_argument("--finetune-epochs", type=int, help="phase 2, the backbone unfrozen at lr/10 (default as above)")
     p.add_argument("--learning-rate", "--lr", dest="learning_rate", type=float, default=1e-3)
+    p.add_argument("--patience", type=int, help="stop a phase when val_loss has not improved for N epochs (its best "
+                                                "weights kept)")
     p.add_argument("--batch-size", type=int, default=32, help="per replica")
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--data-dir", help="where named data sets are (--dataset)")
