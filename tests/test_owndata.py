@@ -134,6 +134,13 @@ def test_csv_with_quoted_commas_and_newlines_through_the_cli(tmp_path):
     y = np.array([card["class_names"].index(label) for _, label in held])
     _recomputed(model.predict(np.array([t for t, _ in held], dtype=object), verbose=0), y, card)
 
+    # exported in a fresh process (its vectorizer's standardisation registered there too), measured on its own rows
+    done = _kerazoo("export", "imdb_gru.opinions", "--overwrite", "--format", "litert,onnx", cwd=tmp_path, store=store)
+    assert done.returncode == 0, done.stderr[-3000:]
+    card, _ = _card(store, "imdb_gru.opinions")
+    for fmt in ("saved_model", "litert", "onnx"):
+        assert card["formats"][fmt]["metrics"]["test_accuracy"] == pytest.approx(card["metrics"]["val_accuracy"])
+
 
 # === Bad data: one line naming the file and the problem ===
 
