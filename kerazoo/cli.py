@@ -20,7 +20,7 @@ import yaml
 import kerazoo
 from kerazoo import distribute
 from kerazoo.config import parse_sets
-from kerazoo.errors import ConfigError, KerazooError
+from kerazoo.errors import ConfigError, DataError, KerazooError
 
 
 WITHOUT_TENSORFLOW = {"list", "info", "verify"}  # commands that never import TensorFlow (and stay fast)
@@ -281,8 +281,12 @@ def _finetune_data(args, finetune_data, strategy) -> int:
 
 
 def _cmd_predict(args) -> int:
+    from pathlib import Path
+
     from kerazoo.predicting import predict
 
+    if args.output and Path(args.output).suffix.lower() not in (".csv", ".tsv", ".json"):  # before any work
+        raise DataError(f"--output {args.output}: answers are written as .csv, .tsv or .json")
     answers = predict(args.name, args.inputs, top=args.top, column=args.column, encoding=args.encoding,
                       batch_size=args.batch_size, progress=False if args.no_progress else None, weights=args.weights)
     if args.output:
@@ -366,8 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", help="comma-separated: saved_model,litert,litert_int8,onnx or all (default: the "
                                     "artifact's own formats when re-exporting one, else saved_model); each file is "
                                     "measured on the held-out data and checked against the SavedModel")
-    p.add_argument("--data-dir", "--data", dest="data_dir", help="where the data set is, for those measurements and int8 "
-                   "calibration; a fine-tuned artifact: its folder or table (default: the one its card records)")
+    p.add_argument("--data-dir", "--data", dest="data_dir",
+                   help="where the data set is, for those measurements and int8 calibration; a fine-tuned artifact: "
+                        "its folder or table (default: the one its card records)")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("verify", help="check artifacts against their cards (every file's sha256, the card's own)")

@@ -48,7 +48,9 @@ def get(name: str, /, *, weights: str | os.PathLike | None = None, compile: bool
       **overrides: builder arguments, checked against the builder's signature and types.
 
     Returns:
-      A `keras.Model` (uncompiled unless `compile=True`), or a `Runner` for another `format`.
+      A `keras.Model` (uncompiled unless `compile=True`), or a `Runner` for another `format`. Its
+      `predict` also takes inputs as users have them and its answers read as class names
+      (`class_names`, `decode`, `predict_names`): see `kerazoo.preprocessing`.
 
     Example:
       >>> model = kerazoo.get("lenet5", variant="modern", classes=26)

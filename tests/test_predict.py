@@ -147,7 +147,8 @@ def test_text_files_a_csv_column_and_stdin_through_the_cli(tmp_path, capsys, mon
     (texts / "latin.txt").write_bytes("caf\xe9".encode("latin-1"))  # not utf-8: listed and skipped
     assert cli.main(["predict", "imdb_gru.imdb", str(texts), "--output", str(tmp_path / "t.json")]) == 0
     answers = json.loads((tmp_path / "t.json").read_text())
-    assert answers["skipped"][0]["input"] == str(texts / "latin.txt") and "not valid utf-8" in answers["skipped"][0]["why"]
+    skipped = answers["skipped"]
+    assert skipped[0]["input"] == str(texts / "latin.txt") and "not valid utf-8" in skipped[0]["why"]
     got = {a["input"].split("/")[-1]: a["answers"] for a in answers["answers"]}
     assert {n: a[0]["label"] for n, a in got.items()} == \
         {n: {"pos": "positive", "neg": "negative"}[label] for n, (label, _) in reviews.items()}
