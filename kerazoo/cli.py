@@ -268,9 +268,15 @@ def _finetune_data(args, finetune_data, strategy) -> int:
         raise ConfigError("--set with --data: the model is the pretrained artifact's, with a new head sized from your "
                           "classes; builder overrides are not accepted here")
     options = {k: getattr(args, k) for k in _DATA_ONLY if getattr(args, k) is not None}
-    result = finetune_data(args.name, args.data, weights=args.weights, head_epochs=args.head_epochs,
-                           finetune_epochs=args.finetune_epochs, learning_rate=args.learning_rate, batch_size=args.batch_size,
-                           seed=args.seed, output=args.output, strategy=strategy, patience=args.patience, **options)
+    try:
+        result = finetune_data(args.name, args.data, weights=args.weights, head_epochs=args.head_epochs,
+                               finetune_epochs=args.finetune_epochs, learning_rate=args.learning_rate,
+                               batch_size=args.batch_size, seed=args.seed, output=args.output, strategy=strategy,
+                               patience=args.patience, **options)
+    except KeyboardInterrupt:
+        print("\nkerazoo finetune: interrupted. The finished epochs are backed up in the run folder; rerun the same "
+              "command to resume.", file=sys.stderr)
+        return 130
     name = result.artifact.name
     line = ", ".join(f"{k}={v:.4f}" for k, v in result.metrics.items())
     if result.baseline:
