@@ -20,7 +20,7 @@ import yaml
 import kerazoo
 from kerazoo import distribute
 from kerazoo.config import parse_sets
-from kerazoo.errors import ConfigError, KerazooError
+from kerazoo.errors import ConfigError, DataError, KerazooError
 
 
 WITHOUT_TENSORFLOW = {"list", "info", "verify"}  # commands that never import TensorFlow (and stay fast)
@@ -246,8 +246,8 @@ def _cmd_finetune(args) -> int:
                        batch_size=distribute.global_batch_size(args.batch_size, strategy))
     with distribute.scope(strategy) if strategy is not None else contextlib.nullcontext():
         model = kerazoo.get(args.name, weights=args.weights, **parse_sets(args.set))
-    finetune(model, splits["train"], splits["val"], head_epochs=args.head_epochs,
-             finetune_epochs=args.finetune_epochs, learning_rate=args.learning_rate, seed=args.seed, strategy=strategy)
+    finetune(model, splits["train"], splits["val"], head_epochs=args.head_epochs, finetune_epochs=args.finetune_epochs,
+             learning_rate=args.learning_rate, seed=args.seed, strategy=strategy, patience=args.patience)
     metrics = model.evaluate(splits["test"], return_dict=True, verbose=0)
     out = Path(args.output or f"kerazoo_runs/{args.name}-finetuned-{args.dataset}.keras")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -257,7 +257,11 @@ def _cmd_finetune(args) -> int:
 
 
 _DATA_ONLY = ("validation", "validation_split", "test_split", "text_column", "label_column", "encoding", "tag",
-              "destination", "overwrite", "shadow", "baseline")
+              "destination", "overwrite", "shadow", "baseline", "augment", "class_weight", "mixed_precision")
+
+
+def _yaml_value(text: str):
+    return yaml.safe_load(text)
 
 
 def _finetune_data(args, finetune_data, strategy) -> int:
@@ -265,15 +269,44 @@ def _finetune_data(args, finetune_data, strategy) -> int:
         raise ConfigError("--set with --data: the model is the pretrained artifact's, with a new head sized from your "
                           "classes; builder overrides are not accepted here")
     options = {k: getattr(args, k) for k in _DATA_ONLY if getattr(args, k) is not None}
-    result = finetune_data(args.name, args.data, weights=args.weights, head_epochs=args.head_epochs,
-                           finetune_epochs=args.finetune_epochs, learning_rate=args.learning_rate, batch_size=args.batch_size,
-                           seed=args.seed, output=args.output, strategy=strategy, **options)
+    try:
+        result = finetune_data(args.name, args.data, weights=args.weights, head_epochs=args.head_epochs,
+                               finetune_epochs=args.finetune_epochs, learning_rate=args.learning_rate,
+                               batch_size=args.batch_size, seed=args.seed, output=args.output, strategy=strategy,
+                               patience=args.patience, **options)
+    except KeyboardInterrupt:
+        print("\nkerazoo finetune: interrupted. The finished epochs are backed up in the run folder; rerun the same "
+              "command to resume.", file=sys.stderr)
+        return 130
     name = result.artifact.name
     line = ", ".join(f"{k}={v:.4f}" for k, v in result.metrics.items())
     if result.baseline:
         line += "; from scratch: " + ", ".join(f"{k}={v:.4f}" for k, v in result.baseline.items())
     print(f"{name}: {line}\nartifact: {result.artifact} (kerazoo.get({name!r}))\n"
           f"plots: {', '.join(str(p) for p in result.plots)}")
+    return 0
+
+
+def _cmd_predict(args) -> int:
+    from pathlib import Path
+
+    from kerazoo.predicting import predict
+
+    if args.output and Path(args.output).suffix.lower() not in (".csv", ".tsv", ".json"):  # before any work
+        raise DataError(f"--output {args.output}: answers are written as .csv, .tsv or .json")
+    answers = predict(args.name, args.inputs, top=args.top, column=args.column, encoding=args.encoding,
+                      batch_size=args.batch_size, progress=False if args.no_progress else None, weights=args.weights)
+    if args.output:
+        print(f"wrote {len(answers.rows)} answers to {answers.write(args.output)}")
+    elif answers.rows:
+        print(answers.table())
+    if answers.skipped:
+        print(f"skipped {len(answers.skipped)} of {len(answers.skipped) + len(answers.rows)} inputs:", file=sys.stderr)
+        for origin, why in answers.skipped:
+            print(f"  {origin}: {why}", file=sys.stderr)
+    if not answers.rows:
+        print(f"kerazoo predict: no input could be answered ({', '.join(map(str, args.inputs))})", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -344,7 +377,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", help="comma-separated: saved_model,litert,litert_int8,onnx or all (default: the "
                                     "artifact's own formats when re-exporting one, else saved_model); each file is "
                                     "measured on the held-out data and checked against the SavedModel")
-    p.add_argument("--data-dir", help="where the data set is, for those measurements and int8 calibration")
+    p.add_argument("--data-dir", "--data", dest="data_dir",
+                   help="where the data set is, for those measurements and int8 calibration; a fine-tuned artifact: "
+                        "its folder or table (default: the one its card records)")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("verify", help="check artifacts against their cards (every file's sha256, the card's own)")
@@ -374,17 +409,40 @@ def build_parser() -> argparse.ArgumentParser:
     own.add_argument("--destination", help="the store to write into (default: $KERAZOO_MODELS or ~/.kerazoo/models)")
     own.add_argument("--overwrite", action="store_true", default=None, help="replace an artifact of that name")
     own.add_argument("--shadow", action="store_true", default=None, help="allow the name of a shipped artifact")
+    own.add_argument("--augment", nargs="?", const=True, type=_yaml_value, metavar="BLOCK",
+                     help="distort the training images (default block: probability 0.5, translate 0.1, rotate 10, "
+                          "zoom 0.1; or a YAML block, e.g. '{rotate: 15, elastic: {alpha: 34, sigma: 4}}')")
+    own.add_argument("--class-weight", choices=["auto", "none"], help="auto: weigh each class by the inverse of its "
+                                                                     "count (for imbalanced classes); default none")
+    own.add_argument("--mixed-precision", action="store_true", default=None,
+                     help="mixed float16 (recent GPUs) or bfloat16 (CPUs with AVX512-BF16/AMX); refused elsewhere")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="builder override, e.g. classes=5 (--dataset)")
     p.add_argument("--head-epochs", type=int, help="phase 1, the new head on the frozen backbone (default 5; with "
                                                    "--data: about 100 steps, 5 to 50 epochs)")
     p.add_argument("--finetune-epochs", type=int, help="phase 2, the backbone unfrozen at lr/10 (default as above)")
     p.add_argument("--learning-rate", "--lr", dest="learning_rate", type=float, default=1e-3)
+    p.add_argument("--patience", type=int, help="stop a phase when val_loss has not improved for N epochs (its best "
+                                                "weights kept)")
     p.add_argument("--batch-size", type=int, default=32, help="per replica")
     p.add_argument("--seed", type=int, default=1337)
     p.add_argument("--data-dir", help="where named data sets are (--dataset)")
     p.add_argument("--output", help="run folder (--data; default kerazoo_runs/NAME.TAG) or the .keras file (--dataset)")
     distribute.add_arguments(p)
     p.set_defaults(func=_cmd_finetune)
+
+    p = sub.add_parser("predict", help="a model's answers on your files: top classes and probabilities, dates, "
+                                       "nearest words, reconstruction errors")
+    p.add_argument("name", help="an artifact (lenet5.myletters, imdb_gru.imdb) or a model with --weights")
+    p.add_argument("inputs", nargs="+", metavar="PATH", help="image or text files, folders of them, a .csv/.tsv table "
+                                                             "(--column), or - for lines of text on standard input")
+    p.add_argument("--weights", help="artifact tag, .keras file or artifact folder (when NAME has no tag)")
+    p.add_argument("--top", type=int, default=5, help="answers per input (default 5)")
+    p.add_argument("--output", metavar="FILE", help="write the answers to FILE.csv, .tsv or .json instead of a table")
+    p.add_argument("--column", help="the table column to read (default: text, path for image models, or the only one)")
+    p.add_argument("--encoding", default="utf-8", help="of text files, tables and standard input (default utf-8)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("demo", help="offline tour on the shipped weights: accuracy, transfer, text, plots")
     p.add_argument("--output", default="kerazoo-demo", help="folder for the report, numbers and plots")

@@ -145,6 +145,7 @@ def export(run_dir: str | Path, *, tag: str | None = None, destination: str | Pa
         raise ArtifactError(f"{name} is a shipped artifact; choose another tag, or pass shadow=True (--shadow) to "
                             "have your artifact take its place for kerazoo.get.")
     builder(arch)  # imports the family, registering its custom layers
+    import kerazoo.layers  # noqa: F401 - and kerazoo's own (a text model's vectorizer standardisation)
     with tempfile.TemporaryDirectory() as tmp:  # the source may be the destination: read it first
         shutil.copy(run_dir / "model.keras", Path(tmp) / "model.keras")
         model = keras.saving.load_model(Path(tmp) / "model.keras", compile=False, safe_mode=True)

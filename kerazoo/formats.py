@@ -33,6 +33,7 @@ from kerazoo.family import ExportCore, ExportData, hooks
 from kerazoo.loading import used_artifacts
 from kerazoo.registry import load_config
 from kerazoo.runtimes import FORMATS, RUNTIMES, Runner
+from kerazoo.training import userdata
 from kerazoo.training.tasks import raw_splits
 
 __all__ = ["FORMATS", "FLOAT_TOLERANCE", "TOP1_AGREEMENT", "parse_formats", "shipped_formats", "serving_spec",
@@ -154,6 +155,8 @@ def data_of(model, card: dict, data_dir) -> ExportData | None:
     None for other tasks."""
     config = load_config(card["arch"])
     family = hooks(config.family)
+    if card.get("finetune") is not None:  # fine-tuned on the user's files: those files, as its card records them
+        return userdata.export_data(model, card, data_dir)
     if family.export_data is not None:
         return family.export_data(model, card, data_dir, used_artifacts(family, card["recipe"]))
     if config.task in ("image-classification", "text-classification"):
