@@ -146,9 +146,12 @@ def string_model(vectorizer, network, name: str):
 
 
 def split_string_model(model):
-    """`(vectorizer, network)` of a model made by `string_model`, or `(None, model)` for any other."""
+    """`(vectorizer, network)` of a model made by `string_model` (or its `kerazoo.tokenized.TokenizedModel`),
+    or `(None, model)` for any other."""
     import keras
 
+    if isinstance(getattr(model, "tokenizer", None), Tokenizer):  # a TokenizedModel (JAX, PyTorch)
+        return model.vectorizer, model.network
     nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
     names = {layer.name for layer in model.layers}
     if len(nested) == 1 and "vectorizer" in names:
