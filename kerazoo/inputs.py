@@ -9,7 +9,10 @@ malformed one a clear error (never a silent wrong answer or a TensorFlow stack t
   `UnboundLocalError` on it, and TF 2.21's convolution returns wrongly shaped tensors for it).
 
 The checks wrap the instance's `call` and `predict` (nothing is saved with the model); they run
-in Python on the inputs' shapes, so compiled steps are unchanged.
+in Python on the inputs' shapes, so compiled steps are unchanged. They work on every Keras backend:
+concrete NumPy, TensorFlow, JAX and PyTorch arrays are checked, symbolic ones (a step being traced)
+are not; a text model on JAX (`kerazoo.tokenized.TokenizedModel`) is checked on its strings, before
+they are tokenised.
 
 Training data is checked the same way before the first step (`check_images`, `check_model_data`:
 `kerazoo train`'s image data sets and `kerazoo.finetune`'s arrays or pipelines): some inputs train
@@ -47,7 +50,9 @@ def _arrays(x) -> bool:
         return all(_arrays(v) for v in x) if x and not isinstance(x[0], (int, float, str, bytes)) else True
     if isinstance(x, (np.ndarray, np.generic, str)):
         return True
-    return type(x).__name__ == "EagerTensor"
+    kind = type(x)  # concrete tensors of each backend (not symbolic ones, nor JAX tracers inside jit)
+    return kind.__name__ in ("EagerTensor", "ArrayImpl") or (kind.__module__.startswith("torch") and kind.__name__ ==
+                                                             "Tensor")
 
 
 def _check(model, name: str, x, raw_pixels: bool) -> bool:
@@ -112,13 +117,12 @@ def guard(model, *, name: str | None = None):
     if not inputs or getattr(model, "_kerazoo_guarded", False):
         return model
     name, raw_pixels = name or model.name, _takes_raw_pixels(model)
-    call, predict = model.call, model.predict
+    entry = "string_call" if hasattr(model, "string_call") else "call"  # a TokenizedModel: strings before tokens
+    call, predict = getattr(model, entry), model.predict
 
     @functools.wraps(call)
     def checked_call(inputs, *args, **kwargs):
-        import tensorflow as tf
-
-        if tf.executing_eagerly() and _check(model, name, inputs, raw_pixels):
+        if _check(model, name, inputs, raw_pixels):  # symbolic inputs (a traced step) are not checked
             return _empty_outputs(model)
         return call(inputs, *args, **kwargs)
 
@@ -128,7 +132,8 @@ def guard(model, *, name: str | None = None):
             return _empty_outputs(model)
         return predict(x, *args, **kwargs)
 
-    model.call, model.predict, model._kerazoo_guarded = checked_call, checked_predict, True
+    setattr(model, entry, checked_call)
+    model.predict, model._kerazoo_guarded = checked_predict, True
     return model
 
 

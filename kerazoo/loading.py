@@ -232,6 +232,7 @@ def load_file(arch: str, path, *, base: dict | None = None, recipe: dict | None 
 
     import kerazoo.layers  # noqa: F401 - registers kerazoo's serialisable objects
     from kerazoo.models.common import split_string_model, string_model
+    from kerazoo.tokenized import runnable  # imports Keras
 
     fn = builder(arch)  # imports the family: registers its custom classes before loading
     path = Path(path).expanduser()
@@ -250,6 +251,7 @@ def load_file(arch: str, path, *, base: dict | None = None, recipe: dict | None 
         new = build(arch, {**base, **overrides})
         _copy_weights(network, new, label or str(path), overrides)
         model = string_model(vectorizer, new, model.name) if vectorizer is not None else new
+    model = runnable(model)  # on JAX and PyTorch a text model tokenises in Python (kerazoo.tokenized)
     if compile:
         compile_model(model, _recipe(recipe if recipe is not None else load_config(arch).recipe, arch))
     return model

@@ -104,7 +104,11 @@ def compile_model(model, recipe: Recipe):
 
 
 def _mirrored_replicas(model) -> int:
-    """Replicas of the single-machine `MirroredStrategy` the model was built under (0 if none)."""
+    """Replicas of the single-machine `MirroredStrategy` the model was built under (0 if none, and on JAX)."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return 0
     import tensorflow as tf
 
     strategy = getattr(model, "distribute_strategy", None)
