@@ -117,6 +117,9 @@ def _cmd_info(args) -> int:
     defaults = {k: list(v) if isinstance(v, tuple) else v for k, v in info["defaults"].items()}  # the signature's
     print("defaults:\n" + _indent(yaml.safe_dump(defaults, sort_keys=False, default_flow_style=None)))
     print("recipe:\n" + _indent(yaml.safe_dump(info["recipe"], sort_keys=False, default_flow_style=None)))
+    for named, differs in info["recipes"].items():  # what each named recipe changes (kerazoo train --recipe NAME)
+        print(f"recipe {named} (differs from recipe):\n"
+              + _indent(yaml.safe_dump(differs, sort_keys=False, default_flow_style=None)))
     if info["search_space"]:
         print("search space:\n" + _indent(yaml.safe_dump(info["search_space"], sort_keys=False, default_flow_style=None)))
     if info["weights"]:
@@ -170,7 +173,7 @@ def _cmd_train(args) -> int:
         config = _corpus_overlay(args)
     result = train(args.name, output=args.output, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
                    dataset=args.dataset, seed=args.seed, data_dir=args.data_dir, config=config,
-                   model_overrides=parse_sets(args.set), strategy=distribute.from_arguments(args))
+                   model_overrides=parse_sets(args.set), strategy=distribute.from_arguments(args), recipe=args.recipe)
     print(f"model: {result.output / 'model.keras'}\nplots: {', '.join(str(p) for p in result.plots)}")
     return 0
 
@@ -191,7 +194,7 @@ def _corpus_overlay(args) -> dict:
     if args.dataset:
         raise ValueError("--corpus and --dataset both name the training data; give one.")
     overlay = read_overlay(args.config) if args.config else {}
-    recipe = resolve(args.name, config=overlay)[1]
+    recipe = resolve(args.name, config=overlay, recipe=args.recipe)[1]
     data = {**recipe.data, "path": str(Path(args.corpus).expanduser().resolve()), "text_column": args.text_column}
     data.pop("test_documents", None)  # IMDB's held-out reviews: a user's corpus has none
     return {**overlay, "recipe": {**overlay.get("recipe", {}), "dataset": "text", "data": data}}
@@ -354,6 +357,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", help="run directory (default kerazoo_runs/NAME); rerun it to resume")
     p.add_argument("--data-dir", help="directory with the data set files (offline); or KERAZOO_DATA_DIR")
     p.add_argument("--config", help="config overlay YAML with model:/recipe: blocks (e.g. best.yaml from tune)")
+    p.add_argument("--recipe", metavar="NAME", help="a named recipe of the config's recipes: block (e.g. fast) "
+                   "instead of its recipe:")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a builder argument")
     p.add_argument("--corpus", metavar="PATH", help="word2vec: train on your text, a .txt file (one document per "
                    "line), a folder of .txt files, or a .csv/.tsv table (with --text-column)")

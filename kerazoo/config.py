@@ -2,8 +2,9 @@
 
 A model is declared by its builder (`kerazoo.registry.register_model`); its config says only what
 differs from the builder's signature: a training recipe (`recipe:`, whose `model:` block holds the
-builder arguments the recipe trains with), a KerasTuner search space (`search_space:`) and, rarely,
-catalogue defaults of its own (`model:`). A model without a config has an empty one. Every key is
+builder arguments the recipe trains with), other named recipes beside it (`recipes: {fast: {...}}`, each
+saying only what differs from `recipe:`; `kerazoo train NAME --recipe fast`), a KerasTuner search space
+(`search_space:`) and, rarely, catalogue defaults of its own (`model:`). A model without a config has an empty one. Every key is
 checked: a typo is an error naming the key and the accepted ones, never a silently ignored setting.
 Importing this module does not import TensorFlow.
 
@@ -31,7 +32,7 @@ from kerazoo._typecheck import coerce
 from kerazoo.errors import ConfigError
 from kerazoo.family import hooks as family_hooks
 
-__all__ = ["ConfigError", "ZooConfig", "find_config", "all_configs", "config_dir", "config_dirs",
+__all__ = ["ConfigError", "ZooConfig", "find_config", "recipe_named", "all_configs", "config_dir", "config_dirs",
            "check_kwargs", "check_dataclass", "builder_args", "read_overlay", "read_yaml", "parse_yaml_value",
            "parse_sets", "RENAMED", "RENAMED_VALUES", "YAML_KEYS"]
 
@@ -64,6 +65,7 @@ class ZooConfig:
     task: str | None = None        # the registered task (not a YAML key: `@register_model(task=...)`)
     model: dict = dataclasses.field(default_factory=dict)         # catalogue defaults that differ from the builder's
     recipe: dict = dataclasses.field(default_factory=dict)        # see kerazoo.recipe.Recipe
+    recipes: dict = dataclasses.field(default_factory=dict)       # named recipes: {name: what differs from `recipe`}
     search_space: dict = dataclasses.field(default_factory=dict)  # KerasTuner hyperparameters
     path: Path | None = None       # where it was read from (not a YAML key)
     builder: Callable | None = dataclasses.field(default=None, repr=False)  # the registered builder (not a YAML key)
@@ -74,7 +76,7 @@ class ZooConfig:
         return family_hooks(self.family)
 
 
-YAML_KEYS = ("name", "family", "model", "recipe", "search_space")  # what a config file may hold
+YAML_KEYS = ("name", "family", "model", "recipe", "recipes", "search_space")  # what a config file may hold
 
 
 def check_dataclass(cls: type, data: Mapping[str, Any], where: str, *, skip: tuple = ()) -> dict:
@@ -180,7 +182,35 @@ def _read(path: Path) -> ZooConfig:
     from kerazoo.recipe import Recipe  # no TensorFlow there either
 
     Recipe(**check_dataclass(Recipe, data.get("recipe", {}), f"{where} (recipe)"))  # and its own checks
+    for named in data.get("recipes", {}):
+        recipe_named(data.get("recipe", {}), data["recipes"], named, where)
     return ZooConfig(**data, path=path)
+
+
+def recipe_named(recipe: dict, recipes: dict, name: str | None, where: str) -> dict:
+    """The raw recipe `name` of a config (`None`: its `recipe:` block), checked: a named recipe is a mapping of
+    `Recipe` fields saying what differs from `recipe:` (`kerazoo.recipe.named_recipe` merges them).
+
+    Raises:
+      ConfigError: naming `where`, the recipe and the key, or the recipes there are.
+    """
+    from kerazoo.recipe import Recipe, named_recipe
+
+    if name is None:
+        return dict(recipe)
+    if name not in recipes:
+        close = difflib.get_close_matches(str(name), list(recipes), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"{where}: no recipe named {name!r}.{hint} Recipes: the default (`recipe:`)"
+                          + "".join(f", {n!r}" for n in recipes) + ".")
+    named = recipes[name]
+    if not isinstance(name, str) or not name.isidentifier() or not isinstance(named, Mapping):
+        raise ConfigError(f"{where}: recipes: expected names (letters, digits, _) of mappings of recipe settings, "
+                          f"such as {{fast: {{epochs: 3}}}}. Received: {name!r}: {named!r}")
+    check_dataclass(Recipe, named, f"{where} (recipes.{name})")  # a typo named in its own block
+    merged = named_recipe(dict(recipe), dict(named))
+    Recipe(**check_dataclass(Recipe, merged, f"{where} (recipes.{name})"))
+    return merged
 
 
 @functools.cache

@@ -10,7 +10,7 @@ import logging
 import re
 from typing import Any
 
-__all__ = ["Recipe", "make_optimizer", "compile_model", "recipe_of", "infer_direction"]
+__all__ = ["Recipe", "make_optimizer", "compile_model", "recipe_of", "named_recipe", "MERGED_KEYS", "infer_direction"]
 logger = logging.getLogger(__name__)
 
 
@@ -51,6 +51,20 @@ class Recipe:
 def recipe_of(config_recipe: dict, **overrides: Any) -> Recipe:
     """A `Recipe` from a config's `recipe:` block, with overrides (already validated)."""
     return Recipe(**{**config_recipe, **overrides})
+
+
+MERGED_KEYS = ("model", "data")  # blocks a named recipe merges key by key; every other key it gives replaces
+
+
+def named_recipe(base: dict, named: dict) -> dict:
+    """A config's named recipe (`recipes: {fast: {...}}`) on top of its `recipe:` block: what it says replaces
+    the base's value, except `model:` and `data:`, which it merges key by key (so `fast: {model: {dropout: 0.1}}`
+    keeps the base's other builder arguments, and `callbacks: {}` or `augment: {}` drops the base's)."""
+    merged = {**base, **named}
+    for key in MERGED_KEYS:
+        if key in named and isinstance(named[key], dict) and isinstance(base.get(key), dict):
+            merged[key] = {**base[key], **named[key]}
+    return merged
 
 
 def make_optimizer(recipe: Recipe):

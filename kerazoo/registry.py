@@ -257,7 +257,7 @@ class ModelInfo(Mapping):
 
 
 def describe(name: str) -> ModelInfo:
-    """Family, task, defaults, parameter count, recipe, search space and weights of a model.
+    """Family, task, defaults, parameter count, recipe (and other named recipes), search space and weights of a model.
 
     Example:
       >>> info = kerazoo.describe("lenet5")
@@ -274,5 +274,6 @@ def describe(name: str) -> ModelInfo:
         "name": arch, "family": found.family, "task": found.task, "description": found.description,
         "reference": found.reference, "defaults": {**found.defaults, **(config.model if config else {})},
         "recipe": dict(config.recipe) if config else {},
+        "recipes": dict(config.recipes) if config else {},
         "search_space": dict(config.search_space) if config else {},
         "weights": available(arch)})

@@ -106,6 +106,46 @@ def test_bad_config_yaml_fails_naming_the_key(tmp_path, text, message):
         _read(path)
 
 
+def test_named_recipes_say_what_differs_and_are_checked_like_the_recipe(tmp_path):
+    """`recipes: {fast: {...}}` beside `recipe:`: a named recipe replaces what it gives, merges `model:` and `data:`
+    key by key, and a mistake in it names the file, the recipe and the key."""
+    from kerazoo.config import recipe_named
+
+    path = tmp_path / "lenet5.yaml"
+    path.write_text("recipe: {epochs: 30, batch_size: 128, model: {variant: modern, dropout: 0.2}, data: {a: 1},\n"
+                    "         callbacks: {cosine_decay: {}}, augment: {rotate: 10}}\n"
+                    "recipes:\n  fast: {epochs: 3, model: {dropout: 0.0}, callbacks: {one_cycle: {warmup: 0.2}},"
+                    " augment: {}}\n")
+    config = _read(path)
+    fast = recipe_named(config.recipe, config.recipes, "fast", "lenet5")
+    assert fast["epochs"] == 3 and fast["batch_size"] == 128                 # given / kept
+    assert fast["model"] == {"variant": "modern", "dropout": 0.0} and fast["data"] == {"a": 1}  # merged
+    assert fast["callbacks"] == {"one_cycle": {"warmup": 0.2}} and fast["augment"] == {}         # replaced
+    assert recipe_named(config.recipe, config.recipes, None, "lenet5") == config.recipe
+    with pytest.raises(ConfigError, match=r"no recipe named 'fats'. Did you mean 'fast'\? Recipes: the default"):
+        recipe_named(config.recipe, config.recipes, "fats", "lenet5")
+    path.write_text("recipe: {epochs: 30}\nrecipes:\n  fast: {epoch: 3}\n")
+    with pytest.raises(ConfigError, match=r"lenet5.yaml \(recipes.fast\): unknown key 'epoch'. Did you mean 'epochs'"):
+        _read(path)
+    path.write_text("recipe: {epochs: 30}\nrecipes:\n  fast: {steps_per_execution: 0}\n")
+    with pytest.raises(ValueError, match="steps_per_execution=0"):
+        _read(path)
+    path.write_text("recipe: {epochs: 30}\nrecipes:\n  fast: 3\n")
+    with pytest.raises(ConfigError, match="recipes: expected names"):
+        _read(path)
+
+
+def test_shipped_named_recipes_resolve_to_valid_recipes():
+    from kerazoo.training.run import resolve
+
+    named = [(name, recipe) for name, config in all_configs().items() for recipe in config.recipes]
+    assert ("lenet5", "fast") in named
+    for name, recipe in named:
+        base, chosen = resolve(name)[1], resolve(name, recipe=recipe)[1]
+        assert chosen != base, (name, recipe)
+    assert kerazoo.describe("lenet5")["recipes"]["fast"]["epochs"] == resolve("lenet5", recipe="fast")[1].epochs
+
+
 def test_recipe_optimizer_may_carry_its_own_arguments():
     """`optimizer: {name: adam, beta_1: 0.5}` (Radford et al.'s GAN setting); a misspelt argument is named."""
     from kerazoo.config import check_dataclass
@@ -136,7 +176,9 @@ def test_configs_say_only_what_differs_from_the_signature():
         raw = __import__("yaml").safe_load(config.path.read_text())
         assert set(raw) <= set(YAML_KEYS), (name, sorted(raw))
         defaults = {k: p.default for k, p in inspect.signature(builder(name)).parameters.items()}
-        for block, values in (("model", raw.get("model") or {}), ("recipe.model", raw.get("recipe", {}).get("model") or {})):
+        blocks = [("model", raw.get("model") or {}), ("recipe.model", raw.get("recipe", {}).get("model") or {})]
+        blocks += [(f"recipes.{k}.model", (v or {}).get("model") or {}) for k, v in (raw.get("recipes") or {}).items()]
+        for block, values in blocks:
             restated = [k for k, v in values.items() if k in defaults and same(defaults[k], v)]
             assert not restated, f"{config.path} {block}: {restated} restate the builder's defaults"
 

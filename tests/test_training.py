@@ -1,6 +1,7 @@
 """`kerazoo train` / `export` on tiny data in the real file formats: resume, artifacts, plots."""
 import csv
 import json
+import math
 
 import numpy as np
 import pytest
@@ -258,3 +259,51 @@ def test_cosine_decay_recipe_callback_follows_the_curve_and_resumes_on_it():
     assert lrs[0] == pytest.approx(0.1) and lrs == sorted(lrs, reverse=True)
     with pytest.raises(ValueError, match="min_lr <= learning_rate"):
         recipe_callbacks(Recipe(learning_rate=0.1, callbacks={"cosine_decay": {"min_lr": 0.5}}))
+
+
+def test_one_cycle_recipe_callback_rises_then_falls_by_the_step_and_resumes_on_it():
+    """`one_cycle: {warmup, initial, final}`: the rate set before each compiled call is a function of the epoch and
+    the step, rising linearly to the recipe's rate over the first `warmup` of the run's steps, then falling along a
+    half cosine to `final` x it; a callback made afresh (a resumed run) sets the same rate at the same step."""
+    import keras
+
+    from kerazoo.recipe import Recipe
+    from kerazoo.training.callbacks import recipe_callbacks
+
+    recipe = Recipe(learning_rate=0.1, epochs=2, callbacks={"one_cycle": {"warmup": 0.25, "initial": 0.1}})
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.1), "mse")
+    seen = []
+    for epoch in range(2):
+        (callback,) = recipe_callbacks(recipe)  # afresh each epoch, as after a resume
+        callback.set_model(model)
+        callback.set_params({"steps": 4, "epochs": 2})
+        callback.on_epoch_begin(epoch)
+        for step in range(4):
+            callback.on_train_batch_begin(step)
+            seen.append(float(model.optimizer.learning_rate))
+    assert seen[:3] == pytest.approx([0.01, 0.055, 0.1])          # 2 of 8 steps rise from 0.01 to 0.1
+    assert seen[2] == pytest.approx(max(seen)) and seen[2:] == sorted(seen[2:], reverse=True)
+    assert seen[-1] == pytest.approx(0.1 * 0.5 * (1 + math.cos(math.pi * 5 / 6)))  # step 7: 5/6 of the fall
+    assert callback.rate(1.0) == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="warmup < 1"):
+        recipe_callbacks(Recipe(learning_rate=0.1, callbacks={"one_cycle": {"warmup": 1.0}}))
+    from kerazoo.training.callbacks import check_recipe_callbacks
+
+    with pytest.raises(kerazoo.ConfigError, match="one_cycle: unknown option 'warm_up'. Did you mean 'warmup'"):
+        check_recipe_callbacks({"one_cycle": {"warm_up": 0.2}})
+
+
+def test_cli_trains_a_named_recipe_and_names_the_recipes_there_are(mnist_dir, tmp_path, capsys):
+    from kerazoo.training.run import resolve
+
+    run = tmp_path / "fast-run"
+    assert cli.main(["train", "lenet5", "--recipe", "fast", "--epochs", "1", "--data-dir", str(mnist_dir),
+                     "--output", str(run)]) == 0
+    saved = json.loads((run / "run.json").read_text())
+    fast = resolve("lenet5", recipe="fast")[1]
+    assert saved["recipe"]["batch_size"] == fast.batch_size != resolve("lenet5")[1].batch_size
+    assert saved["recipe"]["augment"] == {} and saved["recipe"]["callbacks"] == fast.callbacks
+    assert saved["epochs_run"] == 1 and saved["model"]["variant"] == "modern"  # the recipe's model block kept
+    assert cli.main(["train", "lenet5", "--recipe", "quick", "--data-dir", str(mnist_dir)]) == 2
+    assert "no recipe named 'quick'" in capsys.readouterr().err

@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from kerazoo.config import check_dataclass, check_kwargs, read_overlay
+from kerazoo.config import check_dataclass, check_kwargs, read_overlay, recipe_named
 from kerazoo.loading import build
 from kerazoo.recipe import Recipe, infer_direction
 from kerazoo.registry import load_config
@@ -42,15 +42,17 @@ class TrainResult:
 
 
 def resolve(name: str, *, config: str | Path | dict | None = None, model_overrides: dict | None = None,
-            **recipe_overrides) -> tuple[Any, Recipe, dict]:
-    """`(config, recipe, builder kwargs)` for a run: config < overlay < explicit overrides; the builder
-    kwargs are checked here once (build them with `kerazoo.loading.build`)."""
+            recipe: str | None = None, **recipe_overrides) -> tuple[Any, Recipe, dict]:
+    """`(config, recipe, builder kwargs)` for a run: config (its `recipe:`, or the named recipe `recipe` of its
+    `recipes:`) < overlay < explicit overrides; the builder kwargs are checked here once (build them with
+    `kerazoo.loading.build`)."""
     cfg = load_config(name)
+    base = recipe_named(cfg.recipe, cfg.recipes, recipe, str(cfg.path or name))
     fn = cfg.builder
     overlay = read_overlay(config) if isinstance(config, (str, Path)) else (config or {})
     source = str(config) if isinstance(config, (str, Path)) else "the config overlay"
     check_dataclass(Recipe, overlay.get("recipe", {}), f"{source} (recipe)")
-    recipe_raw = {**cfg.recipe, **overlay.get("recipe", {}),
+    recipe_raw = {**base, **overlay.get("recipe", {}),
                   **{k: v for k, v in recipe_overrides.items() if v is not None}}
     recipe = Recipe(**check_dataclass(Recipe, recipe_raw, f"{name} recipe"))
     kwargs = check_kwargs(fn, {**cfg.model, **recipe.model, **overlay.get("model", {}), **(model_overrides or {})},
@@ -63,8 +65,9 @@ def resolve(name: str, *, config: str | Path | dict | None = None, model_overrid
 def train(name: str, *, output: str | Path | None = None, epochs: int | None = None, batch_size: int | None = None,
           learning_rate: float | None = None, dataset: str | None = None, seed: int | None = None, data_dir=None,
           config: str | Path | dict | None = None, model_overrides: dict | None = None,
-          callbacks: Sequence = (), verbose: str | int = "auto", strategy=None, lr: float | None = None) -> TrainResult:
-    """Trains a catalogue model by its config's recipe.
+          callbacks: Sequence = (), verbose: str | int = "auto", strategy=None, recipe: str | None = None,
+          lr: float | None = None) -> TrainResult:
+    """Trains a catalogue model by its config's recipe (or another recipe its config names).
 
     Args:
       name: registered model name.
@@ -74,6 +77,7 @@ def train(name: str, *, output: str | Path | None = None, epochs: int | None = N
       data_dir: where the data set's files are (see `kerazoo.data`).
       config: a config overlay (YAML path or dict with `model:`/`recipe:` blocks), e.g. the
         best hyperparameters of a search.
+      recipe: a named recipe of the config's `recipes:` block (e.g. `"fast"`) instead of its `recipe:`.
       model_overrides: builder arguments on top of the recipe's.
       callbacks: extra Keras callbacks.
       verbose: Keras' `fit` verbosity (progress bar by default).
@@ -91,6 +95,7 @@ def train(name: str, *, output: str | Path | None = None, epochs: int | None = N
     Example:
       >>> result = kerazoo.train("lenet5", epochs=2, data_dir="~/data")
       >>> result = kerazoo.train("lenet5", strategy="mirrored")      # every local GPU
+      >>> result = kerazoo.train("lenet5", recipe="fast")             # the config's `recipes: {fast: ...}`
     """
     from kerazoo import distribute
 
@@ -100,7 +105,7 @@ def train(name: str, *, output: str | Path | None = None, epochs: int | None = N
         warnings.warn("train(lr=...) is now called learning_rate (kerazoo's naming table); the old name stops "
                       "working in kerazoo 0.2.", FutureWarning, stacklevel=2)
         learning_rate = learning_rate if learning_rate is not None else lr
-    cfg, recipe, kwargs = resolve(name, config=config, model_overrides=model_overrides, epochs=epochs,
+    cfg, recipe, kwargs = resolve(name, config=config, model_overrides=model_overrides, recipe=recipe, epochs=epochs,
                                   batch_size=batch_size, learning_rate=learning_rate, dataset=dataset, seed=seed)
     strategy = distribute.as_strategy(strategy)  # first: some strategies need TensorFlow uninitialised
     keras.utils.set_random_seed(recipe.seed)
