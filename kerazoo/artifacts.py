@@ -31,6 +31,7 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
+from kerazoo import cards
 from kerazoo.errors import ArtifactError, WeightsError
 
 __all__ = ["ARCH_PATTERN", "TAG_PATTERN", "Artifact", "shipped_dir", "user_dir", "split_name", "check_tag",
@@ -118,17 +119,9 @@ def file_table(folder: Path) -> dict[str, dict]:
 
 
 def read_card(folder: Path) -> dict:
-    """The parsed `card.json` of an artifact folder; an `ArtifactError` naming the file if it is unreadable."""
-    path = Path(folder) / CARD
-    try:
-        card = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ArtifactError(f"{path} is missing: not an artifact folder") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ArtifactError(f"{path} is not valid JSON ({e}); the artifact is damaged") from None
-    if not isinstance(card, dict) or not isinstance(card.get("files"), dict) or "model" not in card:
-        raise ArtifactError(f"{path} lacks the `files` table or `model` arguments of an artifact card")
-    return card
+    """The `card.json` of an artifact folder, parsed and checked against the card schema
+    (`kerazoo.cards`); an `ArtifactError` naming the file and the field if it is not a card."""
+    return cards.read_card(Path(folder) / CARD)
 
 
 @functools.cache

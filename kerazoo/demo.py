@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 import kerazoo
+from kerazoo import artifacts
 from kerazoo.plots import pyplot
 
 SENTENCES = ["A wonderful, moving film with brilliant performances. I loved every minute.",
@@ -153,7 +154,7 @@ def _own_data_section(out: Path, quick: bool) -> dict:
     fig.tight_layout()
     fig.savefig(out / "my_letters.png", dpi=110)
     plt.close(fig)
-    card = json.loads((result.artifact / "card.json").read_text())
+    card = artifacts.read_card(result.artifact)
     return {"folder": folder.name, "examples": card["data"]["examples"], "classes": result.class_names,
             "formats": sorted({p.suffix for p in folder.rglob("*.*")}), "val_accuracy": result.metrics["val_accuracy"],
             "scratch_val_accuracy": result.baseline["val_accuracy"], "unseen_accuracy": float(np.mean(
