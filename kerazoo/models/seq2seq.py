@@ -32,6 +32,7 @@ import numpy as np
 from kerazoo.data.dates import date_splits, date_vectorizer, strftime_dates
 from kerazoo.data.parallel import END, START, ParallelVectorizer, make_dataset
 from kerazoo.family import FamilyHooks, TaskData
+from kerazoo.inputs import check_sources
 from kerazoo.models._common import check_choice, check_positive, check_rate
 from kerazoo.models.seq2seq_serving import export_core, serving_endpoint
 from kerazoo.registry import register_model
@@ -198,11 +199,7 @@ class Seq2SeqAttention(keras.Model):
           'not_a_date'
         """
         single = isinstance(texts, (str, bytes))
-        texts = [texts] if single else list(texts)
-        bad = [type(t).__name__ for t in texts if not isinstance(t, (str, bytes))]
-        if bad:
-            raise TypeError(f"translate takes a string or a sequence of strings. Received items of type {bad[:3]}")
-        texts = [t.decode("utf-8") if isinstance(t, bytes) else t for t in texts]
+        texts = check_sources([texts] if single else texts, name="translate")  # strings, bounded, no controls
         if beam_width is not None:
             check_positive(beam_width=beam_width)
         max_length = max_length or (self.vectorizer.max_target_length or 49) + 1
