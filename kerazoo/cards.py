@@ -1,4 +1,5 @@
-"""The artifact card (`card.json`): its schema, and the one reader every part of kerazoo uses.
+"""The artifact card (`card.json`): its schema, the one reader every part of kerazoo uses, and the
+artifact's `README.md` rendered from it (`card_readme`).
 
 A card is read by `read_card(path)` only: the JSON is parsed, then checked against `SCHEMA`, so a
 card with a field missing or of the wrong type is an `ArtifactError` naming the field (`kerazoo
@@ -29,7 +30,7 @@ from pathlib import Path
 
 from kerazoo.errors import ArtifactError
 
-__all__ = ["SCHEMA", "read_card", "check_card"]
+__all__ = ["SCHEMA", "read_card", "check_card", "card_readme"]
 
 _NUMBER = {"type": "number"}
 _NUMBERS = {"type": "object", "additionalProperties": _NUMBER}  # {"test_accuracy": 0.99, ...}
@@ -179,3 +180,93 @@ def _json_type(value) -> str:
 def _short(value, limit: int = 60) -> str:
     text = json.dumps(value) if not isinstance(value, float) or value == value else "NaN"
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+# === The artifact's README.md ===
+
+def _formats_readme(card: dict) -> str:
+    """The README's table of exported formats (LiteRT, ONNX, ...), from the card's `formats`."""
+    formats = card.get("formats", {})
+    if set(formats) <= {"saved_model"}:
+        return ""
+
+    def metrics(entry):
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in entry.get("metrics", {}).items())
+        delta = ", ".join(f"{v:+.4f}" for v in entry.get("delta_vs_float", {}).values())
+        return shown + (f" ({delta} vs float)" if delta else "")
+
+    def agreement(entry):
+        a = entry.get("agreement")
+        if a is None:
+            return "reference"
+        parts = [f"max abs diff {a['max_abs_diff']:.1e}" if "max_abs_diff" in a else "",
+                 f"same top-1 {100 * a['top1']:.2f} %" if "top1" in a else "",
+                 f"equal {100 * a['equal']:.2f} %" if "equal" in a else ""]
+        return ", ".join(p for p in parts if p) + f" (n={a['n']:,})"
+
+    rows = "\n".join(f"| `{f}` | not exported: {e['unsupported']} | | | | |" if "unsupported" in e else
+                     f"| `{f}` | `{e['file']}` | {e.get('bytes', 0):,} | {e.get('runtime', '')} | {metrics(e)} | "
+                     f"{agreement(e)} |" for f, e in formats.items())
+    core = card.get("core", {})
+    tokenizer = (" The files take token ids: `kerazoo.text.Tokenizer.from_folder(folder)` (pure Python) makes them "
+                 "from raw strings (`tokenizer.json`, `vocabulary.txt`), as the runner does.") if core.get("tokenizer") else ""
+    quantization = next((e["quantization"] for e in formats.values() if "quantization" in e), "")
+    return f"""
+## Formats
+
+`kerazoo.get("{card['name']}", format=F)` gives a runner of format F (raw inputs in, NumPy out), opened after
+its files verify. Measured on {card.get('formats_measured_on', 'nothing')}, each by its own runtime; the
+agreement is with the SavedModel's outputs on the same inputs. LiteRT/ONNX input: {core.get('input', '')}.{tokenizer}
+{f"int8: {quantization}." if quantization else ""}
+
+| format | file | bytes | runtime | held-out metrics | agreement with the SavedModel |
+|---|---|---|---|---|---|
+{rows}
+"""
+
+
+def _finetune_lines(card: dict) -> str:
+    """README lines of a model fine-tuned on the user's data: where it started, how its inputs were read."""
+    if "source" not in card:
+        return ""
+    source, data, steps = card["source"], card.get("data", {}), card.get("finetune", {})
+    lines = [f"- Fine-tuned from `{source.get('name') or source.get('path')}` (card sha256 "
+             f"`{source.get('card_sha256', '-')}`, model.keras sha256 `{source.get('model_keras_sha256')}`).",
+             f"- Classes: {', '.join(f'{k} ({n})' for k, n in data.get('classes', {}).items())}; examples "
+             f"{json.dumps(data.get('examples', {}))}; held out: {json.dumps(data.get('held_out', {}))} (the files: "
+             "`data.held_out_examples` in card.json)."]
+    lines += [f"- Preprocessing, {k}: {v}" for k, v in card.get("preprocessing", {}).items()]
+    if steps.get("baseline_from_scratch"):
+        lines.append(f"- Same architecture from scratch, same data and epochs: `{json.dumps(steps['baseline_from_scratch'])}`.")
+    return "".join(line + "\n" for line in lines)
+
+
+def card_readme(card: dict) -> str:
+    """The `README.md` of an artifact, rendered from its card."""
+    metrics = "\n".join(f"| {k} | {v:.4f} |" for k, v in card["metrics"].items())
+    files = "\n".join(f"| `{k}` | {v['bytes']:,} | `{v['sha256'][:16]}...` |" for k, v in card["files"].items())
+    r = card["recipe"]
+    records = "".join(f"- Training record `{k}`: `{json.dumps(v)}`\n" for k, v in card.get("records", {}).items())
+    records += _finetune_lines(card)
+    return f"""# {card['name']}
+
+`kerazoo.get("{card['name']}")` loads `model.keras` offline (every file sha256-checked against this card);
+`kerazoo.load_saved_model("{card['name']}")` verifies and opens the SavedModel.
+
+- Input: {card['input']} (preprocessing is inside the model).
+- Data: {card['dataset']}, metrics on the held-out `{card['split']}` split.
+- Parameters: {card['num_params']:,}. Seed {card['seed']}, {card['epochs_run']} epochs, {card['train_seconds']} s on the
+  training machine; TensorFlow {card['versions']['tensorflow']}, Keras {card['versions']['keras']}.
+- Recipe: {r['optimizer']} lr={r['learning_rate']} batch={r['batch_size']} epochs<={r['epochs']}; builder arguments
+  `{json.dumps(card['model'])}`.
+{records}
+{card.get('notes', '')}
+
+| metric | value |
+|---|---|
+{metrics}
+{_formats_readme(card)}
+| file | bytes | sha256 |
+|---|---|---|
+{files}
+"""

@@ -23,6 +23,7 @@ import numpy as np
 import kerazoo
 from kerazoo import artifacts
 from kerazoo.plots import pyplot
+from kerazoo.rundir import check_writable
 
 SENTENCES = ["A wonderful, moving film with brilliant performances. I loved every minute.",
              "One of the worst movies I have ever seen: boring, badly acted and far too long.",
@@ -233,7 +234,7 @@ def _cards() -> list[dict]:
 
 def run_demo(output: str | Path = "kerazoo-demo", *, data_dir=None, quick: bool = False) -> Path:
     """Runs the tour and writes `report.md`, `report.html`, `results.json` and PNGs to `output`."""
-    out = Path(output)
+    out = check_writable(output, "--output")
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
     results: dict = {"shipped": kerazoo.list_models(pretrained=True)}

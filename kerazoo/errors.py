@@ -7,7 +7,7 @@ exits with code 2. Importing this module imports nothing else.
 from __future__ import annotations
 
 __all__ = ["KerazooError", "ConfigError", "UnknownModelError", "WeightsError", "ArtifactError", "DataError",
-           "DataNotFoundError", "StrategyError", "TuningError", "ChiefUnreachableError", "RunLockedError"]
+           "DataNotFoundError", "StrategyError", "TuningError", "ChiefUnreachableError", "RunLockedError", "OutputError"]
 
 
 class KerazooError(Exception):
@@ -52,3 +52,8 @@ class ChiefUnreachableError(TuningError, ConnectionError):
 
 class RunLockedError(KerazooError, RuntimeError):
     """A run or search directory is in use by another live process."""
+
+
+class OutputError(KerazooError, OSError):
+    """A folder or file kerazoo was asked to write (an output, a store, a destination) cannot be written:
+    read-only, full, or not a folder (the message names it and the system's reason)."""

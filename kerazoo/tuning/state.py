@@ -20,9 +20,20 @@ from pathlib import Path
 
 from kerazoo.errors import TuningError
 
-__all__ = ["RECORD", "write_atomic", "write_json", "read_json", "check_resume", "recover"]
+__all__ = ["RECORD", "UnreadableState", "write_atomic", "write_json", "read_json", "check_resume", "recover",
+           "set_aside"]
 
 RECORD = "kerazoo_search.json"
+# What KerasTuner 1.4 writes and reads back: a trial's `trial.json` (Trial.get_state) and `oracle.json`
+# (Oracle.get_state; each tuner adds its own keys). A file without them is JSON KerasTuner cannot resume from.
+_TRIAL_KEYS = ("trial_id", "hyperparameters", "metrics", "score", "best_step", "status", "message")
+_ORACLE_KEYS = ("ongoing_trials", "hyperparameters", "start_order", "end_order", "run_times", "retry_queue", "seed",
+                "seed_state", "tried_so_far", "id_to_hash")
+
+
+class UnreadableState(Exception):
+    """KerasTuner could not load the search's state files (raised by the tuner's `reload`; the search sets the
+    directory aside and starts over)."""
 
 
 def write_atomic(path: str | Path, text: str) -> Path:
@@ -84,14 +95,29 @@ def recover(project: Path) -> Path | None:
         if not path.exists():
             continue
         try:
-            read_json(path)
+            _check_shape(path, read_json(path))
         except ValueError as e:
-            n = 1
-            while project.with_name(f"{project.name}.unreadable-{n}").exists():
-                n += 1
-            aside = project.with_name(f"{project.name}.unreadable-{n}")
-            os.rename(project, aside)
-            print(f"kerazoo tune: {e}: the search in {project} cannot be resumed; it was moved to {aside} and "
-                  "this search starts over.", file=sys.stderr)
-            return aside
+            return set_aside(project, str(e))
     return None
+
+
+def _check_shape(path: Path, data) -> None:
+    """A `ValueError` naming the file when its JSON is not what KerasTuner (or kerazoo) wrote there."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} holds a JSON {type(data).__name__}, not the object of a search's state")
+    keys = _TRIAL_KEYS if path.name == "trial.json" else _ORACLE_KEYS if path.name == "oracle.json" else ()
+    missing = [k for k in keys if k not in data]
+    if missing:
+        raise ValueError(f"{path} lacks {', '.join(missing)}: not the state KerasTuner wrote")
+
+
+def set_aside(project: Path, why: str) -> Path:
+    """Moves the search in `project` to `<project>.unreadable-N`, saying `why` on stderr; returns where it went."""
+    n = 1
+    while project.with_name(f"{project.name}.unreadable-{n}").exists():
+        n += 1
+    aside = project.with_name(f"{project.name}.unreadable-{n}")
+    os.rename(project, aside)
+    print(f"kerazoo tune: {why}: the search in {project} cannot be resumed; it was moved to {aside} and "
+          "this search starts over.", file=sys.stderr)
+    return aside
