@@ -236,7 +236,11 @@ def verify(folder: str | Path, *, files: tuple | None = None, shipped: bool | No
         elif actual != recorded:
             problems.append(f"{path} does not match its card (sha256 {actual}, card says {recorded})")
     if files is None:
-        extra = sorted(set(file_table_names(real)) - set(card["files"]))
+        try:
+            extra = sorted(set(file_table_names(real)) - set(card["files"]))
+        except OSError as e:  # removed while it was listed (an overwrite), or unreadable
+            extra = []
+            problems.append(f"{folder} cannot be listed ({e.strerror})")
         problems += [f"{folder / rel} is not listed in its card" for rel in extra]
     if problems and folder.resolve() != real:  # switched to a new version while this one was read
         return verify(folder, files=files, shipped=shipped)
