@@ -11,7 +11,21 @@ __all__ = ["KerazooError", "ConfigError", "UnknownModelError", "WeightsError", "
 
 
 class KerazooError(Exception):
-    """Base of every error kerazoo raises on purpose (as opposed to a bug)."""
+    """Base of every error kerazoo raises on purpose (as opposed to a bug).
+
+    Its message is one line whatever it quotes (a file name with a newline in it, a YAML value, bytes that
+    are not UTF-8): control characters and lone surrogates are shown escaped (`\\n`, `\\x00`, `\\udce9`).
+    """
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if text.isprintable():
+            return text
+        return text.translate(_ESCAPES).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+_ESCAPES = ({c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]} | {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
+            | {0x2028: "\\u2028", 0x2029: "\\u2029"})  # and the line and paragraph separators
 
 
 class ConfigError(KerazooError, ValueError):

@@ -124,7 +124,7 @@ def _strays(store, name):
                   [p.name for p in (store / ".versions").glob(f"{name}.*") if p.resolve() != current])
 
 
-@pytest.mark.parametrize("overwrite", [False, True])
+@pytest.mark.parametrize("overwrite", [False, pytest.param(True, marks=pytest.mark.long)])
 def test_two_exports_of_the_same_tag_take_turns(store, run_dir, overwrite):
     """Both exited 0 "wrote ..." and one silently replaced the other. Now the second waits for the first: without
     --overwrite it then finds the first one's artifact and says so; with it, it replaces it after the first ends."""
@@ -155,7 +155,8 @@ def test_two_exports_of_the_same_tag_take_turns(store, run_dir, overwrite):
     assert _strays(store, "lenet5.race") == []
 
 
-@pytest.mark.parametrize("existing", ["a symlinked artifact", "a folder copied in by hand"])
+@pytest.mark.parametrize("existing", [pytest.param("a symlinked artifact", marks=pytest.mark.long),
+                                      "a folder copied in by hand"])
 def test_a_kill_at_every_step_of_the_switch_leaves_the_old_or_the_new(store, existing):
     """SIGKILL after each filesystem step of the final switch of an --overwrite: the name always verifies and
     holds the old or the new artifact (over a hand-copied folder a kill between moving it aside and renaming

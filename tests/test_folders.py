@@ -160,3 +160,13 @@ def test_a_name_that_is_not_utf8_is_named(tmp_path, where, capsys):
     assert cli.main(["finetune", "lenet5.mnist", "--data", str(tmp_path / "letters"), "--output",
                      str(tmp_path / "run")]) == 2
     assert shown in capsys.readouterr().err
+
+
+def test_a_name_with_a_newline_is_named_on_one_line(tmp_path):
+    """Found by tests/test_fuzz.py: a class folder named "\\n" put a line break into the error message."""
+    (tmp_path / "imgs" / "\n").mkdir(parents=True)
+    (tmp_path / "imgs" / "b").mkdir()
+    with pytest.raises(kerazoo.DataError) as caught:
+        folders.load(tmp_path / "imgs", like=folders.ImageSpec(28, 28, 1, channel_axis=False))
+    message = str(caught.value)
+    assert "\n" not in message and "imgs/\\n" in message and "no images" in message, message
