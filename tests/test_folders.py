@@ -129,7 +129,7 @@ def test_a_huge_image_is_refused_before_it_is_decoded(tmp_path):
         folders.load(tmp_path / "letters", like=model)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    assert time.perf_counter() - start < 10 and peak < 50_000_000, (time.perf_counter() - start, peak)
+    assert time.perf_counter() - start < 30 and peak < 50_000_000, (time.perf_counter() - start, peak)
     with pytest.raises(kerazoo.DataError, match=r"scan.png: 20000x20000 pixels"):
         folders.read_image(tmp_path / "letters" / "a" / "scan.png", like=model)
     with pytest.raises(kerazoo.DataError, match=r"image bytes: 20000x20000 pixels"):

@@ -145,7 +145,7 @@ def test_translate_and_the_savedmodel_runner_refuse_the_same_strings(dates, text
         model.translate(text)
     with pytest.raises(kerazoo.DataError, match=r"seq2seq_attention.dates: .*" + message):
         runner([text])
-    assert time.perf_counter() - start < 2, "refused before decoding"
+    assert time.perf_counter() - start < 5, "refused before decoding (5,000 characters took 45 s)"
 
 
 def test_the_savedmodel_runner_checks_its_batch(dates):
