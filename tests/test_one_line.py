@@ -216,16 +216,23 @@ STATE_DAMAGE = {  # file, what the damage is, what the message names
     "hyperparameters a number": ("trial_0/trial.json", lambda d: {**d, "hyperparameters": 5},
                                  "KerasTuner state cannot be loaded"),
     "kerazoo_search.json []": ("kerazoo_search.json", lambda d: [], "kerazoo_search.json holds a JSON list"),
+    # found by tests/test_fuzz.py: KerasTuner loads these, then the search report failed with KeyError: '0'
+    "trial_id null": ("trial_0/trial.json", lambda d: {**d, "trial_id": None}, "trial_id (NoneType, not str)"),
+    "trial_id of another trial": ("trial_0/trial.json", lambda d: {**d, "trial_id": "7"},
+                                  "trial_id '7', not the trial_0 it is in"),
+    "start_order naming no trial": ("oracle.json", lambda d: {**d, "start_order": ["0", "9"]},
+                                    "names trial(s) 9 without a trial_ID/trial.json"),
 }
+DEFAULT_DAMAGE = ("trial.json {}", "oracle.json []", "trial_id null")
 
 
-@pytest.mark.parametrize("case", ["trial.json {}", "oracle.json []"])
+@pytest.mark.parametrize("case", DEFAULT_DAMAGE)
 def test_tuner_state_of_the_wrong_shape_starts_over_saying_so(tmp_path, capsys, case):
     _state_damage(tmp_path, capsys, case)
 
 
 @pytest.mark.long
-@pytest.mark.parametrize("case", [c for c in STATE_DAMAGE if c not in ("trial.json {}", "oracle.json []")])
+@pytest.mark.parametrize("case", [c for c in STATE_DAMAGE if c not in DEFAULT_DAMAGE])
 def test_tuner_state_of_the_wrong_shape_starts_over_saying_so_every_kind(tmp_path, capsys, case):
     _state_damage(tmp_path, capsys, case)
 
