@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -24,6 +26,11 @@ from kerazoo.errors import ConfigError, DataError, KerazooError
 
 
 WITHOUT_TENSORFLOW = {"list", "info", "verify"}  # commands that never import TensorFlow (and stay fast)
+# Errors of the machine, not of kerazoo: a read-only or full disk, a path that is not a folder. The CLI prints them as
+# one line (the file and the system's reason) instead of a traceback.
+USER_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR, errno.EISDIR,
+               errno.ENAMETOOLONG, errno.ELOOP, errno.EFBIG, errno.EMLINK, errno.ENOENT, errno.EEXIST}
+MAX_MESSAGE = 2000  # characters of an error line; the rest is cut, saying how much
 QUIET_LOG_LEVEL = "3"  # TF_CPP_MIN_LOG_LEVEL: 3 also hides the ERROR 'failed call to cuInit' of machines without a GPU
 
 
@@ -141,8 +148,19 @@ def _indent(text: str) -> str:
     return "\n".join("  " + line for line in text.rstrip().splitlines())
 
 
+def _builder_sets(pairs) -> dict:
+    """`--set KEY=VALUE` pairs for `kerazoo.get`: builder arguments only, not `get`'s own options."""
+    sets = parse_sets(pairs)
+    for key in ("weights", "format", "compile"):
+        if key in sets:
+            raise ConfigError(f"--set {key}: {key!r} is an option of kerazoo.get, not a builder argument (received "
+                              f"{key}={sets[key]!r}); --set takes builder arguments (e.g. --set classes=5). Name "
+                              "weights as NAME.TAG or with --weights; summary and plot show Keras models.")
+    return sets
+
+
 def _cmd_summary(args) -> int:
-    model = kerazoo.get(args.name, **parse_sets(args.set))
+    model = kerazoo.get(args.name, **_builder_sets(args.set))
     model.summary(expand_nested=args.expand_nested)
     return 0
 
@@ -158,7 +176,7 @@ def _cmd_plot(args) -> int:
         return 2
     import keras
 
-    model = kerazoo.get(args.name, **parse_sets(args.set))
+    model = kerazoo.get(args.name, **_builder_sets(args.set))
     keras.utils.plot_model(model, to_file=args.output, show_shapes=True, show_layer_names=True,
                            expand_nested=args.expand_nested, dpi=args.dpi)
     print(f"wrote {args.output}")
@@ -203,10 +221,19 @@ def _corpus_overlay(args) -> dict:
 def _cmd_evaluate(args) -> int:
     from kerazoo.training.run import evaluate
 
+    _check_weights_file(args.weights)
     metrics = evaluate(args.name, weights=args.weights, data_dir=args.data_dir)
     for key, value in metrics.items():
         print(f"{key}: {value:.4f}")
     return 0
+
+
+def _check_weights_file(weights) -> None:
+    """--weights naming a .keras file: a whole one, before TensorFlow and the data are loaded."""
+    from kerazoo.artifacts import check_keras_file
+
+    if weights and ("/" in weights or weights.endswith(".keras")) and not os.path.isdir(weights):
+        check_keras_file(weights)
 
 
 def _cmd_export(args) -> int:
@@ -233,10 +260,12 @@ def _cmd_finetune(args) -> int:
     from pathlib import Path
 
     from kerazoo import data
+    from kerazoo.rundir import check_writable
     from kerazoo.training.finetune import finetune, finetune_data
 
     distribute.refuse_multiworker(args.strategy, "kerazoo finetune")  # before any strategy is created
     strategy = distribute.as_strategy(distribute.from_arguments(args))  # first: before TensorFlow initialises
+    _check_weights_file(args.weights)
     if args.data is not None:
         return _finetune_data(args, finetune_data, strategy)
     mine = [f"--{k.replace('_', '-')}" for k in _DATA_ONLY if getattr(args, k) not in (None, False)]
@@ -245,14 +274,15 @@ def _cmd_finetune(args) -> int:
     if args.weights is None and "." not in args.name:
         raise ConfigError(f"fine-tuning starts from pretrained weights: give {args.name}.TAG or --weights TAG "
                           "(kerazoo list --pretrained)")
+    out = Path(args.output or f"kerazoo_runs/{args.name}-finetuned-{args.dataset}.keras")
+    check_writable(out.parent, "the folder of --output")  # before any training
     splits = data.load(args.dataset, data_dir=args.data_dir, seed=args.seed,
                        batch_size=distribute.global_batch_size(args.batch_size, strategy))
     with distribute.scope(strategy) if strategy is not None else contextlib.nullcontext():
-        model = kerazoo.get(args.name, weights=args.weights, **parse_sets(args.set))
+        model = kerazoo.get(args.name, weights=args.weights, **_builder_sets(args.set))
     finetune(model, splits["train"], splits["val"], head_epochs=args.head_epochs, finetune_epochs=args.finetune_epochs,
              learning_rate=args.learning_rate, seed=args.seed, strategy=strategy, patience=args.patience)
     metrics = model.evaluate(splits["test"], return_dict=True, verbose=0)
-    out = Path(args.output or f"kerazoo_runs/{args.name}-finetuned-{args.dataset}.keras")
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out)
     print(", ".join(f"test_{k}={v:.4f}" for k, v in metrics.items()) + f"; model saved to {out}")
@@ -320,8 +350,15 @@ def _cmd_demo(args) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors as one line (`kerazoo train: argument --epochs: invalid int value: 'x'`)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: {_one_line(message)} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kerazoo", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="kerazoo", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"kerazoo {kerazoo.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -473,8 +510,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except (KerazooError, ValueError, FileNotFoundError, NotImplementedError) as e:  # our errors say what was wrong
-        print(f"kerazoo {args.command}: {e}", file=sys.stderr)
+        print(f"kerazoo {args.command}: {_one_line(str(e))}", file=sys.stderr)
         return 2
+    except OSError as e:  # the machine's: a read-only or full disk, ...
+        if e.errno not in USER_ERRNOS:
+            raise
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"kerazoo {args.command}: {_one_line(where + (e.strerror or str(e)))}", file=sys.stderr)
+        return 2
+
+
+def _one_line(message: str) -> str:
+    """An error message as one line: whitespace runs (newlines included) and terminal colour codes collapsed, cut
+    at `MAX_MESSAGE` characters."""
+    text = " ".join(re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", message).split())
+    if len(text) > MAX_MESSAGE:
+        text = f"{text[:MAX_MESSAGE]}... ({len(text) - MAX_MESSAGE:,} more characters)"
+    return text or "failed without a message"
 
 
 if __name__ == "__main__":  # pragma: no cover

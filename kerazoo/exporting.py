@@ -24,6 +24,7 @@ from kerazoo.errors import ArtifactError
 from kerazoo.family import hooks
 from kerazoo.patches import store_weights_once
 from kerazoo.registry import builder
+from kerazoo.rundir import check_writable
 
 __all__ = ["export", "export_saved_model", "verify", "FINETUNE_KEYS"]
 
@@ -136,10 +137,8 @@ def export(run_dir: str | Path, *, tag: str | None = None, destination: str | Pa
     arch, tag = run["name"], check_tag(tag or run["dataset"])
     name = f"{arch}.{tag}"
     store = Path(destination).expanduser() if destination is not None else shipped_dir() if shipped else user_dir()
-    if (store.resolve() == shipped_dir().resolve()) != shipped:
-        raise ArtifactError(f"{store} is {'not ' if shipped else ''}the package's shipped artifacts folder; exports go to "
-                            f"the user store ({user_dir()}) or a --destination, and only `shipped=True` (--shipped, "
-                            "for kerazoo's maintainers) writes shipped artifacts.")
+    artifacts.check_store(store, shipped=shipped)  # never into the package (but --shipped) nor into an artifact
+    check_writable(store, "--destination" if destination is not None else "the user store")
     existing = artifacts.find(arch, tag)
     if store.resolve() == user_dir().resolve() and not shadow and existing is not None and existing.shipped:
         raise ArtifactError(f"{name} is a shipped artifact; choose another tag, or pass shadow=True (--shadow) to "
@@ -147,7 +146,7 @@ def export(run_dir: str | Path, *, tag: str | None = None, destination: str | Pa
     builder(arch)  # imports the family, registering its custom layers
     import kerazoo.layers  # noqa: F401 - and kerazoo's own (a text model's vectorizer standardisation)
     with tempfile.TemporaryDirectory() as tmp:  # the source may be the destination: read it first
-        shutil.copy(run_dir / "model.keras", Path(tmp) / "model.keras")
+        shutil.copy(artifacts.check_keras_file(run_dir / "model.keras"), Path(tmp) / "model.keras")
         model = keras.saving.load_model(Path(tmp) / "model.keras", compile=False, safe_mode=True)
     for layer in model.layers:  # a nested network trained on its own keeps its optimizer: not shipped
         if isinstance(layer, keras.Model) and layer.compiled:
@@ -188,7 +187,11 @@ def verify(name_or_path: str | Path | None = None) -> dict[str, str | None]:
     if name_or_path is None:
         found = {a.name: a.folder for a in artifacts.artifacts().values()}
     elif isinstance(name_or_path, Path) or "/" in str(name_or_path):
-        found = {Path(name_or_path).name: Path(name_or_path).expanduser()}
+        folder = Path(name_or_path).expanduser()
+        if not (folder / artifacts.CARD).is_file() and not (folder / artifacts.CARD).is_symlink():
+            raise ArtifactError(f"{folder} is not an artifact folder (a folder holding card.json); give an artifact's "
+                                "folder or name (kerazoo list --pretrained), or nothing to check them all")
+        found = {folder.name: folder}
     else:
         arch, tag = artifacts.split_name(str(name_or_path))
         chosen = artifacts.artifacts(arch) if tag is None else {}

@@ -21,7 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from kerazoo import artifacts
-from kerazoo.errors import ArtifactError, DataError
+from kerazoo.config import load_config
+from kerazoo.errors import ArtifactError, DataError, KerazooError
+from kerazoo.inputs import check_numbers, check_sources, check_texts
 
 __all__ = ["FORMATS", "RUNTIMES", "Runner", "open_runner", "format_files", "check_format"]
 
@@ -85,7 +87,6 @@ class Runner:
         self.name, self.format, self.card = card["name"], format, card
         self.folder = Path(folder)
         core = card.get("core", {})
-        self.raw_input = core.get("raw_input")  # {"dtype", "shape"} of what the SavedModel takes
         self.tokenizer = None
         if format != "saved_model" and core.get("tokenizer"):
             from kerazoo.text import Tokenizer
@@ -95,6 +96,9 @@ class Runner:
         if threads is None:
             threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         self._backend = _BACKENDS[format](self.folder / FORMATS[format], threads)
+        # {"dtype", "shape"} of the raw inputs (what the SavedModel takes); a card without it (seq2seq's): the file's own
+        self.raw_input = core.get("raw_input") or (self._backend.input if format == "saved_model" else None)
+        self.sources = _task(card.get("arch")) == "translation"  # decoded per character: bounded, no controls
 
     def __repr__(self):
         return f"<kerazoo Runner {self.name} [{self.format}, {RUNTIMES[self.format]}]>"
@@ -140,32 +144,35 @@ class Runner:
         return self._backend(prepared)
 
     def _check(self, x) -> np.ndarray:
+        """Raw inputs as the array the file is given; what `kerazoo.get`'s Keras models refuse is refused here too
+        (`kerazoo.inputs`: strings only, numbers only, finite, raw pixels 0-255)."""
         spec = self.raw_input
         if spec is None:
             return np.asarray(x)
         expected = f"{spec['dtype']} of shape (batch, {', '.join(str(d) for d in spec['shape'][1:])})".replace(
             "(batch, )", "(batch,)")
         if spec["dtype"] == "string":
-            if isinstance(x, (str, bytes)):
-                raise DataError(f"{self.name}: expects a batch of strings (a list or 1-d array); received one "
-                                f"string. Wrap it: [text]")
-            arr = np.asarray(x, dtype=object)
-            if arr.ndim != 1 or not all(isinstance(t, (str, bytes)) for t in arr):
-                raise DataError(f"{self.name}: expects {expected}; received {type(x).__name__} of shape {arr.shape}")
-            return arr
-        arr = np.asarray(x)
+            check = check_sources if self.sources else check_texts
+            return np.array(check(x, name=self.name), dtype=object).reshape(-1)
+        try:
+            arr = np.asarray(x)
+        except ValueError:  # a ragged nested list
+            raise DataError(f"{self.name}: expects {expected}; received a ragged nested list") from None
         shape = tuple(spec["shape"][1:])
         if arr.ndim != len(shape) + 1 or any(s is not None and s != a for s, a in zip(shape, arr.shape[1:])):
             raise DataError(f"{self.name}: expects {expected}; received an array of shape {arr.shape}"
                             + (". Add the batch axis: x[None]" if arr.shape == shape else ""))
         dtype = np.dtype(spec["dtype"])
-        if dtype == np.uint8 and arr.dtype != np.uint8:
-            if arr.dtype.kind not in "iu" or (arr.size and (arr.min() < 0 or arr.max() > 255)):
-                raise DataError(f"{self.name}: expects uint8 pixels 0-255 ({expected}); received {arr.dtype}"
-                                + (f" in [{arr.min()}, {arr.max()}]" if arr.size and arr.dtype.kind in "iuf" else ""))
-        elif dtype.kind == "f" and arr.dtype.kind not in "fiu":
-            raise DataError(f"{self.name}: expects {expected}; received {arr.dtype}")
+        arr = check_numbers(arr, name=self.name, expected=expected, pixels=dtype == np.uint8, floats=dtype.kind == "f")
         return arr.astype(dtype, copy=False)
+
+
+def _task(arch) -> str | None:
+    """The catalogue task of the artifact's architecture (None for one kerazoo does not know)."""
+    try:
+        return load_config(arch).task
+    except (KerazooError, TypeError):
+        return None
 
 
 # === Backends: one file, one runtime; `backend(x) -> {name: array}` ===

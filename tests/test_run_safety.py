@@ -182,3 +182,37 @@ def test_failed_start_leaves_nothing_behind(mnist_dir, tmp_path, monkeypatch):
     with pytest.raises(DataNotFoundError):
         kerazoo.train("lenet5", epochs=5, batch_size=32, data_dir=tmp_path / "nothing-here", output=run)
     assert sorted(p.relative_to(run).as_posix() for p in run.rglob("*")) == kept
+
+
+KILL_WHEN_FIT_ENDS = r"""
+import os, signal, sys
+import keras
+import kerazoo
+
+class KillWhenFitEnds(keras.callbacks.Callback):  # after the backups are deleted, before run.json is written
+    def on_train_end(self, logs=None):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+kerazoo.train("lenet5", epochs=2, batch_size=32, data_dir=sys.argv[1], output=sys.argv[2], verbose=0,
+              callbacks=[KillWhenFitEnds()])
+"""
+
+
+def test_a_run_killed_after_training_before_its_results_says_it_trains_again(mnist_dir, tmp_path, capsys):
+    """Killed after its backup was removed at the end but before run.json was written, a run retrained from epoch
+    0 on the rerun without saying so. (Resuming instead needs the backup kept until run.json is written: see
+    kerazoo/training/backup.py.)"""
+    run = tmp_path / "run"
+    killed = subprocess.run([sys.executable, "-c", KILL_WHEN_FIT_ENDS, str(mnist_dir), str(run)], capture_output=True,
+                            text=True, timeout=600)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    assert not (run / "backup").exists() and not (run / "run.json").exists() and _epochs_logged(run) == [0, 1]
+    assert cli.main(["train", "lenet5", "--epochs", "2", "--batch-size", "32", "--data-dir", str(mnist_dir),
+                     "--output", str(run)]) == 0
+    err = capsys.readouterr().err
+    assert (f"The last run in {run} finished training (2 epochs logged in history.csv) but stopped before it wrote its "
+            "results (run.json)") in err and "trains again from epoch 0" in err, err[-3000:]
+    assert (run / "run.json").is_file() and _epochs_logged(run) == [0, 1]
+    assert cli.main(["train", "lenet5", "--epochs", "1", "--batch-size", "32", "--data-dir", str(mnist_dir),
+                     "--output", str(run)]) == 0
+    assert "finished training" not in capsys.readouterr().err, "a run that wrote its results is not flagged"

@@ -11,7 +11,10 @@ Keras' file names and layout but:
   parses and names weights with that hash (a kill between two renames pairs nothing wrongly);
 - before `fit`, `restore_point()` picks the newest whole state (current, then the one being
   written, then the previous) and says so when it falls back; with none, the run restarts from
-  epoch 0, saying why, and the unreadable files are removed.
+  epoch 0, saying why, and the unreadable files are removed;
+- with no backup at all, a run folder whose `history.csv` logged epochs but that has no `run.json`
+  was killed after `fit` ended (the backups are deleted then, as Keras does) and before it wrote its
+  results: the rerun trains again from epoch 0, and says so instead of starting over silently.
 """
 from __future__ import annotations
 
@@ -82,6 +85,8 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         if self.read_only:
             self._point = point
             return point
+        if point is None and not problems:
+            _finished_before(self.folder.parent, log)
         problems = [text for path, text in problems if point is None or path != point["weights"]]
         for problem in problems:
             log(f"Backup {problem}.")
@@ -134,6 +139,20 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         os.replace(incoming_metadata, folder / METADATA)
         _sync(folder)
         self._point, self.saved = None, True
+
+
+def _finished_before(run: Path, log) -> None:
+    """Says so when the run in `run` logged epochs but wrote no results and has no backup: it was stopped after
+    `fit` ended (the backups were deleted) and before `run.json` was written."""
+    try:
+        with open(run / "history.csv", encoding="utf-8") as f:
+            epochs = max(sum(1 for line in f if line.strip()) - 1, 0)
+    except (OSError, UnicodeDecodeError):
+        return
+    if epochs and not (run / "run.json").exists():
+        log(f"The last run in {run} finished training ({epochs} epochs logged in history.csv) but stopped before it "
+            "wrote its results (run.json); its backups were deleted when training ended, so this run trains again "
+            "from epoch 0.")
 
 
 def _check_state(metadata: Path, weights: Path, candidates: list[Path]) -> RestorePoint | str:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Sequence
 
 from kerazoo.inputs import check_model_data
-from kerazoo.rundir import claim
+from kerazoo.rundir import check_writable, claim
 from kerazoo.training import userdata
 from kerazoo.training.userdata import FinetuneResult
 
@@ -119,6 +119,8 @@ def finetune(model, train=None, validation=None, *, data=None, head: Sequence[st
     distribute.refuse_multiworker(strategy or model.distribute_strategy, "finetune",
                                   instead="kerazoo.train(..., strategy='multiworker') trains a recipe on several "
                                           "machines.")
+    for part, given in (("train", train), ("validation", validation)):
+        _check_not_empty(given, f"finetune {part} data")
     check_model_data(model, train, where="finetune train data")  # before any training: NaN, range, labels
     strategy = distribute.as_strategy(strategy, what="finetune strategy")
     target = (model if strategy is None or model.distribute_strategy is strategy
@@ -170,6 +172,23 @@ def finetune(model, train=None, validation=None, *, data=None, head: Sequence[st
         model.set_weights(target.get_weights())
         compile_for(model, lr)
     return histories
+
+
+def _check_not_empty(data, where: str) -> None:
+    """A `DataError` for `(x, y)` arrays without examples or a pipeline known to be empty (`fit` would fail deep
+    inside TensorFlow: a shuffle buffer of size 0)."""
+    from kerazoo.errors import DataError
+
+    if data is None:
+        return
+    if hasattr(data, "cardinality"):
+        empty = int(data.cardinality()) == 0
+    else:
+        first = data[0] if isinstance(data, (tuple, list)) and data else data
+        empty = len(first) == 0 if hasattr(first, "__len__") else False
+    if empty:
+        raise DataError(f"{where} holds no examples; accepted: (x, y) arrays or a tf.data pipeline with at least one "
+                        "example")
 
 
 def auto_epochs(examples: int, batch_size: int, *, steps: int = 100) -> int:
@@ -246,6 +265,7 @@ def finetune_data(name: str, data, validation=None, *, weights: str | os.PathLik
     tag = userdata.default_tag(data) if tag is None else tag
     userdata.check_destination(arch, tag, destination, overwrite=overwrite, shadow=shadow)
     out = Path(output or Path("kerazoo_runs") / f"{arch}.{tag}").expanduser()
+    check_writable(out, "--output")  # before any training
     policy = userdata.mixed_precision_policy() if mixed_precision else None
     distribute.refuse_multiworker(strategy, "finetune")
     strategy = distribute.as_strategy(strategy, what="finetune strategy")

@@ -20,6 +20,7 @@ from kerazoo import artifacts
 from kerazoo.artifacts import TAG_PATTERN, check_tag
 from kerazoo.data import folders
 from kerazoo.errors import ArtifactError, ConfigError, DataError, WeightsError
+from kerazoo.rundir import check_writable
 
 __all__ = ["FinetuneResult", "source_record", "default_tag", "check_destination", "read_parts", "head_for",
            "reinitialise", "network_inputs", "pipeline", "measure", "write_history"]
@@ -79,9 +80,8 @@ def check_destination(arch: str, tag: str, destination, *, overwrite: bool, shad
     """The store the artifact will go to; an error now (before training) if the export would refuse."""
     store = Path(destination).expanduser() if destination is not None else artifacts.user_dir()
     name = f"{arch}.{check_tag(tag)}"
-    if store.resolve() == artifacts.shipped_dir().resolve():
-        raise ArtifactError(f"{store} holds the package's shipped artifacts; fine-tuned artifacts go to the user store "
-                            f"({artifacts.user_dir()}) or another --destination")
+    artifacts.check_store(store)  # never into the package nor into an artifact
+    check_writable(store, "--destination" if destination is not None else "the user store")
     target = store / name
     if (target.exists() or target.is_symlink()) and not overwrite:
         raise ArtifactError(f"{target} exists; pass --overwrite (overwrite=True) to replace it, or choose another "

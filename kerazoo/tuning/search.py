@@ -13,6 +13,7 @@ from typing import Mapping, Sequence
 from kerazoo import distribute
 from kerazoo.errors import ChiefUnreachableError, StrategyError, TuningError
 from kerazoo.recipe import infer_direction
+from kerazoo.rundir import check_writable
 from kerazoo.tuning import cluster, state
 from kerazoo.tuning.resolve import resolve_search
 from kerazoo.tuning.results import TuneResult, report
@@ -125,7 +126,7 @@ def tune(name: str, *, tuner: str = "random", max_trials: int | None = 10, epoch
                           f"every parameter is fixed. Add parameters there, in a --config overlay's search_space:, "
                           f"or pass search_space=.")
     seed = setup.recipe.seed if seed is None else int(seed)
-    project = Path(directory) / (project_name or name)
+    project = check_writable(Path(directory) / (project_name or name), "--directory")  # before anything heavy
     if role == "worker":
         cluster.wait_for_chief(address, chief_timeout)
         overwrite = False  # only the chief may clear a (possibly shared) project directory
@@ -161,7 +162,13 @@ def tune(name: str, *, tuner: str = "random", max_trials: int | None = 10, epoch
         options["max_trials"] = max_trials
     with cluster.kerastuner_env(role, address, tuner_id):
         try:
-            search = tuner_class(TUNERS[tuner])(**options)
+            try:
+                search = tuner_class(TUNERS[tuner])(**options)
+            except state.UnreadableState as e:  # JSON of a shape KerasTuner cannot load: set aside, start over
+                if role == "worker":
+                    raise TuningError(f"{project}: {e}") from None
+                state.set_aside(project, str(e))
+                search = tuner_class(TUNERS[tuner])(**options)
         except kt.errors.FailedTrialError as e:
             raise TuningError(f"The search space of {name} cannot be sampled: {e}") from None
         notes = [] if role == "worker" else _notes(tuner, search.oracle, max_trials, tuner_options)
