@@ -11,7 +11,9 @@ Two stores are searched by name (`kerazoo.get("lenet5.mnist")`), user first:
 Anything else is loaded by path only (`weights=<folder or .keras file>`).
 
 Integrity: every file the card lists is checked before it is used; the card itself is covered by
-the package index (shipped) or by `card.sha256` beside it (user). Writes are atomic: an artifact
+the index that published it: the package's `saved_models/index.json` (shipped artifacts, and copies
+of them anywhere), `card.sha256` beside it (exports), or the mirror index recorded in `mirror.json`
+beside it (artifacts pulled by `kerazoo.mirrors`). Writes are atomic: an artifact
 is written and verified in a hidden folder beside the store, and the name `<arch>.<tag>` is a
 symlink switched to it in one `rename`, so a kill at any moment leaves the old or the new
 artifact, never a mix. Importing this module imports neither TensorFlow nor Keras.
@@ -31,16 +33,18 @@ import shutil
 from pathlib import Path
 from typing import Callable
 
+from kerazoo import modelcard
 from kerazoo.errors import ArtifactError, WeightsError
 
 __all__ = ["ARCH_PATTERN", "TAG_PATTERN", "Artifact", "shipped_dir", "user_dir", "split_name", "check_tag",
            "artifacts", "available", "find", "sha256", "file_table", "read_card", "verify", "write_artifact",
-           "card_readme"]
+           "card_readme", "staging", "install"]
 
 ARCH_PATTERN = r"[a-z][a-z0-9_]*"
 TAG_PATTERN = r"[a-z0-9][a-z0-9_-]{0,63}"
 CARD, CARD_HASH, INDEX, README = "card.json", "card.sha256", "index.json", "README.md"
-_NOT_LISTED = (CARD, CARD_HASH, README)  # files the card cannot list (it describes them or is them)
+MIRROR = "mirror.json"  # beside a pulled artifact: the mirror it came from and that mirror's index entry for it
+_NOT_LISTED = (CARD, CARD_HASH, README, MIRROR)  # files the card cannot list (it describes them or is them)
 
 
 def shipped_dir() -> Path:
@@ -140,11 +144,26 @@ def _shipped_index() -> dict:
         return {}
 
 
-def _expected_card_hash(folder: Path, shipped: bool) -> str | None:
+def _expected_card_hash(folder: Path, shipped: bool, name: str | None = None) -> tuple[str | None, str]:
+    """`(the card's recorded sha256 or None, where it is recorded)`: the package index for shipped artifacts;
+    else `card.sha256` (an export), else the mirror index entry in `mirror.json` (a pull), else the package
+    index entry of the card's name (a copy of a shipped artifact)."""
+    index = shipped_dir() / INDEX
     if shipped:
-        return _shipped_index().get(folder.name, {}).get("card_sha256")
+        return _shipped_index().get(folder.name, {}).get("card_sha256"), str(index)
     stamp = folder / CARD_HASH
-    return stamp.read_text().split()[0] if stamp.is_file() and stamp.read_text().strip() else None
+    if stamp.is_file() and stamp.read_text().strip():
+        return stamp.read_text().split()[0], str(stamp)
+    if (folder / MIRROR).is_file():
+        try:
+            record = json.loads((folder / MIRROR).read_text(encoding="utf-8"))
+            return str(record["entry"]["card"]["sha256"]), f"{folder / MIRROR} (the index of {record['mirror']})"
+        except (ValueError, KeyError, TypeError):
+            return None, f"{folder / MIRROR} (unreadable)"
+    published = _shipped_index().get(name or folder.name, {}).get("card_sha256")
+    if published:
+        return published, f"{index} (entry {name or folder.name})"
+    return None, f"{stamp}, {folder / MIRROR} or {index}"
 
 
 def _scan(root: Path, shipped: bool) -> dict[str, Artifact]:
@@ -190,20 +209,21 @@ def find(arch: str, tag: str) -> Artifact | None:
 def verify(folder: str | Path, *, files: tuple | None = None, shipped: bool | None = None) -> dict:
     """Checks an artifact folder against its card; returns the card.
 
-    The card must match its recorded hash (package index or `card.sha256`), and each listed file
+    The card must match its recorded hash (package index, `card.sha256` or the `mirror.json` of a
+    pull: see `_expected_card_hash`), and each listed file
     (`files`, default all) must exist with the recorded sha256. Raises `ArtifactError` naming every
     file that differs, with both hashes.
     """
     folder = Path(folder)
     shipped = folder.resolve().parent == shipped_dir().resolve() if shipped is None else shipped
     card = read_card(folder)
-    expected = _expected_card_hash(folder, shipped)
+    expected, where = _expected_card_hash(folder, shipped, card.get("name") if isinstance(card.get("name"), str) else None)
     problems = []
     if expected is None:
-        where = f"{shipped_dir() / INDEX}" if shipped else str(folder / CARD_HASH)
         problems.append(f"{folder / CARD} has no recorded hash in {where}")
     elif (actual := sha256(folder / CARD)) != expected:
-        problems.append(f"{folder / CARD} does not match its recorded hash (sha256 {actual}, recorded {expected})")
+        problems.append(f"{folder / CARD} does not match its recorded hash (sha256 {actual}, recorded {expected} in "
+                        f"{where})")
     for rel in card["files"] if files is None else files:
         path, recorded = folder / rel, card["files"].get(rel, {}).get("sha256")
         if recorded is None:
@@ -264,6 +284,43 @@ def write_artifact(parent: str | Path, name: str, fill: Callable[[Path], dict], 
             _switch(link, stage)
             if old is not None and old.parent == versions.resolve():
                 shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    _collect(versions, keep={p.resolve() for p in parent.iterdir() if p.is_symlink()})
+    return link
+
+
+def staging(parent: str | Path, name: str) -> Path:
+    """A fresh empty folder in user store `parent` to assemble artifact `name` in, for `install`."""
+    split_name(name)
+    versions = Path(parent).expanduser() / ".versions"
+    versions.mkdir(parents=True, exist_ok=True)
+    stage = versions / f"{name}.{secrets.token_hex(4)}"
+    stage.mkdir()
+    return stage
+
+
+def install(parent: str | Path, name: str, stage: Path, *, overwrite: bool = False) -> Path:
+    """Makes a complete folder from `staging(parent, name)` the artifact `parent/name`, atomically.
+
+    `stage` is verified first (its card against the index that published it: `card.sha256` or
+    `mirror.json`), then the name is switched to it as `write_artifact` does for a user store, so a
+    kill leaves the old artifact or the new one. An existing artifact is replaced only with
+    `overwrite=True`. On failure the stage is removed and the old artifact is untouched.
+    """
+    parent, stage = Path(parent).expanduser(), Path(stage)
+    link, versions = parent / name, parent / ".versions"
+    try:
+        if stage.parent.resolve() != versions.resolve():
+            raise ArtifactError(f"{stage} is not a staging folder of {parent} (make it with artifacts.staging)")
+        if (link.exists() or link.is_symlink()) and not overwrite:
+            raise ArtifactError(f"{link} exists; pass overwrite=True (CLI: --overwrite) to replace it.")
+        verify(stage, shipped=False)
+        old = link.resolve() if link.is_symlink() else None
+        _switch(link, stage)
+        if old is not None and old.parent == versions.resolve():
+            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
@@ -370,14 +427,15 @@ def _finetune_lines(card: dict) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-def card_readme(card: dict) -> str:
-    """The `README.md` of an artifact, rendered from its card."""
+def card_readme(card: dict, *, task: str | None = None, base_model: str | None = None) -> str:
+    """The `README.md` of an artifact, rendered from its card: Hub front matter (`kerazoo.modelcard`;
+    `task` defaults to the card's, `base_model` is a fine-tune's source on the Hub), then the card."""
     metrics = "\n".join(f"| {k} | {v:.4f} |" for k, v in card["metrics"].items())
     files = "\n".join(f"| `{k}` | {v['bytes']:,} | `{v['sha256'][:16]}...` |" for k, v in card["files"].items())
     r = card["recipe"]
     records = "".join(f"- Training record `{k}`: `{json.dumps(v)}`\n" for k, v in card.get("records", {}).items())
     records += _finetune_lines(card)
-    return f"""# {card['name']}
+    return modelcard.front_matter(card, task=task, base_model=base_model) + f"""# {card['name']}
 
 `kerazoo.get("{card['name']}")` loads `model.keras` offline (every file sha256-checked against this card);
 `kerazoo.load_saved_model("{card['name']}")` verifies and opens the SavedModel.
@@ -394,7 +452,7 @@ def card_readme(card: dict) -> str:
 | metric | value |
 |---|---|
 {metrics}
-{_formats_readme(card)}
+{modelcard.use_and_limitations(card)}{_formats_readme(card)}
 | file | bytes | sha256 |
 |---|---|---|
 {files}
