@@ -28,11 +28,12 @@ from kerazoo.registry import describe, list_models, register_model  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["get", "list_models", "describe", "register_model", "load_saved_model", "train", "evaluate", "finetune",
-           "export", "verify", "tune", "hypermodel", "data", "ConfigError", "UnknownModelError", "WeightsError",
+           "export", "verify", "push", "pull", "tune", "hypermodel", "data", "ConfigError", "UnknownModelError", "WeightsError",
            "ArtifactError", "DataError", "DataNotFoundError", "__version__"]
 
 _LAZY = {"train": "kerazoo.training.run", "evaluate": "kerazoo.training.run",
          "finetune": "kerazoo.training.finetune", "export": "kerazoo.exporting", "verify": "kerazoo.exporting",
+         "push": "kerazoo.mirrors", "pull": "kerazoo.mirrors",
          "tune": "kerazoo.tuning", "hypermodel": "kerazoo.tuning"}
 
 

@@ -43,3 +43,27 @@ def test_shipped_readmes_carry_hub_metadata_rendered_from_the_card(name):
     assert {r.dataset_split for r in parsed.data.eval_results} == {card["split"]}
     assert {r.task_type for r in parsed.data.eval_results} == {modelcard.PIPELINE_TAGS[task]}
     assert "\n## Intended use\n" in text and "\n## Limitations\n" in text and parsed.data.base_model is None
+
+
+def test_a_fine_tune_names_its_hub_base_model_only_when_it_has_one(tmp_path, monkeypatch):
+    store = tmp_path / "store"
+    monkeypatch.setenv("KERAZOO_MODELS", str(store))
+    base = _copy(store, "lenet5.base")
+    entry = {"card": {"bytes": (base / "card.json").stat().st_size, "sha256": artifacts.sha256(base / "card.json")},
+             "files": {}}
+    (base / "card.sha256").unlink()
+    (base / "mirror.json").write_text(json.dumps({"mirror": "hf://org/base@v1", "name": "lenet5.base", "entry": entry}))
+    assert kerazoo.verify("lenet5.base") == {"lenet5.base": None}  # the pull's record pins its card
+    held = {"validation": 16}
+    _copy(store, "lenet5.tuned", dataset="letters: your folder of 80 images", source={"name": "lenet5.base"},
+          data={"held_out": held})
+    _copy(store, "lenet5.local", dataset="letters: your folder of 80 images", source={"name": "lenet5.mnist"})
+    for name in ("lenet5.tuned", "lenet5.local"):
+        kerazoo.push(name, tmp_path / "mirror")
+    tuned = hf.ModelCard((tmp_path / "mirror" / "lenet5.tuned" / "README.md").read_text())
+    assert tuned.data.base_model == "org/base" and tuned.data.base_model_relation == "finetune"
+    assert "fine-tuned" in tuned.data.tags and tuned.data.datasets is None
+    assert tuned.data.eval_results[0].dataset_type == "custom"
+    assert json.dumps(held) in tuned.text  # the limitations name the held-out examples
+    local = hf.ModelCard((tmp_path / "mirror" / "lenet5.local" / "README.md").read_text())
+    assert local.data.base_model is None  # lenet5.mnist is not on the Hub: no made-up repository id
