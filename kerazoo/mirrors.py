@@ -217,6 +217,9 @@ def pull(source: str | os.PathLike, name: str, *, destination: str | os.PathLike
         raise WeightsError(f"pull takes an artifact name ARCH.TAG (e.g. lenet5.mnist); received {name!r}")
     src = open_source(source)
     store = Path(destination).expanduser() if destination is not None else user_dir()
+    if _inside(store, artifacts.shipped_dir()):
+        raise ArtifactError(f"{store} is the package's shipped artifacts folder, which pulls never write; pull into "
+                            f"the user store ({user_dir()}) or a --destination")
     index = read_index(src.read_index(store), src.url(INDEX))
     return _pull_entry(src, index, store, name, overwrite=overwrite, shadow=shadow, progress=progress)
 
@@ -403,9 +406,18 @@ def push(name: str | os.PathLike, destination: str | os.PathLike, *, overwrite: 
         raise ArtifactError(f"{target}: an HTTP mirror is static files, read-only; push to a folder "
                             "(kerazoo push NAME DIR), serve or copy that folder, or push to hf://ORG/REPO")
     root = Path(target).expanduser()
+    for store, what in ((artifacts.shipped_dir(), "the package's shipped artifacts"), (user_dir(), "your user store")):
+        if _inside(root, store):
+            raise ArtifactError(f"{root} is in {what} ({store}), not a mirror; push to a folder of its own")
     root.mkdir(parents=True, exist_ok=True)
     with _locked(root / ".kerazoo-mirror.lock"):
         return _push_folder(folder, card, root, overwrite)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    """Whether `path` is `folder` or lies under it (both resolved, symlinks followed)."""
+    path, folder = path.expanduser().resolve(), folder.expanduser().resolve()
+    return path == folder or folder in path.parents
 
 
 def _local_folder(name) -> Path:

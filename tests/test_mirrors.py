@@ -261,6 +261,20 @@ def test_push_refuses_to_replace_another_artifact_unless_asked(world, monkeypatc
     assert code == 2 and "read-only" in err
 
 
+def test_stores_are_not_mirrors(world, monkeypatch, capsys):
+    """Neither push nor pull ever writes into the installed package, and a store is not a mirror."""
+    package = artifacts.shipped_dir()
+    before = {p.name: artifacts.sha256(p) if p.is_file() else None for p in package.iterdir()}
+    code, _, err = _run(["push", "lenet5.mnist", str(package)], capsys)
+    assert code == 2 and "shipped artifacts" in err and "not a mirror" in err
+    code, _, err = _run(["push", "lenet5.mnist", str(world["consumer"] / "zoo")], capsys)  # in the user store
+    assert code == 2 and "your user store" in err and not (world["consumer"] / "zoo").exists()
+    with LoopbackServer(world["mirror"]) as server:
+        code, _, err = _run(["pull", server.url, "lenet5.mine", "--destination", str(package)], capsys)
+    assert code == 2 and "pulls never write" in err
+    assert {p.name: artifacts.sha256(p) if p.is_file() else None for p in package.iterdir()} == before
+
+
 def test_push_refuses_a_damaged_artifact(world, monkeypatch, capsys):
     monkeypatch.setenv("KERAZOO_MODELS", str(world["publisher"]))
     (world["publisher"] / "lenet5.mine" / "model.tflite").write_bytes(b"changed")
