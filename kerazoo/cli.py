@@ -233,10 +233,13 @@ def _cmd_push(args) -> int:
 
 
 def _cmd_pull(args) -> int:
+    from kerazoo.artifacts import shipped_dir
     from kerazoo.mirrors import pull
 
     folder = pull(args.source, args.name, destination=args.destination, overwrite=args.overwrite, shadow=args.shadow)
-    print(f"{args.name}: {folder} (verified against {args.source}; kerazoo.get({args.name!r}))")
+    how = ("shipped with kerazoo, the same card as the mirror's" if folder.parent == shipped_dir()
+           else f"verified against the index of {args.source}")
+    print(f"{args.name}: {folder} ({how}; kerazoo.get({args.name!r}))")
     return 0
 
 

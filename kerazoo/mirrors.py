@@ -1,12 +1,7 @@
 """Mirrors: artifacts as static files, pushed to and pulled from a folder, an HTTP server or the Hub.
 
-A mirror is `index.json` at its root beside `<arch>.<tag>/` folders. The index lists, for every
-artifact, the size and sha256 of its card and of every file (its README included):
-
-    {"kerazoo_mirror": 1, "artifacts": {"lenet5.mnist": {"card": {"bytes": 4973, "sha256": "..."},
-                                                         "files": {"README.md": {...}, "model.keras": {...}}}}}
-
-Any folder, any static HTTP server (`python -m http.server`, nginx, S3, GitHub Pages) and a Hugging
+A mirror is `index.json` at its root (the size and sha256 of every artifact's card and files; its
+format and checks: `kerazoo.mirror_index`) beside `<arch>.<tag>/` folders. Any folder, any static HTTP server (`python -m http.server`, nginx, S3, GitHub Pages) and a Hugging
 Face repository (`hf://ORG/REPO`, `kerazoo.hub`) can hold one. `push(name, destination)` writes or
 updates a mirror; `pull(source, name)` brings an artifact into the user store, and `kerazoo.get`
 pulls from the mirrors in `$KERAZOO_MIRRORS` (whitespace- or comma-separated) an artifact it does
@@ -142,9 +137,10 @@ class _HttpSource:
         if response.status_code != 200:
             raise ArtifactError(f"mirror {self.label}: {self.url(INDEX)} answered HTTP {response.status_code} "
                                 f"{response.reason}; a mirror's root holds index.json (kerazoo push writes it)")
+        text = response.content.decode("utf-8", errors="replace")  # JSON is UTF-8, whatever the headers say
         cache.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(cache, response.text)
-        return response.text
+        _write_atomic(cache, text)
+        return text
 
     def fetch(self, rel: str, part: Path, size: int, bar) -> None:
         """Downloads `rel` into `part`, continuing from the bytes `part` already holds (`Range: bytes=N-`);
