@@ -1,6 +1,6 @@
 """The README's Performance tables, printed as Markdown from the committed results files.
 
-    python benchmarks/tables.py [speed] [tuning] [serving] [--results benchmarks/results]
+    python benchmarks/tables.py [speed] [tuning] [serving] [mirrors] [--results benchmarks/results]
 
 Copy its output into README.md after re-running a benchmark: every figure then comes from the
 results file (tests/test_readme_figures.py checks that), and none is typed by hand.
@@ -110,10 +110,23 @@ def serving_tables(report: dict, artifact: str = "lenet5.mnist") -> tuple[str, s
     return "\n".join(full), "\n".join(short)
 
 
+def mirrors_table(report: dict) -> str:
+    """The Performance section's transfer table (benchmarks/mirrors.py)."""
+    lines = [f"| pull from 127.0.0.1 | bytes | files | `kerazoo pull`, MB/s, median of {report['repeats']} | range | "
+             "HTTP transfer alone, MB/s, median | cut at half of its largest file: bytes fetched twice | "
+             "the same from a server without Range |", "|---|---|---|---|---|---|---|---|"]
+    for r in report["artifacts"]:
+        low, high = r["pull"]["mb_per_s_range"]
+        lines.append(f"| `{r['artifact']}` | {_n(r['bytes'])} | {r['file_count']} | {r['pull']['mb_per_s_median']} | "
+                     f"{low}–{high} | {r['http_only']['mb_per_s_median']} | {_n(r['resume']['bytes_refetched'])} | "
+                     f"{_n(r['restart_without_range']['bytes_refetched'])} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("which", nargs="*", choices=("speed", "tuning", "serving"),
-                        default=["speed", "tuning", "serving"])
+    parser.add_argument("which", nargs="*", choices=("speed", "tuning", "serving", "mirrors"),
+                        default=["speed", "tuning", "serving", "mirrors"])
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder of speed.json and tuning_workers.json")
     args = parser.parse_args()
     if "speed" in args.which:
@@ -131,6 +144,11 @@ def main() -> None:
     if "serving" in args.which:
         full, short = serving_tables(json.loads((args.results / "serving.json").read_text()))
         print(full, short, sep="\n\n")
+    if "mirrors" in args.which:
+        mirrors = json.loads((args.results / "mirrors.json").read_text())
+        print(f"\nload average (1, 5, 15 min) before {mirrors['machine']['loadavg_before']}, "
+              f"after {mirrors['machine']['loadavg_after']}\n")
+        print(mirrors_table(mirrors))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ Two stores are searched by name (`kerazoo.get("lenet5.mnist")`), user first:
 Anything else is loaded by path only (`weights=<folder or .keras file>`).
 
 Integrity: every file the card lists is checked before it is used; the card itself is covered by
-the package index (shipped) or by `card.sha256` beside it (user). A check reads one version of the
+the index that published it: the package's `saved_models/index.json` (shipped artifacts, and copies
+of them anywhere), `card.sha256` beside it (exports), or the mirror index recorded in `mirror.json`
+beside it (artifacts pulled by `kerazoo.mirrors`). A check reads one version of the
 artifact throughout: it resolves the name once, and checks again if the name was switched to a new
 version while it read (an overwrite in another process is not "damaged").
 
@@ -50,12 +52,13 @@ from kerazoo.rundir import RunLock
 
 __all__ = ["ARCH_PATTERN", "TAG_PATTERN", "Artifact", "shipped_dir", "user_dir", "split_name", "check_tag",
            "artifacts", "available", "find", "sha256", "file_table", "read_card", "verify", "write_artifact",
-           "check_store", "check_keras_file", "card_readme"]
+           "check_store", "check_keras_file", "card_readme", "staging", "install"]
 
 ARCH_PATTERN = r"[a-z][a-z0-9_]*"
 TAG_PATTERN = r"[a-z0-9][a-z0-9_-]{0,63}"
 CARD, CARD_HASH, INDEX, README = "card.json", "card.sha256", "index.json", "README.md"
-_NOT_LISTED = (CARD, CARD_HASH, README)  # files the card cannot list (it describes them or is them)
+MIRROR = "mirror.json"  # beside a pulled artifact: the mirror it came from and that mirror's index entry for it
+_NOT_LISTED = (CARD, CARD_HASH, README, MIRROR)  # files the card cannot list (it describes them or is them)
 
 
 def shipped_dir() -> Path:
@@ -147,14 +150,31 @@ def _shipped_index() -> dict:
         return {}
 
 
-def _expected_card_hash(folder: Path, shipped: bool, real: Path | None = None) -> str | None:
+def _expected_card_hash(folder: Path, shipped: bool, name: str | None = None,
+                        real: Path | None = None) -> tuple[str | None, str]:
+    """`(the card's recorded sha256 or None, where it is recorded)`: the package index for shipped artifacts;
+    else `card.sha256` (an export), else the mirror index entry in `mirror.json` (a pull), else the package
+    index entry of the card's name (a copy of a shipped artifact). `real` is the version being read."""
+    index = shipped_dir() / INDEX
     if shipped:
-        return _shipped_index().get(folder.name, {}).get("card_sha256")
+        return _shipped_index().get(folder.name, {}).get("card_sha256"), str(index)
+    real = real or folder
     try:
-        text = ((real or folder) / CARD_HASH).read_text(errors="replace")
+        text = (real / CARD_HASH).read_text(errors="replace")
     except OSError:
-        return None
-    return text.split()[0] if text.strip() else None
+        text = ""
+    if text.strip():
+        return text.split()[0], str(folder / CARD_HASH)
+    if (real / MIRROR).is_file():
+        try:
+            record = json.loads((real / MIRROR).read_text(encoding="utf-8"))
+            return str(record["entry"]["card"]["sha256"]), f"{folder / MIRROR} (the index of {record['mirror']})"
+        except (OSError, ValueError, KeyError, TypeError):
+            return None, f"{folder / MIRROR} (unreadable)"
+    published = _shipped_index().get(name or folder.name, {}).get("card_sha256")
+    if published:
+        return published, f"{index} (entry {name or folder.name})"
+    return None, f"{folder / CARD_HASH}, {folder / MIRROR} or {index}"
 
 
 def _sha256_or_none(path: Path) -> str | None:
@@ -207,7 +227,8 @@ def find(arch: str, tag: str) -> Artifact | None:
 def verify(folder: str | Path, *, files: tuple | None = None, shipped: bool | None = None) -> dict:
     """Checks an artifact folder against its card; returns the card.
 
-    The card must match its recorded hash (package index or `card.sha256`), and each listed file
+    The card must match its recorded hash (package index, `card.sha256` or the `mirror.json` of a
+    pull: see `_expected_card_hash`), and each listed file
     (`files`, default all) must exist with the recorded sha256. Raises `ArtifactError` naming every
     file that differs, with both hashes.
     """
@@ -220,13 +241,14 @@ def verify(folder: str | Path, *, files: tuple | None = None, shipped: bool | No
         if folder.resolve() != real:  # the version read was replaced and removed: check the current one
             return verify(folder, files=files, shipped=shipped)
         raise
-    expected = _expected_card_hash(folder, shipped, real)
+    name = card.get("name") if isinstance(card.get("name"), str) else None
+    expected, where = _expected_card_hash(folder, shipped, name, real)
     problems = []
     if expected is None:
-        where = f"{shipped_dir() / INDEX}" if shipped else str(folder / CARD_HASH)
         problems.append(f"{folder / CARD} has no recorded hash in {where}")
     elif (actual := _sha256_or_none(real / CARD)) != expected:
-        problems.append(f"{folder / CARD} does not match its recorded hash (sha256 {actual}, recorded {expected})")
+        problems.append(f"{folder / CARD} does not match its recorded hash (sha256 {actual}, recorded {expected} in "
+                        f"{where})")
     for rel in card["files"] if files is None else files:
         path, recorded = folder / rel, card["files"].get(rel, {}).get("sha256")
         if recorded is None:
@@ -368,6 +390,43 @@ def write_artifact(parent: str | Path, name: str, fill: Callable[[Path], dict], 
     finally:
         lock.release()  # .locks/ stays: another export may be waiting on a lock file there
     _collect(versions, keep={p.resolve() for p in parent.iterdir() if p.is_symlink() and not p.name.startswith(".")})
+    return link
+
+
+def staging(parent: str | Path, name: str) -> Path:
+    """A fresh empty folder in user store `parent` to assemble artifact `name` in, for `install`."""
+    split_name(name)
+    versions = Path(parent).expanduser() / ".versions"
+    versions.mkdir(parents=True, exist_ok=True)
+    stage = versions / f"{name}.{secrets.token_hex(4)}"
+    stage.mkdir()
+    return stage
+
+
+def install(parent: str | Path, name: str, stage: Path, *, overwrite: bool = False) -> Path:
+    """Makes a complete folder from `staging(parent, name)` the artifact `parent/name`, atomically.
+
+    `stage` is verified first (its card against the index that published it: `card.sha256` or
+    `mirror.json`), then the name is switched to it as `write_artifact` does for a user store, so a
+    kill leaves the old artifact or the new one. An existing artifact is replaced only with
+    `overwrite=True`. On failure the stage is removed and the old artifact is untouched.
+    """
+    parent, stage = Path(parent).expanduser(), Path(stage)
+    link, versions = parent / name, parent / ".versions"
+    try:
+        if stage.parent.resolve() != versions.resolve():
+            raise ArtifactError(f"{stage} is not a staging folder of {parent} (make it with artifacts.staging)")
+        if (link.exists() or link.is_symlink()) and not overwrite:
+            raise ArtifactError(f"{link} exists; pass overwrite=True (CLI: --overwrite) to replace it.")
+        verify(stage, shipped=False)
+        old = link.resolve() if link.is_symlink() else None
+        _switch(link, stage)
+        if old is not None and old.parent == versions.resolve():
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    _collect(versions, keep={p.resolve() for p in parent.iterdir() if p.is_symlink()})
     return link
 
 

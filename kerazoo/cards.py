@@ -28,6 +28,7 @@ import functools
 import json
 from pathlib import Path
 
+from kerazoo import modelcard
 from kerazoo.errors import ArtifactError
 
 __all__ = ["SCHEMA", "read_card", "check_card", "card_readme"]
@@ -241,14 +242,15 @@ def _finetune_lines(card: dict) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-def card_readme(card: dict) -> str:
-    """The `README.md` of an artifact, rendered from its card."""
+def card_readme(card: dict, *, task: str | None = None, base_model: str | None = None) -> str:
+    """The `README.md` of an artifact, rendered from its card: Hub front matter (`kerazoo.modelcard`;
+    `task` defaults to the card's, `base_model` is a fine-tune's source on the Hub), then the card."""
     metrics = "\n".join(f"| {k} | {v:.4f} |" for k, v in card["metrics"].items())
     files = "\n".join(f"| `{k}` | {v['bytes']:,} | `{v['sha256'][:16]}...` |" for k, v in card["files"].items())
     r = card["recipe"]
     records = "".join(f"- Training record `{k}`: `{json.dumps(v)}`\n" for k, v in card.get("records", {}).items())
     records += _finetune_lines(card)
-    return f"""# {card['name']}
+    return modelcard.front_matter(card, task=task, base_model=base_model) + f"""# {card['name']}
 
 `kerazoo.get("{card['name']}")` loads `model.keras` offline (every file sha256-checked against this card);
 `kerazoo.load_saved_model("{card['name']}")` verifies and opens the SavedModel.
@@ -265,7 +267,7 @@ def card_readme(card: dict) -> str:
 | metric | value |
 |---|---|
 {metrics}
-{_formats_readme(card)}
+{modelcard.use_and_limitations(card)}{_formats_readme(card)}
 | file | bytes | sha256 |
 |---|---|---|
 {files}

@@ -25,7 +25,7 @@ from kerazoo.config import parse_sets
 from kerazoo.errors import ConfigError, DataError, KerazooError
 
 
-WITHOUT_TENSORFLOW = {"list", "info", "verify"}  # commands that never import TensorFlow (and stay fast)
+WITHOUT_TENSORFLOW = {"list", "info", "verify", "push", "pull"}  # commands that never import TensorFlow (and stay fast)
 # Errors of the machine, not of kerazoo: a read-only or full disk, a path that is not a folder. The CLI prints them as
 # one line (the file and the system's reason) instead of a traceback.
 USER_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR, errno.EISDIR,
@@ -256,6 +256,24 @@ def _cmd_verify(args) -> int:
     return 1 if bad else 0
 
 
+def _cmd_push(args) -> int:
+    from kerazoo.mirrors import push
+
+    print(f"pushed {args.name} to {push(args.name, args.destination, overwrite=args.overwrite)}")
+    return 0
+
+
+def _cmd_pull(args) -> int:
+    from kerazoo.artifacts import shipped_dir
+    from kerazoo.mirrors import pull
+
+    folder = pull(args.source, args.name, destination=args.destination, overwrite=args.overwrite, shadow=args.shadow)
+    how = ("shipped with kerazoo, the same card as the mirror's" if folder.parent == shipped_dir()
+           else f"verified against the index of {args.source}")
+    print(f"{args.name}: {folder} ({how}; kerazoo.get({args.name!r}))")
+    return 0
+
+
 def _cmd_finetune(args) -> int:
     from pathlib import Path
 
@@ -428,6 +446,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", nargs="?", help="an artifact (lenet5.mnist), a model (all its artifacts) or a folder; "
                                            "default: every artifact")
     p.set_defaults(func=_cmd_verify)
+
+    p = sub.add_parser("push", help="write or update a mirror (a folder or hf://ORG/REPO) with an artifact")
+    p.add_argument("name", help="an artifact (lenet5.mnist) or an artifact folder")
+    p.add_argument("destination", help="a folder (serve it over HTTP to share it) or hf://ORG/REPO[@BRANCH]")
+    p.add_argument("--overwrite", action="store_true", help="replace another artifact of that name in the mirror")
+    p.set_defaults(func=_cmd_push)
+
+    p = sub.add_parser("pull", help="bring an artifact from a mirror into your store, every file verified")
+    p.add_argument("source", help="a mirror: a folder, an http(s):// root or hf://ORG/REPO[@REVISION]")
+    p.add_argument("name", help="the artifact, ARCH.TAG")
+    p.add_argument("--destination", help="the store to pull into (default: $KERAZOO_MODELS or ~/.kerazoo/models)")
+    p.add_argument("--overwrite", action="store_true", help="replace a different artifact of that name")
+    p.add_argument("--shadow", action="store_true", help="allow the name of a shipped artifact (yours is then loaded)")
+    p.set_defaults(func=_cmd_pull)
 
     p = sub.add_parser("finetune", help="transfer pretrained weights to your own data (a folder or a table) or a "
                                         "named data set (two phases)")

@@ -11,6 +11,8 @@ checked against the SavedModel (`kerazoo.formats`).
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -26,7 +28,7 @@ from kerazoo.patches import store_weights_once
 from kerazoo.registry import builder
 from kerazoo.rundir import check_writable
 
-__all__ = ["export", "export_saved_model", "verify", "FINETUNE_KEYS"]
+__all__ = ["export", "export_saved_model", "verify", "render_readme", "FINETUNE_KEYS"]
 
 # what a fine-tuning run on the user's data records (kerazoo.training.finetune.finetune_data), carried into the card:
 # the artifact it started from and its sha256, the exact preprocessing, the data and its held-out examples, the schedule
@@ -157,7 +159,8 @@ def export(run_dir: str | Path, *, tag: str | None = None, destination: str | Pa
     def fill(folder: Path) -> dict:
         model.save(folder / "model.keras")  # uncompiled: no optimizer state in the shipped file
         input_text = export_saved_model(model, folder / "saved_model", name=arch, model_kwargs=run["model"])
-        card = {"name": name, "arch": arch, "tag": tag, "dataset": run["dataset"], "split": run["split"],
+        card = {"name": name, "arch": arch, "tag": tag, "task": load_config(arch).task,  # for the Hub card
+                "dataset": run["dataset"], "split": run["split"],
                 "metrics": run["metrics"], "num_params": int(model.count_params()), "input": input_text,
                 "class_names": run.get("class_names"), "model": run["model"], "recipe": run["recipe"],
                 "seed": run["seed"], "epochs_run": run["epochs_run"], "train_seconds": run["train_seconds"],
@@ -177,6 +180,23 @@ def _source(run_dir: str | Path) -> Path:
         if artifact is not None:
             return artifact.folder
     return path
+
+
+def render_readme(folder: str | Path) -> Path:
+    """Writes an artifact's `README.md` again from its verified card with this version's renderer (Hub
+    front matter, intended use, limitations); returns its path.
+
+    No index or card pins `README.md` (it is rendered from the card), so every hash stays as it was:
+    maintainers use this on the shipped artifacts after the renderer changes (tests/test_mirrors.py
+    fails while a shipped README differs from what this writes).
+    """
+    folder = Path(folder)
+    card = artifacts.verify(folder)
+    text = artifacts.card_readme(card, task=card.get("task") or load_config(card["arch"]).task)
+    tmp = folder / f".{artifacts.README}.{secrets.token_hex(4)}"
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, folder / artifacts.README)
+    return folder / artifacts.README
 
 
 def verify(name_or_path: str | Path | None = None) -> dict[str, str | None]:

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from kerazoo import artifacts
+from kerazoo import artifacts, mirrors
 from kerazoo.artifacts import TAG_PATTERN, split_name
 from kerazoo.config import check_dataclass, check_kwargs
 from kerazoo.errors import ArtifactError, ConfigError, WeightsError
@@ -84,7 +84,7 @@ def _get(name, weights, compile, overrides):
     if not isinstance(weights, str):
         raise WeightsError(f"weights: expected None, a shipped tag or one of yours (a str), or a path (a .keras file or "
                            f"an artifact folder); received {type(weights).__name__} {weights!r}")
-    artifact = artifacts.find(arch, weights)  # checks the tag's pattern
+    artifact = artifacts.find(arch, weights) or mirrors.pull_configured(arch, weights)  # $KERAZOO_MIRRORS, if set
     if artifact is None:
         found = artifacts.artifacts(arch).values()
         shipped = ", ".join(a.name for a in found if a.shipped) or "none"
