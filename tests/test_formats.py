@@ -352,3 +352,46 @@ def test_a_file_that_disagrees_with_the_savedmodel_is_not_kept(tmp_path, monkeyp
     assert "model.onnx" not in card["files"] and not (folder / "model.onnx").exists()
     with pytest.raises(kerazoo.ArtifactError, match="has no onnx file: the onnx file disagreed"):
         kerazoo.get("lenet5.strict", format="onnx")
+
+
+ABORTING_RUNNER = '''
+import os
+
+from kerazoo.runtimes import Runner as _Runner
+
+
+class Runner(_Runner):
+    """A runner whose LiteRT runtime aborts the process, as ai-edge-litert's interpreter did on imdb_gru's int8 file."""
+
+    def run(self, x, *, batch_size=256):
+        if self.format == "litert":
+            os.abort()
+        return super().run(x, batch_size=batch_size)
+'''
+
+
+@pytest.mark.slow
+def test_a_runtime_that_aborts_costs_its_format_only_and_the_card_names_the_signal(tmp_path, monkeypatch):
+    """Each file is measured in a child process: a runtime that aborts (SIGABRT) there is recorded as not
+    kept, with the signal, and the export goes on to the next format and finishes."""
+    from kerazoo import runtimes
+    from kerazoo.exporting import export
+
+    (tmp_path / "mods").mkdir()
+    (tmp_path / "mods" / "aborting_runner.py").write_text(ABORTING_RUNNER)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "mods"))
+    monkeypatch.setattr(runtimes, "CHILD_RUNNER", "aborting_runner:Runner")
+    monkeypatch.setenv("KERAZOO_MODELS", str(tmp_path / "store"))
+    kwargs = {"input_shape": [28, 28], "classes": 10, "variant": "modern", "rescaling": 1 / 255}
+    run = _run_dir(tmp_path, "lenet5", kerazoo.get("lenet5", **kwargs), "mnist", kwargs,
+                   class_names=[str(i) for i in range(10)])
+    folder = export(run, tag="aborts", formats="litert,onnx", data_dir=tmp_path / "nodata")
+    card = json.loads((folder / "card.json").read_text())
+    litert = card["formats"]["litert"]
+    assert litert["signal"] == "SIGABRT" and "killed by SIGABRT" in litert["unsupported"], litert
+    assert "model.tflite" not in card["files"] and not (folder / "model.tflite").exists()
+    assert card["formats"]["onnx"]["agreement"]["max_abs_diff"] <= FLOAT_TOLERANCE  # measured after the abort
+    assert f"| `litert` | not exported: {litert['unsupported']}" in (folder / "README.md").read_text()
+    with pytest.raises(kerazoo.ArtifactError, match="has no litert file: not kept: ai-edge-litert was killed by SIGABRT"):
+        kerazoo.get("lenet5.aborts", format="litert")
+    assert not list(tmp_path.glob("core*")) and not list(folder.parent.glob("core*"))
