@@ -347,12 +347,22 @@ def test_text_export_ships_the_tokenizer_and_the_runner_gives_the_savedmodel_sco
 def test_export_measures_each_format_on_the_held_out_digits(tmp_path, monkeypatch, shared_data):
     """Re-exporting lenet5.mnist with every format: each measured on the 10,000 test digits by its own
     runtime, int8 calibrated on training digits within 0.2 points of float at a third of the size."""
+    from kerazoo import data, formats as formats_module
     from kerazoo.exporting import export
 
     monkeypatch.setenv("KERAZOO_MODELS", str(tmp_path / "store"))
+    calibrated = []
+    calibration_inputs = formats_module._calibration_inputs
+    monkeypatch.setattr(formats_module, "_calibration_inputs",
+                        lambda core, raw: calibrated.append(np.asarray(raw)) or calibration_inputs(core, raw))
     folder = export(artifacts.shipped_dir() / "lenet5.mnist", tag="again", formats="all", data_dir=shared_data)
     card = json.loads((folder / "card.json").read_text())
     formats = card["formats"]
+    # int8 calibration: training digits, never test digits (the README's guarantee)
+    (x_train, _), (x_test, _) = data.load_numpy("mnist", data_dir=shared_data)
+    (used,) = calibrated
+    digests = lambda x: {bytes(d) for d in x.reshape(len(x), -1)}  # noqa: E731
+    assert len(used) == 500 and digests(used) <= digests(x_train) and not digests(used) & digests(x_test)
     assert card["formats_measured_on"] == "10,000 MNIST test digits"
     reference = formats["saved_model"]["metrics"]["test_accuracy"]
     assert reference == pytest.approx(card["metrics"]["test_accuracy"], abs=1e-4)
