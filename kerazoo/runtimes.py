@@ -306,8 +306,9 @@ def child_main(folder: str) -> None:
 
 def run_in_child(card: dict, folder: Path, fmt: str, inputs, *, batch_size: int = 256) -> tuple[dict, dict]:
     """`(outputs, input details)` of one format's file run on `inputs` by a `Runner` in a fresh Python
-    process (`kerazoo export` measures every file this way). Raises `RuntimeKilled` naming the signal when the runtime kills that process, and
-    RuntimeError with the child's last error line when the runtime raises."""
+    process (`kerazoo export` measures every file this way). Raises `RuntimeKilled` naming the signal
+    when the runtime kills that process, and RuntimeError with the child's last error line when the
+    runtime raises. Numeric outputs only (what LiteRT and ONNX files give)."""
     with tempfile.TemporaryDirectory(prefix="kerazoo-measure-") as tmp:
         tmp = Path(tmp)
         _save_inputs(inputs, tmp)
