@@ -64,7 +64,7 @@ def test_variational_adds_the_kl_term_and_round_trips(tmp_path, digits):
     # the KL term of N(mean, exp(log_var)) against N(0, I), written here: summed over the code, averaged over
     # the batch (what the reconstruction loss's scale assumes); checked on the encoder's own outputs
     encoder = model.get_layer("encoder")
-    heads = keras.Model(encoder.inputs, [encoder.get_layer("z_mean").output, encoder.get_layer("z_log_var").output])
+    heads = keras.Model(encoder.inputs, [encoder.get_layer(n).output for n in ("z_mean", "z_log_var")])
     mean, log_var = (np.asarray(t, np.float64) for t in heads(x[:4, ..., None] / 255.0, training=True))
     from kerazoo.models.autoencoder import VAESampling
 
