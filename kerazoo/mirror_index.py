@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from kerazoo import artifacts
 from kerazoo.artifacts import CARD, CARD_HASH, MIRROR, README, split_name
-from kerazoo.config import load_config
+from kerazoo.registry import load_config
 from kerazoo.errors import ArtifactError, UnknownModelError
 
 __all__ = ["INDEX", "FORMAT", "OFFLINE_VARIABLES", "offline", "read_index", "empty_index", "publish_copy"]

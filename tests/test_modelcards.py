@@ -10,7 +10,7 @@ import pytest
 
 import kerazoo
 from kerazoo import artifacts, modelcard
-from kerazoo.config import load_config
+from kerazoo.registry import load_config
 
 hf = pytest.importorskip("huggingface_hub")  # the kerazoo[hub] extra (in kerazoo[test])
 

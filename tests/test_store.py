@@ -85,8 +85,22 @@ def test_a_killed_export_leaves_the_old_or_the_new_artifact(run_dir, store):
         proc.wait()
         assert kerazoo.verify("lenet5.kill") == {"lenet5.kill": None}, f"killed after {delay} s"
         assert kerazoo.get("lenet5.kill").count_params() == 62132
-    leftovers = [p for p in (store / ".versions").iterdir() if p.resolve() != (store / "lenet5.kill").resolve()]
-    assert len(leftovers) <= 5, "killed exports' staging folders are collected (after an hour) or few"
+    # a kill before the switch leaves its staging folder; one is planted too, in case every kill came late
+    planted = store / ".versions" / "lenet5.kill.deadbeef"
+    shutil.copytree((store / "lenet5.kill").resolve(), planted)
+    current = lambda: (store / "lenet5.kill").resolve()  # noqa: E731
+    leftovers = [p for p in (store / ".versions").iterdir() if p.resolve() != current()]
+    assert planted in leftovers
+    # younger than an hour: maybe another process's export in progress, kept by the next export
+    assert _cli("export", str(run_dir), "--tag", "kill", "--overwrite").returncode == 0
+    assert all(p.exists() for p in leftovers), "a staging folder younger than an hour was removed"
+    hours_ago = time.time() - 2 * 3600
+    for p in leftovers:
+        os.utime(p, (hours_ago, hours_ago))
+    assert _cli("export", str(run_dir), "--tag", "kill", "--overwrite").returncode == 0
+    assert [p.name for p in (store / ".versions").iterdir()] == [current().name], \
+        "staging folders untouched for an hour are collected by the next export"
+    assert kerazoo.verify("lenet5.kill") == {"lenet5.kill": None}
 
 
 def test_an_edited_card_is_refused(store):
