@@ -32,7 +32,7 @@ from kerazoo._typecheck import coerce
 from kerazoo.errors import ConfigError
 from kerazoo.family import hooks as family_hooks
 
-__all__ = ["ConfigError", "ZooConfig", "find_config", "recipe_named", "all_configs", "config_dir", "config_dirs",
+__all__ = ["ConfigError", "builder_sets", "ZooConfig", "find_config", "recipe_named", "all_configs", "config_dir", "config_dirs",
            "check_kwargs", "check_dataclass", "builder_args", "read_overlay", "read_yaml", "parse_yaml_value",
            "parse_sets", "RENAMED", "RENAMED_VALUES", "YAML_KEYS"]
 
@@ -303,6 +303,17 @@ def read_overlay(path: str | Path) -> dict:
     training ignores it)."""
     raw = read_yaml(path) or {}
     return _check(raw, {"name": str, "model": dict, "recipe": dict, "search_space": dict, "search": dict}, str(path))
+
+
+def builder_sets(pairs) -> dict:
+    """`--set KEY=VALUE` pairs for `kerazoo.get`: builder arguments only, not `get`'s own options."""
+    sets = parse_sets(pairs)
+    for key in ("weights", "format", "compile"):
+        if key in sets:
+            raise ConfigError(f"--set {key}: {key!r} is an option of kerazoo.get, not a builder argument (received "
+                              f"{key}={sets[key]!r}); --set takes builder arguments (e.g. --set classes=5). Name "
+                              "weights as NAME.TAG or with --weights; summary and plot show Keras models.")
+    return sets
 
 
 def parse_sets(pairs) -> dict[str, Any]:
