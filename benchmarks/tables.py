@@ -120,6 +120,7 @@ def mirrors_table(report: dict) -> str:
         lines.append(f"| `{r['artifact']}` | {_n(r['bytes'])} | {r['file_count']} | {r['pull']['mb_per_s_median']} | "
                      f"{low}–{high} | {r['http_only']['mb_per_s_median']} | {_n(r['resume']['bytes_refetched'])} | "
                      f"{_n(r['restart_without_range']['bytes_refetched'])} |")
+    return "\n".join(lines)
 
 
 def _pair(a: str, b: str, a_value: float, b_value: float) -> str:

@@ -10,21 +10,14 @@ Two stores are searched by name (`kerazoo.get("lenet5.mnist")`), user first:
   covered by `saved_models/index.json`.
 Anything else is loaded by path only (`weights=<folder or .keras file>`).
 
-Integrity: every file the card lists is checked before it is used; the card itself is covered by
-the index that published it: the package's `saved_models/index.json` (shipped artifacts, and copies
-of them anywhere), `card.sha256` beside it (exports), or the mirror index recorded in `mirror.json`
-beside it (artifacts pulled by `kerazoo.mirrors`). A check reads one version of the
-artifact throughout: it resolves the name once, and checks again if the name was switched to a new
-version while it read (an overwrite in another process is not "damaged").
-
-Writes are atomic and serialised: exports of one name take turns (a lock per name in the store's
-`.locks/`, the run lock's mechanism: a second export waits, then finds the first one's artifact);
-an artifact is written and verified in a hidden folder beside the store, and the name
-`<arch>.<tag>` is a symlink switched to it in one `rename` (over a plain folder copied in by hand:
-one `renameat2(RENAME_EXCHANGE)`), so a kill at any moment leaves the old or the new artifact,
-never neither nor a mix. What a kill can leave (a staging folder, a `.NAME.*.link`, the old
-version) is removed by the next export of that name. Stores are never inside the installed
-package (but the shipped store, for maintainers) nor inside an artifact (`check_store`).
+Integrity: every file the card lists is checked before use; the card by the index that published
+it (`saved_models/index.json`, `card.sha256` of an export, or the mirror index in `mirror.json` of
+a pull), reading one version throughout (an overwrite elsewhere meanwhile is not "damage").
+Writes are atomic and serialised: exports of one name take turns (a lock in the store's `.locks/`);
+an artifact is written and verified in a hidden folder, then the name `<arch>.<tag>`, a symlink,
+is switched to it in one `rename` (one `renameat2` exchange over a folder copied in by hand), so a
+kill leaves the old or the new artifact; the next export collects what a kill left. Stores are
+never inside the installed package (but the shipped one) nor inside an artifact (`check_store`).
 Importing this module imports neither TensorFlow nor Keras.
 """
 from __future__ import annotations

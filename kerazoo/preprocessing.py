@@ -82,9 +82,12 @@ def image_inputs(model, x, *, convert_arrays: bool = False):
 
 
 def text_inputs(x):
-    """A list or tuple of strings as the 1-d object array a text model takes; anything else unchanged."""
+    """A list or tuple of strings, or a NumPy array of fixed-width strings (`np.array(reviews)`, dtype `<U...`),
+    as the 1-d object array a text model takes; anything else unchanged."""
     if isinstance(x, (list, tuple)) and x and all(isinstance(v, str) for v in x):
         return np.array(list(x), dtype=object)
+    if isinstance(x, np.ndarray) and x.dtype.kind in "US":
+        return x.astype(object)
     return x
 
 

@@ -322,7 +322,9 @@ def run_in_child(card: dict, folder: Path, fmt: str, inputs, *, batch_size: int 
         (tmp / "request.json").write_text(json.dumps({"card": card, "folder": str(folder), "format": fmt,
                                                       "batch_size": batch_size, "runner": CHILD_RUNNER}))
         here = str(Path(__file__).resolve().parents[1])  # this kerazoo, wherever it was imported from
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (here, os.environ.get("PYTHONPATH")) if p),
+        # and the modules this process sees: a family registered from the user's own package is importable there
+        path = [here, *(p for p in sys.path if p), os.environ.get("PYTHONPATH")]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in path if p),
                "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
         code = "import sys; from kerazoo.runtimes import child_main; child_main(sys.argv[1])"
         done = subprocess.run([sys.executable, "-c", code, str(tmp)], env=env, capture_output=True, text=True,

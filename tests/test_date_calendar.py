@@ -44,8 +44,8 @@ def test_every_format_reads_29_february_by_the_year_and_the_29th_to_31st_by_the_
 def test_python_and_graph_calendar_checks_accept_exactly_the_real_month_ends(year):
     import tensorflow as tf
 
-    from kerazoo.models.seq2seq import _iso_date
-    from kerazoo.models.seq2seq_serving import _is_iso_date
+    from kerazoo.models.seq2seq.decoding import iso_date as _iso_date
+    from kerazoo.models.seq2seq.tf_export import _is_iso_date
 
     texts = [f"{year}-{m:02d}-{d:02d}" for m in range(1, 13) for d in (28, 29, 30, 31)]
     expected = [_real(year, m, d) for m in range(1, 13) for d in (28, 29, 30, 31)]

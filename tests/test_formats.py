@@ -281,7 +281,7 @@ def test_runner_errors_name_what_is_accepted():
     with pytest.raises(kerazoo.DataError, match=r"one string. Wrap it: \[text\]"):
         text("a great film")
     assert text(["", "a great film"]).shape == (2, 1)
-    with pytest.raises(kerazoo.DataError, match=r"expects string of shape \(batch,\); received ndarray of shape \(2, 500\)"):
+    with pytest.raises(kerazoo.DataError, match=r"expects a batch of strings \(a list or 1-d array\); received an array of shape \(2, 500\)"):
         text(np.zeros((2, 500), np.int32))  # token ids are the tokenizer's job: the runner takes raw strings
 
 

@@ -259,8 +259,9 @@ def test_finetune_options_imbalance_patience_class_weight(tmp_path, capsys, monk
     letter_images(data, "ABC", per_class=12, seed=4)
     for path in sorted((data / "a").iterdir())[4:]:  # a 4, b 12, c 12
         path.unlink()
-    common = ["finetune", "lenet5.mnist", "--data", str(data), "--batch-size", "8", "--learning-rate", "0"]
-    # learning rate 0: val_loss never improves, so --patience 2 stops each phase after 1 + 2 epochs
+    common = ["finetune", "lenet5.mnist", "--data", str(data), "--batch-size", "8", "--learning-rate", "1e-12"]
+    # learning rate 1e-12 (0 is refused): steps below float32's resolution, val_loss never improves, so --patience 2
+    # stops each phase after 1 + 2 epochs
     assert cli.main([*common, "--tag", "w", "--head-epochs", "10", "--finetune-epochs", "10", "--patience", "2",
                      "--class-weight", "auto", "--augment"]) == 0
     assert "imbalanced" not in capsys.readouterr().err  # weighted: nothing to warn about

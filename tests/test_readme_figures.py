@@ -83,7 +83,7 @@ def _generated() -> dict[str, str]:
                                        "epochs", 64),
            tables.scaling_table(speed["scaling"]), tables.import_table(speed),
            tables.tuning_table(_results("tuning_workers.json")), w2v_speed, w2v_equal,
-           formats.table(_results("formats.json"))]
+           formats.table(_results("formats.json")), tables.mirrors_table(_results("mirrors.json"))]
     return {tuple(_parse(t)[0]): t for t in [*out, serving_full, serving_short]}
 
 

@@ -151,7 +151,7 @@ def test_a_family_callback_can_log_the_objective(tmp_path, monkeypatch):
     """A family's `metric_callbacks(data)` hook adds metrics fit does not log (seq2seq's exact match)."""
     import keras
 
-    import kerazoo.models.lenet as family
+    import kerazoo.models.lenet.training as family
     from kerazoo.family import FamilyHooks, hooks
 
     class Score(keras.callbacks.Callback):
