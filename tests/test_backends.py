@@ -103,6 +103,12 @@ def _corpus(folder):
     return {"recipe": {"dataset": "text", "data": {"path": str(folder / "corpus.txt"), "min_count": 1}}}
 
 
+# On TensorFlow each recipe, fine-tune and search already runs in its own test file (test_training, test_<family>,
+# test_owndata, test_tuning): these run in the other backends' passes
+ON_OTHER_BACKENDS = pytest.mark.skipif(keras.backend.backend() == "tensorflow",
+                                       reason="TensorFlow: tests/test_training.py, test_<family>.py, test_tuning.py")
+
+
 # name -> (data folder maker, config overlay maker, builder overrides); alexnet_cifar is left out (no CIFAR-10 here)
 RECIPES = {
     "lenet5": (_planted_digits, None, {}),
@@ -117,6 +123,7 @@ RECIPES = {
 
 
 @pytest.mark.slow
+@ON_OTHER_BACKENDS
 @pytest.mark.parametrize("name", sorted(RECIPES))
 def test_each_family_recipe_trains_on_this_backend(name, tmp_path):
     """`kerazoo.train` runs the family's own recipe (its data pipeline, pretraining, callbacks, held-out metrics)
@@ -134,6 +141,7 @@ def test_each_family_recipe_trains_on_this_backend(name, tmp_path):
 
 
 @pytest.mark.slow
+@ON_OTHER_BACKENDS
 def test_finetune_and_tune_run_on_this_backend(tmp_path):
     """`kerazoo.finetune` (a pretrained artifact, a new head, both phases) and `kerazoo.tune` (one trial) on this
     backend; the fine-tuned head learns the planted digits."""

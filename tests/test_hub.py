@@ -128,6 +128,7 @@ def test_push_to_the_hub_is_one_commit_then_pulls_back(hub):
     assert root.data.library_name == "kerazoo" and root.data.datasets == ["ylecun/mnist"]
 
 
+@pytest.mark.long  # the default run pushes once (test_push_to_the_hub_is_one_commit_then_pulls_back)
 def test_a_second_push_keeps_the_first_and_merges_the_repository_card(hub):
     assert _push(hub, "lenet5.mine", "hf://org/repo")[0].returncode == 0
     out, calls = _push(hub, "lenet5.mnist", "hf://org/repo")

@@ -252,6 +252,7 @@ kerazoo.train("lenet5", epochs=2, batch_size=32, data_dir=sys.argv[1], output=sy
 """
 
 
+@pytest.mark.long  # a real process killed in a window after fit: a minute on 2 cores
 def test_a_run_killed_after_training_before_its_results_says_it_trains_again(mnist_dir, tmp_path, capsys):
     """Killed after its backup was removed at the end but before run.json was written, a run retrained from epoch
     0 on the rerun without saying so. (Resuming instead needs the backup kept until run.json is written: see

@@ -58,6 +58,7 @@ def test_names_are_names_not_paths(name):
         kerazoo.get(name)
 
 
+@pytest.mark.long  # the default run refuses package destinations in tests/test_export_safety.py
 def test_export_never_writes_into_the_package_and_tags_are_not_paths(run_dir, store, tmp_path):
     before = sorted(p.name for p in artifacts.shipped_dir().iterdir())
     out = _cli("export", str(run_dir), "--tag", "../../../victim", "--destination", str(tmp_path / "d"))
@@ -74,6 +75,7 @@ def test_export_never_writes_into_the_package_and_tags_are_not_paths(run_dir, st
     assert out.returncode == 2 and "--overwrite" in out.stderr
 
 
+@pytest.mark.long  # the default run kills exports in tests/test_export_safety.py
 def test_a_killed_export_leaves_the_old_or_the_new_artifact(run_dir, store):
     """`kerazoo export --overwrite` killed at several moments: the tag always loads and verifies."""
     assert _cli("export", str(run_dir), "--tag", "kill").returncode == 0

@@ -251,6 +251,7 @@ def _wait(procs, deadline, until=lambda: False):
         time.sleep(0.2)
 
 
+@pytest.mark.long  # two minutes on 2 cores: workers and a kill
 def test_a_trial_scores_the_same_serially_after_a_kill_and_on_workers(tmp_path):
     """Issue 19: the same values score the same wherever and whenever they run."""
     data = _mnist_dir(tmp_path / "data")
