@@ -122,9 +122,15 @@ RECIPES = {
 }
 
 
+# Known failure, open (issue 24): on JAX the IMDB recipe's tf.data pipeline calls the TextVectorization layer on
+# symbolic tf.Tensors ("Cannot convert a symbolic tf.Tensor to a numpy array"); strict: CI says when it is fixed
+IMDB_ON_JAX = pytest.mark.xfail(strict=True, raises=NotImplementedError,
+                                reason="IMDB recipe's TextVectorization in tf.data on JAX (issue 24, open)")
+
+
 @pytest.mark.slow
 @ON_OTHER_BACKENDS
-@pytest.mark.parametrize("name", sorted(RECIPES))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=IMDB_ON_JAX) if n == "imdb_gru" else n for n in sorted(RECIPES)])
 def test_each_family_recipe_trains_on_this_backend(name, tmp_path):
     """`kerazoo.train` runs the family's own recipe (its data pipeline, pretraining, callbacks, held-out metrics)
     for one epoch on this backend, saves a model that loads back, and records the backend in run.json."""

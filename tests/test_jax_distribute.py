@@ -7,7 +7,6 @@ ports, bounded time, killed on the way out.
 import json
 import os
 
-import numpy as np
 import pytest
 
 from test_distribute import _cluster_env, _planted_mnist, _processes, _start, _wait
@@ -18,7 +17,6 @@ LAUNCH_TIMEOUT = 900  # a loaded 2-core machine compiles LeNet-5 for minutes
 
 TRAIN = """
 import hashlib, json, sys
-import numpy as np
 import kerazoo
 data, out, strategy, epochs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 result = kerazoo.train("lenet5", strategy=strategy, epochs=epochs, batch_size=8, data_dir=data, output=out, verbose=2,
@@ -26,6 +24,22 @@ result = kerazoo.train("lenet5", strategy=strategy, epochs=epochs, batch_size=8,
 weights = np.concatenate([np.ravel(w) for w in result.model.get_weights()])
 print(json.dumps({"metrics": result.metrics, "weights": hashlib.sha256(weights.tobytes()).hexdigest()}), flush=True)
 """
+
+
+MODEL = ["--set", "variant=modern", "--set", "input_shape=[28,28]", "--set", "rescaling=0.00392156862745098"]
+
+
+def _close_to_one_process(metrics, tmp_path):
+    """The distributed run's test accuracy is a one-process run's of the same model, epochs and global batch (16)
+    within the spread of seeds (0.1: 3 epochs on 400 planted digits end at 0.24 on TensorFlow, 0.30 on JAX)."""
+    log = tmp_path / "one_process.log"
+    command = ["-m", "kerazoo.cli", "train", "lenet5", "--epochs", "3", "--batch-size", "16", "--data-dir",
+               str(tmp_path), "--output", str(tmp_path / "one_process"), *MODEL]
+    with _processes() as procs, open(log, "w") as f:
+        _start(procs, command, {"KERAS_BACKEND": "jax"}, f)
+        assert _wait(procs, LAUNCH_TIMEOUT) == [0], log.read_text()[-3000:]
+    single = json.loads((tmp_path / "one_process" / "run.json").read_text())["metrics"]
+    assert abs(metrics["test_accuracy"] - single["test_accuracy"]) <= 0.1, (metrics, single)
 
 
 def _last_json(path):
@@ -47,7 +61,7 @@ def test_mirrored_on_two_local_devices_is_data_parallel(tmp_path):
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run["strategy"] == {"kind": "mirrored", "replicas": 2, "global_batch_size": 16, "distribution": "DataParallel"}
     assert run["versions"]["keras_backend"] == "jax" and run["versions"]["jax"]
-    assert run["metrics"]["test_accuracy"] > 0.5, run["metrics"]
+    _close_to_one_process(run["metrics"], tmp_path)
 
 
 def test_two_processes_train_alike_and_a_killed_run_resumes(tmp_path):
@@ -92,4 +106,4 @@ def test_two_processes_train_alike_and_a_killed_run_resumes(tmp_path):
     assert recorded["strategy"] == {"kind": "multiworker", "replicas": 2, "global_batch_size": 16,
                                     "distribution": "DataParallel"}
     assert not (run / "backup").exists() and (run / "model.keras").is_file()
-    assert results[0]["metrics"]["test_accuracy"] > 0.5, results[0]["metrics"]
+    _close_to_one_process(results[0]["metrics"], tmp_path)
