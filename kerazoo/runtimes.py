@@ -131,7 +131,7 @@ class Runner:
         x = self.tokenizer(x) if self.tokenizer is not None else x
         order = np.argsort((x != 0).sum(1), kind="stable") if self.trim_padding else np.arange(len(x))
         chunks = [self._backend(self._trim(x[order[i:i + batch_size]])) for i in range(0, len(x), batch_size)]
-        out = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+        out = {k: _concatenate([c[k] for c in chunks]) for k in chunks[0]}
         back = np.empty_like(order)
         back[order] = np.arange(len(order))
         return {k: v[back] for k, v in out.items()}
@@ -181,6 +181,16 @@ def _task(arch) -> str | None:
         return load_config(arch).task
     except (KerazooError, TypeError):
         return None
+
+
+def _concatenate(arrays: list[np.ndarray]) -> np.ndarray:
+    """Chunks of one output joined on the batch axis; an axis whose length varies between chunks (a
+    translation's attention over each chunk's longest source) is padded at its end, with 0 or ""."""
+    shape = tuple(max(a.shape[i] for a in arrays) for i in range(1, arrays[0].ndim))
+    fill = "" if arrays[0].dtype == object else 0
+    return np.concatenate([a if a.shape[1:] == shape else
+                           np.pad(a, [(0, 0), *((0, m - n) for n, m in zip(a.shape[1:], shape))], constant_values=fill)
+                           for a in arrays])
 
 
 # === Backends: one file, one runtime; `backend(x) -> {name: array}` ===

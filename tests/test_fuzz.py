@@ -370,8 +370,10 @@ def npz_files(draw):
         dtype = draw(DTYPES)
         shape = draw(st.sampled_from([(), (0,), (4,), (4, 28, 28), (3, 28, 28), (4, 28), (4, 28, 28, 1), (4, 2)]))
         if dtype == "O":
-            members[key] = np.array([draw(JSON) for _ in range(int(np.prod(shape)) or 0)] or [None],
-                                    dtype=object)[:int(np.prod(shape))].reshape(shape)
+            items = np.empty(int(np.prod(shape)), dtype=object)  # one JSON value per cell, lists kept whole
+            for i in range(len(items)):
+                items[i] = draw(JSON)
+            members[key] = items.reshape(shape)
         else:
             members[key] = draw(hnp.arrays(np.dtype(dtype), shape))
     buffer = io.BytesIO()

@@ -17,6 +17,7 @@ LAUNCH_TIMEOUT = 900  # a loaded 2-core machine compiles LeNet-5 for minutes
 
 TRAIN = """
 import hashlib, json, sys
+import numpy as np
 import kerazoo
 data, out, strategy, epochs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 result = kerazoo.train("lenet5", strategy=strategy, epochs=epochs, batch_size=8, data_dir=data, output=out, verbose=2,

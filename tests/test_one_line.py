@@ -212,9 +212,9 @@ STATE_DAMAGE = {  # file, what the damage is, what the message names
     "trial.json {}": ("trial_0/trial.json", lambda d: {}, "trial.json lacks trial_id"),
     "oracle.json []": ("oracle.json", lambda d: [], "oracle.json holds a JSON list"),
     "oracle.json {}": ("oracle.json", lambda d: {}, "oracle.json lacks ongoing_trials"),
-    "ongoing_trials a list": ("oracle.json", lambda d: {**d, "ongoing_trials": []}, "KerasTuner state cannot be loaded"),
+    "ongoing_trials a list": ("oracle.json", lambda d: {**d, "ongoing_trials": []}, "ongoing_trials (list, not dict)"),
     "hyperparameters a number": ("trial_0/trial.json", lambda d: {**d, "hyperparameters": 5},
-                                 "KerasTuner state cannot be loaded"),
+                                 "hyperparameters (int, not dict)"),
     "kerazoo_search.json []": ("kerazoo_search.json", lambda d: [], "kerazoo_search.json holds a JSON list"),
     # found by tests/test_fuzz.py: KerasTuner loads these, then the search report failed with KeyError: '0'
     "trial_id null": ("trial_0/trial.json", lambda d: {**d, "trial_id": None}, "trial_id (NoneType, not str)"),

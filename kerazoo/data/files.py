@@ -78,6 +78,8 @@ def safe_unpickle(data, source: str, *, encoding: str = "bytes"):
 def unreadable(source, error: BaseException, what: str = "") -> DataError:
     """The `DataError` of a file that cannot be read at all (cut short, corrupt, not that format)."""
     detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    if len(detail) > 300:  # a library's message may quote a whole corrupt header (zipfile: thousands of bytes)
+        detail = f"{detail[:300]}... ({len(detail):,} characters)"
     return DataError(f"{source}: cannot be read{' as ' + what if what else ''} ({detail}); the file is truncated or "
                      "corrupt. Download it again.")
 
