@@ -1,6 +1,6 @@
 """The README's Performance tables, printed as Markdown from the committed results files.
 
-    python benchmarks/tables.py [speed] [tuning] [serving] [--results benchmarks/results]
+    python benchmarks/tables.py [speed] [tuning] [serving] [time_to_accuracy] [--results benchmarks/results]
 
 Copy its output into README.md after re-running a benchmark: every figure then comes from the
 results file (tests/test_readme_figures.py checks that), and none is typed by hand.
@@ -110,10 +110,65 @@ def serving_tables(report: dict, artifact: str = "lenet5.mnist") -> tuple[str, s
     return "\n".join(full), "\n".join(short)
 
 
+TARGETS = {"lenet5": "LeNet-5: 99.0 % MNIST test accuracy", "dbn": "DBN: 98.5 % MNIST test accuracy",
+           "imdb_lstm": "IMDB LSTM: 88 % test accuracy", "imdb_gru": "IMDB GRU: 88 % test accuracy",
+           "seq2seq_attention": "seq2seq: 99 % exact match, unseen formats", "dcgan": "DCGAN: LeNet-FID 10",
+           "word2vec": "word2vec: 85 % probe accuracy"}
+
+
+def _seconds(runner: dict | None, direction: str) -> str:
+    """A runner's seconds to target: median [range] of the repeats, or how long it trained without getting there."""
+    if runner is None:
+        return "not run"
+    if runner["median_seconds"] is None:
+        best = runner.get("best_median")
+        best = "" if best is None else f", best {best * 100:.2f} %" if direction == "max" else f", best {best:.2f}"
+        return f"not reached in {_n(runner.get('not_reached_within_seconds') or 0)} s{best} ({runner['reached']})"
+    spread = "" if runner["min_seconds"] == runner["max_seconds"] else \
+        f" ({_n(runner['min_seconds'])}–{_n(runner['max_seconds'])})"
+    return f"{_n(runner['median_seconds'])}{spread}"
+
+
+def _ratio(family: dict, runner: str) -> str:
+    if f"reference_over_{runner}" in family:
+        return f"{family[f'reference_over_{runner}']:.2f}x"
+    if f"reference_over_{runner}_at_least" in family:
+        return f"> {family[f'reference_over_{runner}_at_least']:.2f}x"
+    return ""
+
+
+def time_to_accuracy_table(report: dict) -> str:
+    """One row per family: kerazoo's `fast` and card recipes and the outside reference, seconds to the target
+    (median and range of the repeats) and the reference / kerazoo ratios of medians (the load of every run is in
+    the JSON and the line `load_line` prints: tests/test_readme_figures.py reads no table figure from a load)."""
+    lines = [f"| family: target on held-out data | kerazoo `fast`, s (median of {report['repeats']}, range) | "
+             "outside reference | reference, s | **reference / `fast`** | CPU s, reference / `fast` | "
+             "kerazoo recipe (the card's), s | reference / recipe |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, family in report["families"].items():
+        runners, direction = family["runners"], family["direction"]
+        cpu = family.get("reference_over_fast_cpu")
+        lines.append(f"| {TARGETS.get(name, name)} | {_seconds(runners.get('fast'), direction)} | {family['reference']} | "
+                     f"{_seconds(runners.get('reference'), direction)} | **{_ratio(family, 'fast')}** | "
+                     f"{'' if cpu is None else f'{cpu:.2f}x'} | {_seconds(runners.get('recipe'), direction)} | "
+                     f"{_ratio(family, 'recipe')} |")
+    return "\n".join(lines)
+
+
+def load_line(report: dict) -> str:
+    """The 1-minute load averages before the runs of each family (min-max), for the prose beside the table."""
+    parts = []
+    for name, family in report["families"].items():
+        loads = [v for r in family["runners"].values() for v in r.get("loadavg_1min_before", []) if v is not None]
+        if loads:
+            parts.append(f"{name} {min(loads):.1f}-{max(loads):.1f}")
+    return "1-minute load average before the runs: " + ", ".join(parts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("which", nargs="*", choices=("speed", "tuning", "serving"),
-                        default=["speed", "tuning", "serving"])
+    parser.add_argument("which", nargs="*", choices=("speed", "tuning", "serving", "time_to_accuracy"),
+                        default=["speed", "tuning", "serving", "time_to_accuracy"])
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder of speed.json and tuning_workers.json")
     args = parser.parse_args()
     if "speed" in args.which:
@@ -131,6 +186,12 @@ def main() -> None:
     if "serving" in args.which:
         full, short = serving_tables(json.loads((args.results / "serving.json").read_text()))
         print(full, short, sep="\n\n")
+    if "time_to_accuracy" in args.which:
+        report = json.loads((args.results / "time_to_accuracy.json").read_text())
+        print(f"\nload average (1, 5, 15 min) before {report['machine']['loadavg_before']}, "
+              f"after {report['machine']['loadavg_after']}\n")
+        print(load_line(report), end="\n\n")
+        print(time_to_accuracy_table(report))
 
 
 if __name__ == "__main__":
