@@ -1,6 +1,7 @@
 """The README's Performance tables, printed as Markdown from the committed results files.
 
-    python benchmarks/tables.py [speed] [tuning] [serving] [time_to_accuracy] [--results benchmarks/results]
+    python benchmarks/tables.py [speed] [tuning] [serving] [word2vec] [mirrors] [time_to_accuracy]
+                                [--results benchmarks/results]
 
 Copy its output into README.md after re-running a benchmark: every figure then comes from the
 results file (tests/test_readme_figures.py checks that), and none is typed by hand.
@@ -110,6 +111,54 @@ def serving_tables(report: dict, artifact: str = "lenet5.mnist") -> tuple[str, s
     return "\n".join(full), "\n".join(short)
 
 
+def mirrors_table(report: dict) -> str:
+    """The Performance section's transfer table (benchmarks/mirrors.py)."""
+    lines = [f"| pull from 127.0.0.1 | bytes | files | `kerazoo pull`, MB/s, median of {report['repeats']} | range | "
+             "HTTP transfer alone, MB/s, median | cut at half of its largest file: bytes fetched twice | "
+             "the same from a server without Range |", "|---|---|---|---|---|---|---|---|"]
+    for r in report["artifacts"]:
+        low, high = r["pull"]["mb_per_s_range"]
+        lines.append(f"| `{r['artifact']}` | {_n(r['bytes'])} | {r['file_count']} | {r['pull']['mb_per_s_median']} | "
+                     f"{low}–{high} | {r['http_only']['mb_per_s_median']} | {_n(r['resume']['bytes_refetched'])} | "
+                     f"{_n(r['restart_without_range']['bytes_refetched'])} |")
+    return "\n".join(lines)
+
+
+def _pair(a: str, b: str, a_value: float, b_value: float) -> str:
+    """`a / b` with the higher one in bold."""
+    return f"**{a}** / {b}" if a_value > b_value else f"{a} / **{b}**" if b_value > a_value else f"{a} / {b}"
+
+
+def word2vec_tables(report: dict) -> tuple[str, str]:
+    """The Performance section's word2vec-against-gensim tables: one epoch each, then equal wall time."""
+    speed = ["| mode | gensim words/s | kerazoo words/s | kerazoo / gensim | per kept word | from text | CPU time | "
+             "WordSim-353 after 1 epoch (gensim / kerazoo) |", "|---|---|---|---|---|---|---|---|"]
+    equal = ["| mode, equal wall time | gensim (epochs, s) | kerazoo (epochs, s) | WordSim-353 (gensim / kerazoo) | "
+             "linear probe (gensim / kerazoo) |", "|---|---|---|---|---|"]
+    for mode, r in report["modes"].items():
+        one, g, k = r["one_epoch"], r["one_epoch"]["gensim"], r["one_epoch"]["kerazoo"]
+        speed.append(f"| {mode} | {_n(g['words_per_s'])} | {_n(k['words_per_s'])} | **{one['ratio_words_per_s']:.2f}x** | "
+                     f"{one['ratio_per_kept_word']:.2f}x | {one['ratio_from_text']:.2f}x | "
+                     f"{one['ratio_cpu_seconds']:.2f}x | {g['wordsim353']:.3f} / {k['wordsim353']:.3f} "
+                     f"({g['wordsim_pairs']} pairs) |")
+        g, k = r["equal_time"]["gensim"], r["equal_time"]["kerazoo"]
+        wordsim = _pair(f"{g['wordsim353']:.3f}", f"{k['wordsim353']:.3f}", g["wordsim353"], k["wordsim353"])
+        probe = _pair(f"{100 * g['probe_accuracy']:.1f} %", f"{100 * k['probe_accuracy']:.1f} %",
+                      g["probe_accuracy"], k["probe_accuracy"])
+        equal.append(f"| {mode} | {g['epochs']}, {g['seconds']:.1f} | {k['epochs_run']}, {k['seconds']:.1f} | "
+                     f"{wordsim} | {probe} |")
+    return "\n".join(speed), "\n".join(equal)
+
+
+def import_table(speed: dict) -> str:
+    """`import kerazoo` against `import tensorflow`, fresh interpreters (speed.json's import section)."""
+    lines = ["| import, fresh interpreter | seconds, median | imports TensorFlow or Keras |", "|---|---|---|"]
+    for r in speed["import"]["rows"]:
+        heavy = r["imports_tensorflow"] if r["imports_tensorflow"] is not None else r["program"] == "import tensorflow"
+        lines.append(f"| `{r['program']}` | {r['median_s']:.3f} | {'yes' if heavy else 'no'} |")
+    return "\n".join(lines)
+
+
 TARGETS = {"lenet5": "LeNet-5: 99.0 % MNIST test accuracy", "dbn": "DBN: 98.5 % MNIST test accuracy",
            "imdb_lstm": "IMDB LSTM: 88 % test accuracy", "imdb_gru": "IMDB GRU: 88 % test accuracy",
            "seq2seq_attention": "seq2seq: 99 % exact match, unseen formats", "dcgan": "DCGAN: LeNet-FID 10",
@@ -167,8 +216,9 @@ def load_line(report: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("which", nargs="*", choices=("speed", "tuning", "serving", "time_to_accuracy"),
-                        default=["speed", "tuning", "serving", "time_to_accuracy"])
+    parser.add_argument("which", nargs="*",
+                        choices=("speed", "tuning", "serving", "word2vec", "mirrors", "time_to_accuracy"),
+                        default=["speed", "tuning", "serving", "word2vec", "mirrors", "time_to_accuracy"])
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder of speed.json and tuning_workers.json")
     args = parser.parse_args()
     if "speed" in args.which:
@@ -180,12 +230,20 @@ def main() -> None:
                              128), end="\n\n")
         print(training_table(imdb, f"IMDB LSTM, {imdb['train_samples'] // 1000}k reviews x {imdb['epochs']} epochs",
                              64), end="\n\n")
+        print(import_table(speed), end="\n\n")
         print(scaling_table(speed["scaling"]), end="\n\n")
     if "tuning" in args.which:
         print(tuning_table(json.loads((args.results / "tuning_workers.json").read_text())), end="\n\n")
     if "serving" in args.which:
         full, short = serving_tables(json.loads((args.results / "serving.json").read_text()))
         print(full, short, sep="\n\n")
+    if "word2vec" in args.which:
+        print(*word2vec_tables(json.loads((args.results / "word2vec_gensim.json").read_text())), sep="\n\n")
+    if "mirrors" in args.which:
+        mirrors = json.loads((args.results / "mirrors.json").read_text())
+        print(f"\nload average (1, 5, 15 min) before {mirrors['machine']['loadavg_before']}, "
+              f"after {mirrors['machine']['loadavg_after']}\n")
+        print(mirrors_table(mirrors))
     if "time_to_accuracy" in args.which:
         report = json.loads((args.results / "time_to_accuracy.json").read_text())
         print(f"\nload average (1, 5, 15 min) before {report['machine']['loadavg_before']}, "

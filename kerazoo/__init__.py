@@ -20,6 +20,7 @@ from kerazoo.errors import (  # noqa: E402
     DataError,
     DataNotFoundError,
     KerazooError,
+    OutputError,
     UnknownModelError,
     UnknownWordError,
     WeightsError,
@@ -29,11 +30,13 @@ from kerazoo.registry import describe, list_models, register_model  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["get", "list_models", "describe", "register_model", "load_saved_model", "train", "evaluate", "finetune",
-           "export", "verify", "tune", "hypermodel", "data", "KerazooError", "ConfigError", "UnknownModelError",
-           "WeightsError", "ArtifactError", "DataError", "DataNotFoundError", "UnknownWordError", "__version__"]
+           "export", "verify", "push", "pull", "predict", "tune", "hypermodel", "data", "KerazooError", "ConfigError",
+           "UnknownModelError", "WeightsError", "ArtifactError", "DataError", "DataNotFoundError", "UnknownWordError",
+           "OutputError", "__version__"]
 
 _LAZY = {"train": "kerazoo.training.run", "evaluate": "kerazoo.training.run",
          "finetune": "kerazoo.training.finetune", "export": "kerazoo.exporting", "verify": "kerazoo.exporting",
+         "push": "kerazoo.mirrors", "pull": "kerazoo.mirrors", "predict": "kerazoo.predicting",
          "tune": "kerazoo.tuning", "hypermodel": "kerazoo.tuning"}
 
 

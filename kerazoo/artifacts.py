@@ -10,16 +10,22 @@ Two stores are searched by name (`kerazoo.get("lenet5.mnist")`), user first:
   covered by `saved_models/index.json`.
 Anything else is loaded by path only (`weights=<folder or .keras file>`).
 
-Integrity: every file the card lists is checked before it is used; the card itself is covered by
-the package index (shipped) or by `card.sha256` beside it (user). Writes are atomic: an artifact
-is written and verified in a hidden folder beside the store, and the name `<arch>.<tag>` is a
-symlink switched to it in one `rename`, so a kill at any moment leaves the old or the new
-artifact, never a mix. Importing this module imports neither TensorFlow nor Keras.
+Integrity: every file the card lists is checked before use; the card by the index that published
+it (`saved_models/index.json`, `card.sha256` of an export, or the mirror index in `mirror.json` of
+a pull), reading one version throughout (an overwrite elsewhere meanwhile is not "damage").
+Writes are atomic and serialised: exports of one name take turns (a lock in the store's `.locks/`);
+an artifact is written and verified in a hidden folder, then the name `<arch>.<tag>`, a symlink,
+is switched to it in one `rename` (one `renameat2` exchange over a folder copied in by hand), so a
+kill leaves the old or the new artifact; the next export collects what a kill left. Stores are
+never inside the installed package (but the shipped one) nor inside an artifact (`check_store`).
+Importing this module imports neither TensorFlow nor Keras.
 """
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
+import errno
 import functools
 import hashlib
 import importlib.resources
@@ -28,19 +34,24 @@ import os
 import re
 import secrets
 import shutil
+import zipfile
 from pathlib import Path
 from typing import Callable
 
-from kerazoo.errors import ArtifactError, WeightsError
+from kerazoo import cards
+from kerazoo.cards import card_readme
+from kerazoo.errors import ArtifactError, OutputError, WeightsError
+from kerazoo.rundir import RunLock
 
 __all__ = ["ARCH_PATTERN", "TAG_PATTERN", "Artifact", "shipped_dir", "user_dir", "split_name", "check_tag",
            "artifacts", "available", "find", "sha256", "file_table", "read_card", "verify", "write_artifact",
-           "card_readme"]
+           "check_store", "check_keras_file", "card_readme", "staging", "install"]
 
 ARCH_PATTERN = r"[a-z][a-z0-9_]*"
 TAG_PATTERN = r"[a-z0-9][a-z0-9_-]{0,63}"
 CARD, CARD_HASH, INDEX, README = "card.json", "card.sha256", "index.json", "README.md"
-_NOT_LISTED = (CARD, CARD_HASH, README)  # files the card cannot list (it describes them or is them)
+MIRROR = "mirror.json"  # beside a pulled artifact: the mirror it came from and that mirror's index entry for it
+_NOT_LISTED = (CARD, CARD_HASH, README, MIRROR)  # files the card cannot list (it describes them or is them)
 
 
 def shipped_dir() -> Path:
@@ -118,17 +129,9 @@ def file_table(folder: Path) -> dict[str, dict]:
 
 
 def read_card(folder: Path) -> dict:
-    """The parsed `card.json` of an artifact folder; an `ArtifactError` naming the file if it is unreadable."""
-    path = Path(folder) / CARD
-    try:
-        card = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ArtifactError(f"{path} is missing: not an artifact folder") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ArtifactError(f"{path} is not valid JSON ({e}); the artifact is damaged") from None
-    if not isinstance(card, dict) or not isinstance(card.get("files"), dict) or "model" not in card:
-        raise ArtifactError(f"{path} lacks the `files` table or `model` arguments of an artifact card")
-    return card
+    """The `card.json` of an artifact folder, parsed and checked against the card schema
+    (`kerazoo.cards`); an `ArtifactError` naming the file and the field if it is not a card."""
+    return cards.read_card(Path(folder) / CARD)
 
 
 @functools.cache
@@ -140,11 +143,38 @@ def _shipped_index() -> dict:
         return {}
 
 
-def _expected_card_hash(folder: Path, shipped: bool) -> str | None:
+def _expected_card_hash(folder: Path, shipped: bool, name: str | None = None,
+                        real: Path | None = None) -> tuple[str | None, str]:
+    """`(the card's recorded sha256 or None, where it is recorded)`: the package index for shipped artifacts;
+    else `card.sha256` (an export), else the mirror index entry in `mirror.json` (a pull), else the package
+    index entry of the card's name (a copy of a shipped artifact). `real` is the version being read."""
+    index = shipped_dir() / INDEX
     if shipped:
-        return _shipped_index().get(folder.name, {}).get("card_sha256")
-    stamp = folder / CARD_HASH
-    return stamp.read_text().split()[0] if stamp.is_file() and stamp.read_text().strip() else None
+        return _shipped_index().get(folder.name, {}).get("card_sha256"), str(index)
+    real = real or folder
+    try:
+        text = (real / CARD_HASH).read_text(errors="replace")
+    except OSError:
+        text = ""
+    if text.strip():
+        return text.split()[0], str(folder / CARD_HASH)
+    if (real / MIRROR).is_file():
+        try:
+            record = json.loads((real / MIRROR).read_text(encoding="utf-8"))
+            return str(record["entry"]["card"]["sha256"]), f"{folder / MIRROR} (the index of {record['mirror']})"
+        except (OSError, ValueError, KeyError, TypeError):
+            return None, f"{folder / MIRROR} (unreadable)"
+    published = _shipped_index().get(name or folder.name, {}).get("card_sha256")
+    if published:
+        return published, f"{index} (entry {name or folder.name})"
+    return None, f"{folder / CARD_HASH}, {folder / MIRROR} or {index}"
+
+
+def _sha256_or_none(path: Path) -> str | None:
+    try:
+        return sha256(path)
+    except OSError:  # removed while it was read (an overwrite), or unreadable
+        return None
 
 
 def _scan(root: Path, shipped: bool) -> dict[str, Artifact]:
@@ -190,35 +220,72 @@ def find(arch: str, tag: str) -> Artifact | None:
 def verify(folder: str | Path, *, files: tuple | None = None, shipped: bool | None = None) -> dict:
     """Checks an artifact folder against its card; returns the card.
 
-    The card must match its recorded hash (package index or `card.sha256`), and each listed file
+    The card must match its recorded hash (package index, `card.sha256` or the `mirror.json` of a
+    pull: see `_expected_card_hash`), and each listed file
     (`files`, default all) must exist with the recorded sha256. Raises `ArtifactError` naming every
     file that differs, with both hashes.
     """
     folder = Path(folder)
-    shipped = folder.resolve().parent == shipped_dir().resolve() if shipped is None else shipped
-    card = read_card(folder)
-    expected = _expected_card_hash(folder, shipped)
+    real = folder.resolve()  # one version throughout, even if the name is switched meanwhile
+    shipped = real.parent == shipped_dir().resolve() if shipped is None else shipped
+    try:
+        card = read_card(real)
+    except ArtifactError:
+        if folder.resolve() != real:  # the version read was replaced and removed: check the current one
+            return verify(folder, files=files, shipped=shipped)
+        raise
+    name = card.get("name") if isinstance(card.get("name"), str) else None
+    expected, where = _expected_card_hash(folder, shipped, name, real)
     problems = []
     if expected is None:
-        where = f"{shipped_dir() / INDEX}" if shipped else str(folder / CARD_HASH)
         problems.append(f"{folder / CARD} has no recorded hash in {where}")
-    elif (actual := sha256(folder / CARD)) != expected:
-        problems.append(f"{folder / CARD} does not match its recorded hash (sha256 {actual}, recorded {expected})")
+    elif (actual := _sha256_or_none(real / CARD)) != expected:
+        problems.append(f"{folder / CARD} does not match its recorded hash (sha256 {actual}, recorded {expected} in "
+                        f"{where})")
     for rel in card["files"] if files is None else files:
         path, recorded = folder / rel, card["files"].get(rel, {}).get("sha256")
         if recorded is None:
             problems.append(f"{path} is not listed in its card")
-        elif not path.is_file():
+        elif not (real / rel).is_file() or (actual := _sha256_or_none(real / rel)) is None:
             problems.append(f"{path} is missing")
-        elif (actual := sha256(path)) != recorded:
+        elif actual != recorded:
             problems.append(f"{path} does not match its card (sha256 {actual}, card says {recorded})")
     if files is None:
-        extra = sorted(set(file_table_names(folder)) - set(card["files"]))
+        try:
+            extra = sorted(set(file_table_names(real)) - set(card["files"]))
+        except OSError as e:  # removed while it was listed (an overwrite), or unreadable
+            extra = []
+            problems.append(f"{folder} cannot be listed ({e.strerror})")
         problems += [f"{folder / rel} is not listed in its card" for rel in extra]
+    if problems and folder.resolve() != real:  # switched to a new version while this one was read
+        return verify(folder, files=files, shipped=shipped)
     if problems:
         raise ArtifactError(f"{folder.name}: {'; '.join(problems)}. The artifact is damaged or was changed. "
                             "Nothing was loaded.")
     return card
+
+
+def check_keras_file(path: str | Path) -> Path:
+    """`path` if it is a whole `.keras` file (a zip archive whose every member passes its CRC check, with the
+    model's `config.json`), else a `WeightsError` saying what is wrong with it (Keras itself raises `BadZipFile`
+    for a flipped bit and "File not found" for a file cut short)."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise WeightsError(f"weights file {path} does not exist (give an artifact tag, a .keras file or an artifact "
+                           "folder)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged, names = archive.testzip(), archive.namelist()
+    except (zipfile.BadZipFile, EOFError, ValueError) as e:
+        raise WeightsError(f"{path} is not a whole .keras file ({e}): cut short, damaged, or another kind of file; "
+                           "accepted: a file written by model.save(...keras)") from None
+    if damaged is not None:
+        raise WeightsError(f"{path} is damaged: its member {damaged!r} fails its CRC check (a changed byte); "
+                           "accepted: a whole .keras file")
+    if "config.json" not in names:
+        raise WeightsError(f"{path} is a zip archive but not a .keras file (no config.json); accepted: a file written "
+                           "by model.save(...keras)")
+    return path
 
 
 def file_table_names(folder: Path) -> list[str]:
@@ -228,42 +295,127 @@ def file_table_names(folder: Path) -> list[str]:
 
 # === Writing ===
 
+def check_store(store: str | Path, *, shipped: bool = False) -> Path:
+    """`store` (resolved) if artifacts may be written into it, else an `ArtifactError` saying why.
+
+    Never inside the installed package (its `saved_models/`, `zoo_configs/` or code), except the
+    shipped store itself with `shipped=True` (maintainers); never inside an artifact folder (the
+    store would become files its card does not list) or a store's hidden `.versions/`.
+    """
+    given = Path(store).expanduser()
+    resolved = given.resolve()
+    if shipped:
+        if resolved != shipped_dir().resolve():
+            raise ArtifactError(f"{given} is not the package's shipped artifacts folder ({shipped_dir()}); only that "
+                                "folder holds shipped artifacts (shipped=True, --shipped)")
+        return resolved
+    for root in _package_roots():
+        if resolved == root or resolved.is_relative_to(root):
+            what = "the package's shipped artifacts folder" if root == shipped_dir().resolve() else \
+                f"the installed kerazoo package ({root})"
+            raise ArtifactError(f"{given} is inside {what}; exports go to the user store ({user_dir()}) or a "
+                                "--destination of your own, never into the installed package (only --shipped, for "
+                                "kerazoo's maintainers, writes shipped artifacts)")
+    for folder in [resolved, *resolved.parents]:
+        if folder.name == ".versions" or (folder / CARD).is_file():
+            raise ArtifactError(f"{given} is inside the artifact {folder}; a --destination is a store, a folder that "
+                                f"holds artifacts (the user store is {user_dir()}), not an artifact or part of one")
+    return resolved
+
+
+def _package_roots() -> list[Path]:
+    """The folders the installed package is made of (an editable install maps data packages elsewhere)."""
+    roots = [Path(__file__).resolve().parent, shipped_dir().resolve()]
+    with contextlib.suppress(ModuleNotFoundError, TypeError):
+        roots.append(Path(str(importlib.resources.files("kerazoo.zoo_configs"))).resolve())
+    return roots
+
+
 def write_artifact(parent: str | Path, name: str, fill: Callable[[Path], dict], *, overwrite: bool = False) -> Path:
     """Writes artifact `name` into the store `parent` atomically; returns `parent/name`.
 
     `fill(folder)` writes the files into an empty staging folder and returns the card (without its
-    `files` table, which is computed here). The staging folder is verified, then `parent/name` is
-    switched to it: in a user store `parent/name` is a symlink to a folder under `parent/.versions/`,
-    replaced by one rename, so a kill at any moment leaves the old or the new artifact. The shipped
-    store (the package's `saved_models/`, written by maintainers) holds plain folders, listed in its
-    `index.json`. An existing artifact is replaced only with `overwrite=True`.
+    `files` table, which is computed here). Exports of one name are serialised: the call holds the
+    name's lock (`parent/.locks/NAME.lock`) throughout, waiting for another export of it to finish,
+    and removes what killed exports of that name left. The staging folder is verified, then
+    `parent/name` is switched to it: in a user store `parent/name` is a symlink to a folder under
+    `parent/.versions/`, replaced by one rename (a plain folder there, copied in by hand, is
+    exchanged with the new symlink in one `renameat2`), so a kill at any moment leaves the old or
+    the new artifact. The shipped store (the package's `saved_models/`, written by maintainers)
+    holds plain folders, listed in its `index.json`. An existing artifact is replaced only with
+    `overwrite=True`.
     """
     split_name(name)
     parent = Path(parent).expanduser()
-    parent.mkdir(parents=True, exist_ok=True)
     shipped = parent.resolve() == shipped_dir().resolve()
-    link = parent / name
-    if (link.exists() or link.is_symlink()) and not overwrite:
-        raise ArtifactError(f"{link} exists; pass overwrite=True (CLI: --overwrite) to replace it.")
-    versions = parent / ".versions"
-    versions.mkdir(exist_ok=True)
+    locks, versions = parent / ".locks", parent / ".versions"
+    for folder in (parent, locks):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise OutputError(f"{parent}: cannot write artifacts there ({e.filename}: {e.strerror}); accepted: a "
+                              "folder you can write to") from None
+    lock = RunLock(locks, f"export of {name}", name=f"{name}.lock").acquire(wait=True)
+    try:
+        link = parent / name
+        if (link.exists() or link.is_symlink()) and not overwrite:
+            raise ArtifactError(f"{link} exists; pass overwrite=True (CLI: --overwrite) to replace it.")
+        _collect_strays(parent, name)  # under the lock: what a killed export of this name left
+        versions.mkdir(exist_ok=True)
+        stage = versions / f"{name}.{secrets.token_hex(4)}"
+        stage.mkdir()
+        try:
+            card = fill(stage)
+            card = {**card, "files": file_table(stage)}
+            (stage / CARD).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+            (stage / README).write_text(card_readme(card), encoding="utf-8")
+            (stage / CARD_HASH).write_text(f"{sha256(stage / CARD)}  {CARD}\n")
+            verify(stage, shipped=False)
+            if shipped:
+                _replace_folder(link, stage)
+                _index_update(parent, name, sha256(link / CARD))
+            else:
+                _switch(link, stage)
+        except BaseException:
+            shutil.rmtree(stage, ignore_errors=True)
+            raise
+        _collect_strays(parent, name)  # the version replaced
+    finally:
+        lock.release()  # .locks/ stays: another export may be waiting on a lock file there
+    _collect(versions, keep={p.resolve() for p in parent.iterdir() if p.is_symlink() and not p.name.startswith(".")})
+    return link
+
+
+def staging(parent: str | Path, name: str) -> Path:
+    """A fresh empty folder in user store `parent` to assemble artifact `name` in, for `install`."""
+    split_name(name)
+    versions = Path(parent).expanduser() / ".versions"
+    versions.mkdir(parents=True, exist_ok=True)
     stage = versions / f"{name}.{secrets.token_hex(4)}"
     stage.mkdir()
+    return stage
+
+
+def install(parent: str | Path, name: str, stage: Path, *, overwrite: bool = False) -> Path:
+    """Makes a complete folder from `staging(parent, name)` the artifact `parent/name`, atomically.
+
+    `stage` is verified first (its card against the index that published it: `card.sha256` or
+    `mirror.json`), then the name is switched to it as `write_artifact` does for a user store, so a
+    kill leaves the old artifact or the new one. An existing artifact is replaced only with
+    `overwrite=True`. On failure the stage is removed and the old artifact is untouched.
+    """
+    parent, stage = Path(parent).expanduser(), Path(stage)
+    link, versions = parent / name, parent / ".versions"
     try:
-        card = fill(stage)
-        card = {**card, "files": file_table(stage)}
-        (stage / CARD).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-        (stage / README).write_text(card_readme(card), encoding="utf-8")
-        (stage / CARD_HASH).write_text(f"{sha256(stage / CARD)}  {CARD}\n")
+        if stage.parent.resolve() != versions.resolve():
+            raise ArtifactError(f"{stage} is not a staging folder of {parent} (make it with artifacts.staging)")
+        if (link.exists() or link.is_symlink()) and not overwrite:
+            raise ArtifactError(f"{link} exists; pass overwrite=True (CLI: --overwrite) to replace it.")
         verify(stage, shipped=False)
-        if shipped:
-            _replace_folder(link, stage)
-            _index_update(parent, name, sha256(link / CARD))
-        else:
-            old = link.resolve() if link.is_symlink() else None
-            _switch(link, stage)
-            if old is not None and old.parent == versions.resolve():
-                shutil.rmtree(old, ignore_errors=True)
+        old = link.resolve() if link.is_symlink() else None
+        _switch(link, stage)
+        if old is not None and old.parent == versions.resolve():
+            shutil.rmtree(old, ignore_errors=True)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
@@ -272,12 +424,45 @@ def write_artifact(parent: str | Path, name: str, fill: Callable[[Path], dict], 
 
 
 def _switch(link: Path, target: Path) -> None:
-    """Points `link` at `target` atomically (a fresh symlink renamed over the old name)."""
+    """Points `link` at `target` atomically (a fresh symlink renamed over the old name, or exchanged with a plain
+    folder there, which then becomes a stray the caller collects)."""
     tmp = link.parent / f".{link.name}.{secrets.token_hex(4)}.link"
     os.symlink(os.path.relpath(target, link.parent), tmp)
-    if link.is_dir() and not link.is_symlink():  # a plain folder (copied in by hand): moved aside first
-        os.rename(link, link.parent / ".versions" / f"{link.name}.replaced-{secrets.token_hex(4)}")
+    if link.is_dir() and not link.is_symlink():  # a plain folder (copied in by hand)
+        if _exchange(tmp, link):
+            return  # tmp is now the old folder; collected with the other strays
+        os.rename(link, link.parent / ".versions" / f"{link.name}.replaced-{secrets.token_hex(4)}")  # not Linux
     os.replace(tmp, link)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swaps the names `a` and `b` in one step (Linux `renameat2(RENAME_EXCHANGE)`); False where the system has no
+    such call (then the caller moves the old folder aside first: a kill between the two renames there leaves
+    the old artifact in `.versions/`, not under its name)."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def _collect_strays(parent: Path, name: str) -> None:
+    """Removes what exports of `name` left beside the current version: `.NAME.*.link` entries (a symlink, or the
+    old folder an exchange put there) and folders `.versions/NAME.*` the name does not point at. Called with
+    the name's lock held, when no export of it is in progress."""
+    current = (parent / name).resolve() if (parent / name).is_symlink() else None
+    for stray in [*parent.glob(f".{name}.*.link"), *(parent / ".versions").glob(f"{name}.*")]:
+        with contextlib.suppress(OSError):
+            if stray.is_symlink() or not stray.is_dir():
+                stray.unlink()
+            elif stray.resolve() != current:
+                shutil.rmtree(stray, ignore_errors=True)
 
 
 def _replace_folder(folder: Path, new: Path) -> None:
@@ -301,101 +486,15 @@ def _index_update(parent: Path, name: str, card_hash: str) -> None:
 
 
 def _collect(versions: Path, keep: set, *, age: float = 3600.0) -> None:
-    """Removes version folders no name points at and untouched for `age` seconds (left by kills; a
-    younger one may be another process's export in progress)."""
+    """Removes version folders no name points at and untouched for `age` seconds (left by kills of exports
+    of other names; a younger one may be another process's export in progress)."""
     import time
 
+    if not versions.is_dir():
+        return
     for folder in versions.iterdir():
         with contextlib.suppress(OSError):
             if folder.resolve() not in keep and time.time() - folder.stat().st_mtime > age:
                 shutil.rmtree(folder, ignore_errors=True)
     with contextlib.suppress(OSError):
         versions.rmdir()  # only when empty (a shipped store keeps no versions)
-
-
-def _formats_readme(card: dict) -> str:
-    """The README's table of exported formats (LiteRT, ONNX, ...), from the card's `formats`."""
-    formats = card.get("formats", {})
-    if set(formats) <= {"saved_model"}:
-        return ""
-
-    def metrics(entry):
-        shown = ", ".join(f"{k} {v:.4f}" for k, v in entry.get("metrics", {}).items())
-        delta = ", ".join(f"{v:+.4f}" for v in entry.get("delta_vs_float", {}).values())
-        return shown + (f" ({delta} vs float)" if delta else "")
-
-    def agreement(entry):
-        a = entry.get("agreement")
-        if a is None:
-            return "reference"
-        parts = [f"max abs diff {a['max_abs_diff']:.1e}" if "max_abs_diff" in a else "",
-                 f"same top-1 {100 * a['top1']:.2f} %" if "top1" in a else "",
-                 f"equal {100 * a['equal']:.2f} %" if "equal" in a else ""]
-        return ", ".join(p for p in parts if p) + f" (n={a['n']:,})"
-
-    rows = "\n".join(f"| `{f}` | not exported: {e['unsupported']} | | | | |" if "unsupported" in e else
-                     f"| `{f}` | `{e['file']}` | {e.get('bytes', 0):,} | {e.get('runtime', '')} | {metrics(e)} | "
-                     f"{agreement(e)} |" for f, e in formats.items())
-    core = card.get("core", {})
-    tokenizer = (" The files take token ids: `kerazoo.text.Tokenizer.from_folder(folder)` (pure Python) makes them "
-                 "from raw strings (`tokenizer.json`, `vocabulary.txt`), as the runner does.") if core.get("tokenizer") else ""
-    quantization = next((e["quantization"] for e in formats.values() if "quantization" in e), "")
-    return f"""
-## Formats
-
-`kerazoo.get("{card['name']}", format=F)` gives a runner of format F (raw inputs in, NumPy out), opened after
-its files verify. Measured on {card.get('formats_measured_on', 'nothing')}, each by its own runtime; the
-agreement is with the SavedModel's outputs on the same inputs. LiteRT/ONNX input: {core.get('input', '')}.{tokenizer}
-{f"int8: {quantization}." if quantization else ""}
-
-| format | file | bytes | runtime | held-out metrics | agreement with the SavedModel |
-|---|---|---|---|---|---|
-{rows}
-"""
-
-
-def _finetune_lines(card: dict) -> str:
-    """README lines of a model fine-tuned on the user's data: where it started, how its inputs were read."""
-    if "source" not in card:
-        return ""
-    source, data, steps = card["source"], card.get("data", {}), card.get("finetune", {})
-    lines = [f"- Fine-tuned from `{source.get('name') or source.get('path')}` (card sha256 "
-             f"`{source.get('card_sha256', '-')}`, model.keras sha256 `{source.get('model_keras_sha256')}`).",
-             f"- Classes: {', '.join(f'{k} ({n})' for k, n in data.get('classes', {}).items())}; examples "
-             f"{json.dumps(data.get('examples', {}))}; held out: {json.dumps(data.get('held_out', {}))} (the files: "
-             "`data.held_out_examples` in card.json)."]
-    lines += [f"- Preprocessing, {k}: {v}" for k, v in card.get("preprocessing", {}).items()]
-    if steps.get("baseline_from_scratch"):
-        lines.append(f"- Same architecture from scratch, same data and epochs: `{json.dumps(steps['baseline_from_scratch'])}`.")
-    return "".join(line + "\n" for line in lines)
-
-
-def card_readme(card: dict) -> str:
-    """The `README.md` of an artifact, rendered from its card."""
-    metrics = "\n".join(f"| {k} | {v:.4f} |" for k, v in card["metrics"].items())
-    files = "\n".join(f"| `{k}` | {v['bytes']:,} | `{v['sha256'][:16]}...` |" for k, v in card["files"].items())
-    r = card["recipe"]
-    records = "".join(f"- Training record `{k}`: `{json.dumps(v)}`\n" for k, v in card.get("records", {}).items())
-    records += _finetune_lines(card)
-    return f"""# {card['name']}
-
-`kerazoo.get("{card['name']}")` loads `model.keras` offline (every file sha256-checked against this card);
-`kerazoo.load_saved_model("{card['name']}")` verifies and opens the SavedModel.
-
-- Input: {card['input']} (preprocessing is inside the model).
-- Data: {card['dataset']}, metrics on the held-out `{card['split']}` split.
-- Parameters: {card['num_params']:,}. Seed {card['seed']}, {card['epochs_run']} epochs, {card['train_seconds']} s on the
-  training machine; TensorFlow {card['versions']['tensorflow']}, Keras {card['versions']['keras']}.
-- Recipe: {r['optimizer']} lr={r['learning_rate']} batch={r['batch_size']} epochs<={r['epochs']}; builder arguments
-  `{json.dumps(card['model'])}`.
-{records}
-{card.get('notes', '')}
-
-| metric | value |
-|---|---|
-{metrics}
-{_formats_readme(card)}
-| file | bytes | sha256 |
-|---|---|---|
-{files}
-"""

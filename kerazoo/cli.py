@@ -7,9 +7,10 @@ read as YAML, so `--set input_shape=[28,28]` and `--set bidirectional=true` work
 from __future__ import annotations
 
 import argparse
-import contextlib
+import errno
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -19,11 +20,17 @@ import yaml
 
 import kerazoo
 from kerazoo import distribute
-from kerazoo.config import parse_sets
-from kerazoo.errors import ConfigError, KerazooError
+from kerazoo.config import builder_sets, parse_sets
+from kerazoo.errors import DataError, KerazooError
+from kerazoo.training.cli import add_finetune_command, check_weights_file
 
 
-WITHOUT_TENSORFLOW = {"list", "info", "verify"}  # commands that never import TensorFlow (and stay fast)
+WITHOUT_TENSORFLOW = {"list", "info", "verify", "push", "pull"}  # commands that never import TensorFlow (and stay fast)
+# Errors of the machine, not of kerazoo: a read-only or full disk, a path that is not a folder. The CLI prints them as
+# one line (the file and the system's reason) instead of a traceback.
+USER_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR, errno.EISDIR,
+               errno.ENAMETOOLONG, errno.ELOOP, errno.EFBIG, errno.EMLINK, errno.ENOENT, errno.EEXIST}
+MAX_MESSAGE = 2000  # characters of an error line; the rest is cut, saying how much
 QUIET_LOG_LEVEL = "3"  # TF_CPP_MIN_LOG_LEVEL: 3 also hides the ERROR 'failed call to cuInit' of machines without a GPU
 
 
@@ -142,7 +149,7 @@ def _indent(text: str) -> str:
 
 
 def _cmd_summary(args) -> int:
-    model = kerazoo.get(args.name, **parse_sets(args.set))
+    model = kerazoo.get(args.name, **builder_sets(args.set))
     model.summary(expand_nested=args.expand_nested)
     return 0
 
@@ -158,7 +165,7 @@ def _cmd_plot(args) -> int:
         return 2
     import keras
 
-    model = kerazoo.get(args.name, **parse_sets(args.set))
+    model = kerazoo.get(args.name, **builder_sets(args.set))
     keras.utils.plot_model(model, to_file=args.output, show_shapes=True, show_layer_names=True,
                            expand_nested=args.expand_nested, dpi=args.dpi)
     print(f"wrote {args.output}")
@@ -203,6 +210,7 @@ def _corpus_overlay(args) -> dict:
 def _cmd_evaluate(args) -> int:
     from kerazoo.training.run import evaluate
 
+    check_weights_file(args.weights)
     metrics = evaluate(args.name, weights=args.weights, data_dir=args.data_dir)
     for key, value in metrics.items():
         print(f"{key}: {value:.4f}")
@@ -229,54 +237,44 @@ def _cmd_verify(args) -> int:
     return 1 if bad else 0
 
 
-def _cmd_finetune(args) -> int:
-    from pathlib import Path
+def _cmd_push(args) -> int:
+    from kerazoo.mirrors import push
 
-    from kerazoo import data
-    from kerazoo.training.finetune import finetune, finetune_data
-
-    distribute.refuse_multiworker(args.strategy, "kerazoo finetune")  # before any strategy is created
-    strategy = distribute.as_strategy(distribute.from_arguments(args))  # first: before TensorFlow initialises
-    if args.data is not None:
-        return _finetune_data(args, finetune_data, strategy)
-    mine = [f"--{k.replace('_', '-')}" for k in _DATA_ONLY if getattr(args, k) not in (None, False)]
-    if mine:
-        raise ConfigError(f"{', '.join(mine)}: only with --data PATH (your own folder or table), not --dataset")
-    if args.weights is None and "." not in args.name:
-        raise ConfigError(f"fine-tuning starts from pretrained weights: give {args.name}.TAG or --weights TAG "
-                          "(kerazoo list --pretrained)")
-    splits = data.load(args.dataset, data_dir=args.data_dir, seed=args.seed,
-                       batch_size=distribute.global_batch_size(args.batch_size, strategy))
-    with distribute.scope(strategy) if strategy is not None else contextlib.nullcontext():
-        model = kerazoo.get(args.name, weights=args.weights, **parse_sets(args.set))
-    finetune(model, splits["train"], splits["val"], head_epochs=args.head_epochs,
-             finetune_epochs=args.finetune_epochs, learning_rate=args.learning_rate, seed=args.seed, strategy=strategy)
-    metrics = model.evaluate(splits["test"], return_dict=True, verbose=0)
-    out = Path(args.output or f"kerazoo_runs/{args.name}-finetuned-{args.dataset}.keras")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    model.save(out)
-    print(", ".join(f"test_{k}={v:.4f}" for k, v in metrics.items()) + f"; model saved to {out}")
+    print(f"pushed {args.name} to {push(args.name, args.destination, overwrite=args.overwrite)}")
     return 0
 
 
-_DATA_ONLY = ("validation", "validation_split", "test_split", "text_column", "label_column", "encoding", "tag",
-              "destination", "overwrite", "shadow", "baseline")
+def _cmd_pull(args) -> int:
+    from kerazoo.artifacts import shipped_dir
+    from kerazoo.mirrors import pull
+
+    folder = pull(args.source, args.name, destination=args.destination, overwrite=args.overwrite, shadow=args.shadow)
+    how = ("shipped with kerazoo, the same card as the mirror's" if folder.parent == shipped_dir()
+           else f"verified against the index of {args.source}")
+    print(f"{args.name}: {folder} ({how}; kerazoo.get({args.name!r}))")
+    return 0
 
 
-def _finetune_data(args, finetune_data, strategy) -> int:
-    if args.set:
-        raise ConfigError("--set with --data: the model is the pretrained artifact's, with a new head sized from your "
-                          "classes; builder overrides are not accepted here")
-    options = {k: getattr(args, k) for k in _DATA_ONLY if getattr(args, k) is not None}
-    result = finetune_data(args.name, args.data, weights=args.weights, head_epochs=args.head_epochs,
-                           finetune_epochs=args.finetune_epochs, learning_rate=args.learning_rate, batch_size=args.batch_size,
-                           seed=args.seed, output=args.output, strategy=strategy, **options)
-    name = result.artifact.name
-    line = ", ".join(f"{k}={v:.4f}" for k, v in result.metrics.items())
-    if result.baseline:
-        line += "; from scratch: " + ", ".join(f"{k}={v:.4f}" for k, v in result.baseline.items())
-    print(f"{name}: {line}\nartifact: {result.artifact} (kerazoo.get({name!r}))\n"
-          f"plots: {', '.join(str(p) for p in result.plots)}")
+def _cmd_predict(args) -> int:
+    from pathlib import Path
+
+    from kerazoo.predicting import predict
+
+    if args.output and Path(args.output).suffix.lower() not in (".csv", ".tsv", ".json"):  # before any work
+        raise DataError(f"--output {args.output}: answers are written as .csv, .tsv or .json")
+    answers = predict(args.name, args.inputs, top=args.top, column=args.column, encoding=args.encoding,
+                      batch_size=args.batch_size, progress=False if args.no_progress else None, weights=args.weights)
+    if args.output:
+        print(f"wrote {len(answers.rows)} answers to {answers.write(args.output)}")
+    elif answers.rows:
+        print(answers.table())
+    if answers.skipped:
+        print(f"skipped {len(answers.skipped)} of {len(answers.skipped) + len(answers.rows)} inputs:", file=sys.stderr)
+        for origin, why in answers.skipped:
+            print(f"  {origin}: {why}", file=sys.stderr)
+    if not answers.rows:
+        print(f"kerazoo predict: no input could be answered ({', '.join(map(str, args.inputs))})", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -287,8 +285,15 @@ def _cmd_demo(args) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors as one line (`kerazoo train: argument --epochs: invalid int value: 'x'`)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: {_one_line(message)} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kerazoo", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="kerazoo", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"kerazoo {kerazoo.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -349,7 +354,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", help="comma-separated: saved_model,litert,litert_int8,onnx or all (default: the "
                                     "artifact's own formats when re-exporting one, else saved_model); each file is "
                                     "measured on the held-out data and checked against the SavedModel")
-    p.add_argument("--data-dir", help="where the data set is, for those measurements and int8 calibration")
+    p.add_argument("--data-dir", "--data", dest="data_dir",
+                   help="where the data set is, for those measurements and int8 calibration; a fine-tuned artifact: "
+                        "its folder or table (default: the one its card records)")
     p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("verify", help="check artifacts against their cards (every file's sha256, the card's own)")
@@ -357,39 +364,35 @@ def build_parser() -> argparse.ArgumentParser:
                                            "default: every artifact")
     p.set_defaults(func=_cmd_verify)
 
-    p = sub.add_parser("finetune", help="transfer pretrained weights to your own data (a folder or a table) or a "
-                                        "named data set (two phases)")
-    p.add_argument("name", help="the pretrained artifact (lenet5.mnist) or a model with --weights")
+    p = sub.add_parser("push", help="write or update a mirror (a folder or hf://ORG/REPO) with an artifact")
+    p.add_argument("name", help="an artifact (lenet5.mnist) or an artifact folder")
+    p.add_argument("destination", help="a folder (serve it over HTTP to share it) or hf://ORG/REPO[@BRANCH]")
+    p.add_argument("--overwrite", action="store_true", help="replace another artifact of that name in the mirror")
+    p.set_defaults(func=_cmd_push)
+
+    p = sub.add_parser("pull", help="bring an artifact from a mirror into your store, every file verified")
+    p.add_argument("source", help="a mirror: a folder, an http(s):// root or hf://ORG/REPO[@REVISION]")
+    p.add_argument("name", help="the artifact, ARCH.TAG")
+    p.add_argument("--destination", help="the store to pull into (default: $KERAZOO_MODELS or ~/.kerazoo/models)")
+    p.add_argument("--overwrite", action="store_true", help="replace a different artifact of that name")
+    p.add_argument("--shadow", action="store_true", help="allow the name of a shipped artifact (yours is then loaded)")
+    p.set_defaults(func=_cmd_pull)
+
+    add_finetune_command(sub)  # kerazoo/training/cli.py
+
+    p = sub.add_parser("predict", help="a model's answers on your files: top classes and probabilities, dates, "
+                                       "nearest words, reconstruction errors")
+    p.add_argument("name", help="an artifact (lenet5.myletters, imdb_gru.imdb) or a model with --weights")
+    p.add_argument("inputs", nargs="+", metavar="PATH", help="image or text files, folders of them, a .csv/.tsv table "
+                                                             "(--column), or - for lines of text on standard input")
     p.add_argument("--weights", help="artifact tag, .keras file or artifact folder (when NAME has no tag)")
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--data", metavar="PATH", help="your data: a folder with one subfolder of images or .txt files "
-                                                       "per class, or a .csv/.tsv table; the result is an artifact")
-    source.add_argument("--dataset", help="a named data set (kerazoo.data loaders), e.g. digits")
-    own = p.add_argument_group("with --data")
-    own.add_argument("--tag", help="the new artifact's tag (default: from the folder or file name): NAME.TAG")
-    own.add_argument("--validation", metavar="PATH", help="a held-out folder or table (default: hold out "
-                                                          "--validation-split of each class)")
-    own.add_argument("--validation-split", type=float, help="fraction of each class held out (default 0.2)")
-    own.add_argument("--test-split", type=float, help="fraction of each class held out as a test split (default 0)")
-    own.add_argument("--text-column", help="the table's text column (default: text)")
-    own.add_argument("--label-column", help="the table's label column (default: label)")
-    own.add_argument("--encoding", help="of text files and tables (default utf-8; e.g. cp1252, latin-1, utf-16)")
-    own.add_argument("--baseline", action="store_true", default=None,
-                     help="also train the same architecture from scratch on the same data, for comparison")
-    own.add_argument("--destination", help="the store to write into (default: $KERAZOO_MODELS or ~/.kerazoo/models)")
-    own.add_argument("--overwrite", action="store_true", default=None, help="replace an artifact of that name")
-    own.add_argument("--shadow", action="store_true", default=None, help="allow the name of a shipped artifact")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="builder override, e.g. classes=5 (--dataset)")
-    p.add_argument("--head-epochs", type=int, help="phase 1, the new head on the frozen backbone (default 5; with "
-                                                   "--data: about 100 steps, 5 to 50 epochs)")
-    p.add_argument("--finetune-epochs", type=int, help="phase 2, the backbone unfrozen at lr/10 (default as above)")
-    p.add_argument("--learning-rate", "--lr", dest="learning_rate", type=float, default=1e-3)
-    p.add_argument("--batch-size", type=int, default=32, help="per replica")
-    p.add_argument("--seed", type=int, default=1337)
-    p.add_argument("--data-dir", help="where named data sets are (--dataset)")
-    p.add_argument("--output", help="run folder (--data; default kerazoo_runs/NAME.TAG) or the .keras file (--dataset)")
-    distribute.add_arguments(p)
-    p.set_defaults(func=_cmd_finetune)
+    p.add_argument("--top", type=int, default=5, help="answers per input (default 5)")
+    p.add_argument("--output", metavar="FILE", help="write the answers to FILE.csv, .tsv or .json instead of a table")
+    p.add_argument("--column", help="the table column to read (default: text, path for image models, or the only one)")
+    p.add_argument("--encoding", default="utf-8", help="of text files, tables and standard input (default utf-8)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("demo", help="offline tour on the shipped weights: accuracy, transfer, text, plots")
     p.add_argument("--output", default="kerazoo-demo", help="folder for the report, numbers and plots")
@@ -415,8 +418,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except (KerazooError, ValueError, FileNotFoundError, NotImplementedError) as e:  # our errors say what was wrong
-        print(f"kerazoo {args.command}: {e}", file=sys.stderr)
+        print(f"kerazoo {args.command}: {_one_line(str(e))}", file=sys.stderr)
         return 2
+    except OSError as e:  # the machine's: a read-only or full disk, ...
+        if e.errno not in USER_ERRNOS:
+            raise
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"kerazoo {args.command}: {_one_line(where + (e.strerror or str(e)))}", file=sys.stderr)
+        return 2
+
+
+def _one_line(message: str) -> str:
+    """An error message as one line: whitespace runs (newlines included) and terminal colour codes collapsed, cut
+    at `MAX_MESSAGE` characters."""
+    text = " ".join(re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", message).split())
+    if len(text) > MAX_MESSAGE:
+        text = f"{text[:MAX_MESSAGE]}... ({len(text) - MAX_MESSAGE:,} more characters)"
+    return text or "failed without a message"
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -32,7 +32,7 @@ from kerazoo._typecheck import coerce
 from kerazoo.errors import ConfigError
 from kerazoo.family import hooks as family_hooks
 
-__all__ = ["ConfigError", "ZooConfig", "find_config", "recipe_named", "all_configs", "config_dir", "config_dirs",
+__all__ = ["ConfigError", "builder_sets", "ZooConfig", "find_config", "recipe_named", "all_configs", "config_dir", "config_dirs",
            "check_kwargs", "check_dataclass", "builder_args", "read_overlay", "read_yaml", "parse_yaml_value",
            "parse_sets", "RENAMED", "RENAMED_VALUES", "YAML_KEYS"]
 
@@ -133,25 +133,90 @@ def _check(data: Mapping[str, Any], accepted: Mapping[str, Any], where: str) -> 
     return out
 
 
+# The most values a YAML document may expand to through its aliases (`*name`): a config has a few hundred;
+# 334 bytes of nested aliases (an "alias bomb") expand to billions, and printing them took 31 s and 2.1 GB.
+MAX_YAML_VALUES = 100_000
+
+
 def read_yaml(path: str | Path):
     """A YAML file's contents (`yaml.safe_load`); malformed YAML is a `ConfigError` naming the file,
-    line and column."""
+    line and column, and so is a document that is not a file of text, or whose aliases expand past
+    `MAX_YAML_VALUES` values or refer to themselves."""
     try:
         with open(path, encoding="utf-8") as f:
-            return yaml.safe_load(f)
+            return _load(f, str(path))
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}{_at(e)}: not valid YAML ({_problem(e)}).") from None
     except UnicodeDecodeError as e:
         raise ConfigError(f"{path}: not a UTF-8 text file ({e}).") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a directory; accepted: a YAML file (e.g. best.yaml from kerazoo tune)") from None
+    except FileNotFoundError:
+        raise ConfigError(f"{path} does not exist; accepted: a YAML file (e.g. best.yaml from kerazoo tune)") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot be read ({e.strerror or e}); accepted: a readable YAML file") from None
 
 
 def parse_yaml_value(text: str, where: str):
     """A command-line value read as YAML (`--set input_shape=[28,28]`); malformed YAML is a `ConfigError`."""
     try:
-        return yaml.safe_load(text)
+        return _load(text, where)
     except yaml.YAMLError as e:
-        raise ConfigError(f"{where}: {text!r} is not valid YAML ({_problem(e)}{_at(e, 'column')}). Values are read "
-                          "as YAML: 3, 0.5, true, null, [28, 28], {a: 1}, or quote a string.") from None
+        raise ConfigError(f"{where}: {_clip(text)!r} is not valid YAML ({_problem(e)}{_at(e, 'column')}). Values are "
+                          "read as YAML: 3, 0.5, true, null, [28, 28], {a: 1}, or quote a string.") from None
+
+
+def _load(stream, where: str):
+    """`yaml.safe_load(stream)`, refusing documents nested too deeply or expanding past `MAX_YAML_VALUES`."""
+    loader = yaml.SafeLoader(stream)
+    try:
+        try:
+            node = loader.get_single_node()
+        except RecursionError:
+            raise ConfigError(f"{where}: nested too deeply to be a config; accepted: YAML of a few levels") from None
+        if node is not None:
+            _check_size(node, where)
+        return None if node is None else loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _check_size(root, where: str) -> None:
+    """Counts the values `root` expands to (an alias counts its whole target again), without expanding it."""
+    sizes: dict[int, int] = {}
+    stack, visiting = [(root, False)], set()
+    while stack:
+        node, done = stack.pop()
+        if done:
+            visiting.discard(id(node))
+            children = _children(node)
+            sizes[id(node)] = min(1 + sum(sizes[id(c)] for c in children), MAX_YAML_VALUES + 1)
+            if sizes[id(node)] > MAX_YAML_VALUES:
+                mark = node.start_mark
+                raise ConfigError(f"{where}:{mark.line + 1}:{mark.column + 1}: its aliases (*name) expand to more than "
+                                  f"{MAX_YAML_VALUES:,} values; accepted: YAML whose aliases repeat small blocks")
+            continue
+        if id(node) in sizes:
+            continue
+        if id(node) in visiting:
+            mark = node.start_mark
+            raise ConfigError(f"{where}:{mark.line + 1}:{mark.column + 1}: an alias refers to the block that holds it "
+                              "(a recursive value); accepted: YAML without self-reference")
+        visiting.add(id(node))
+        stack.append((node, True))
+        stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+
+
+def _children(node) -> list:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _at(error, style: str = "line") -> str:
@@ -238,6 +303,17 @@ def read_overlay(path: str | Path) -> dict:
     training ignores it)."""
     raw = read_yaml(path) or {}
     return _check(raw, {"name": str, "model": dict, "recipe": dict, "search_space": dict, "search": dict}, str(path))
+
+
+def builder_sets(pairs) -> dict:
+    """`--set KEY=VALUE` pairs for `kerazoo.get`: builder arguments only, not `get`'s own options."""
+    sets = parse_sets(pairs)
+    for key in ("weights", "format", "compile"):
+        if key in sets:
+            raise ConfigError(f"--set {key}: {key!r} is an option of kerazoo.get, not a builder argument (received "
+                              f"{key}={sets[key]!r}); --set takes builder arguments (e.g. --set classes=5). Name "
+                              "weights as NAME.TAG or with --weights; summary and plot show Keras models.")
+    return sets
 
 
 def parse_sets(pairs) -> dict[str, Any]:

@@ -21,7 +21,9 @@ from pathlib import Path
 import numpy as np
 
 import kerazoo
+from kerazoo import artifacts
 from kerazoo.plots import pyplot
+from kerazoo.rundir import check_writable
 
 SENTENCES = ["A wonderful, moving film with brilliant performances. I loved every minute.",
              "One of the worst movies I have ever seen: boring, badly acted and far too long.",
@@ -153,7 +155,7 @@ def _own_data_section(out: Path, quick: bool) -> dict:
     fig.tight_layout()
     fig.savefig(out / "my_letters.png", dpi=110)
     plt.close(fig)
-    card = json.loads((result.artifact / "card.json").read_text())
+    card = artifacts.read_card(result.artifact)
     return {"folder": folder.name, "examples": card["data"]["examples"], "classes": result.class_names,
             "formats": sorted({p.suffix for p in folder.rglob("*.*")}), "val_accuracy": result.metrics["val_accuracy"],
             "scratch_val_accuracy": result.baseline["val_accuracy"], "unseen_accuracy": float(np.mean(
@@ -232,7 +234,7 @@ def _cards() -> list[dict]:
 
 def run_demo(output: str | Path = "kerazoo-demo", *, data_dir=None, quick: bool = False) -> Path:
     """Runs the tour and writes `report.md`, `report.html`, `results.json` and PNGs to `output`."""
-    out = Path(output)
+    out = check_writable(output, "--output")
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
     results: dict = {"shipped": kerazoo.list_models(pretrained=True)}

@@ -10,11 +10,29 @@ from __future__ import annotations
 
 __all__ = ["KerazooError", "ConfigError", "UnknownModelError", "WeightsError", "ArtifactError", "DataError",
            "DataNotFoundError", "StrategyError", "TuningError", "ChiefUnreachableError", "RunLockedError",
-           "UnknownWordError"]
+           "UnknownWordError", "OutputError"]
 
 
 class KerazooError(Exception):
-    """Base of every error kerazoo raises on purpose (as opposed to a bug)."""
+    """Base of every error kerazoo raises on purpose (as opposed to a bug).
+
+    Its message is one line whatever it quotes (a file name with a newline in it, a YAML value, bytes that
+    are not UTF-8): control characters and lone surrogates are shown escaped (`\\n`, `\\x00`, `\\udce9`).
+    """
+
+    def __str__(self) -> str:
+        return _one_line(super().__str__())
+
+
+def _one_line(text: str) -> str:
+    """`text` with its control characters and lone surrogates shown escaped."""
+    if text.isprintable():
+        return text
+    return text.translate(_ESCAPES).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+_ESCAPES = ({c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]} | {0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}
+            | {0x2028: "\\u2028", 0x2029: "\\u2029"})  # and the line and paragraph separators
 
 
 class ConfigError(KerazooError, ValueError):
@@ -61,4 +79,9 @@ class UnknownWordError(KerazooError, KeyError):
     """A word that is not in a vocabulary (a `KeyError` whose message reads plainly)."""
 
     def __str__(self):
-        return str(self.args[0]) if self.args else ""
+        return _one_line(str(self.args[0]) if self.args else "")
+
+
+class OutputError(KerazooError, OSError):
+    """A folder or file kerazoo was asked to write (an output, a store, a destination) cannot be written:
+    read-only, full, or not a folder (the message names it and the system's reason)."""

@@ -11,6 +11,8 @@ checked against the SavedModel (`kerazoo.formats`).
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import shutil
 import sys
 import tempfile
@@ -24,8 +26,9 @@ from kerazoo.errors import ArtifactError
 from kerazoo.family import hooks
 from kerazoo.patches import store_weights_once
 from kerazoo.registry import builder
+from kerazoo.rundir import check_writable
 
-__all__ = ["export", "export_saved_model", "verify", "FINETUNE_KEYS"]
+__all__ = ["export", "export_saved_model", "verify", "render_readme", "FINETUNE_KEYS"]
 
 # what a fine-tuning run on the user's data records (kerazoo.training.finetune.finetune_data), carried into the card:
 # the artifact it started from and its sha256, the exact preprocessing, the data and its held-out examples, the schedule
@@ -136,17 +139,16 @@ def export(run_dir: str | Path, *, tag: str | None = None, destination: str | Pa
     arch, tag = run["name"], check_tag(tag or run["dataset"])
     name = f"{arch}.{tag}"
     store = Path(destination).expanduser() if destination is not None else shipped_dir() if shipped else user_dir()
-    if (store.resolve() == shipped_dir().resolve()) != shipped:
-        raise ArtifactError(f"{store} is {'not ' if shipped else ''}the package's shipped artifacts folder; exports go to "
-                            f"the user store ({user_dir()}) or a --destination, and only `shipped=True` (--shipped, "
-                            "for kerazoo's maintainers) writes shipped artifacts.")
+    artifacts.check_store(store, shipped=shipped)  # never into the package (but --shipped) nor into an artifact
+    check_writable(store, "--destination" if destination is not None else "the user store")
     existing = artifacts.find(arch, tag)
     if store.resolve() == user_dir().resolve() and not shadow and existing is not None and existing.shipped:
         raise ArtifactError(f"{name} is a shipped artifact; choose another tag, or pass shadow=True (--shadow) to "
                             "have your artifact take its place for kerazoo.get.")
     builder(arch)  # imports the family, registering its custom layers
+    import kerazoo.layers  # noqa: F401 - and kerazoo's own (a text model's vectorizer standardisation)
     with tempfile.TemporaryDirectory() as tmp:  # the source may be the destination: read it first
-        shutil.copy(run_dir / "model.keras", Path(tmp) / "model.keras")
+        shutil.copy(artifacts.check_keras_file(run_dir / "model.keras"), Path(tmp) / "model.keras")
         model = keras.saving.load_model(Path(tmp) / "model.keras", compile=False, safe_mode=True)
     for layer in model.layers:  # a nested network trained on its own keeps its optimizer: not shipped
         if isinstance(layer, keras.Model) and layer.compiled:
@@ -157,7 +159,8 @@ def export(run_dir: str | Path, *, tag: str | None = None, destination: str | Pa
     def fill(folder: Path) -> dict:
         model.save(folder / "model.keras")  # uncompiled: no optimizer state in the shipped file
         input_text = export_saved_model(model, folder / "saved_model", name=arch, model_kwargs=run["model"])
-        card = {"name": name, "arch": arch, "tag": tag, "dataset": run["dataset"], "split": run["split"],
+        card = {"name": name, "arch": arch, "tag": tag, "task": load_config(arch).task,  # for the Hub card
+                "dataset": run["dataset"], "split": run["split"],
                 "metrics": run["metrics"], "num_params": int(model.count_params()), "input": input_text,
                 "class_names": run.get("class_names"), "model": run["model"], "recipe": run["recipe"],
                 "seed": run["seed"], "epochs_run": run["epochs_run"], "train_seconds": run["train_seconds"],
@@ -179,6 +182,23 @@ def _source(run_dir: str | Path) -> Path:
     return path
 
 
+def render_readme(folder: str | Path) -> Path:
+    """Writes an artifact's `README.md` again from its verified card with this version's renderer (Hub
+    front matter, intended use, limitations); returns its path.
+
+    No index or card pins `README.md` (it is rendered from the card), so every hash stays as it was:
+    maintainers use this on the shipped artifacts after the renderer changes (tests/test_mirrors.py
+    fails while a shipped README differs from what this writes).
+    """
+    folder = Path(folder)
+    card = artifacts.verify(folder)
+    text = artifacts.card_readme(card, task=card.get("task") or load_config(card["arch"]).task)
+    tmp = folder / f".{artifacts.README}.{secrets.token_hex(4)}"
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, folder / artifacts.README)
+    return folder / artifacts.README
+
+
 def verify(name_or_path: str | Path | None = None) -> dict[str, str | None]:
     """Checks artifacts against their cards: one (a name such as `"lenet5.mnist"` or a folder) or all.
 
@@ -187,7 +207,11 @@ def verify(name_or_path: str | Path | None = None) -> dict[str, str | None]:
     if name_or_path is None:
         found = {a.name: a.folder for a in artifacts.artifacts().values()}
     elif isinstance(name_or_path, Path) or "/" in str(name_or_path):
-        found = {Path(name_or_path).name: Path(name_or_path).expanduser()}
+        folder = Path(name_or_path).expanduser()
+        if not (folder / artifacts.CARD).is_file() and not (folder / artifacts.CARD).is_symlink():
+            raise ArtifactError(f"{folder} is not an artifact folder (a folder holding card.json); give an artifact's "
+                                "folder or name (kerazoo list --pretrained), or nothing to check them all")
+        found = {folder.name: folder}
     else:
         arch, tag = artifacts.split_name(str(name_or_path))
         chosen = artifacts.artifacts(arch) if tag is None else {}

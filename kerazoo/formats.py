@@ -16,6 +16,9 @@ family's `export_data`, else the image/text classification task's test split): t
 agreement with the SavedModel on the same inputs (max abs difference, same top-1). A float file
 that disagrees beyond `FLOAT_TOLERANCE` / `TOP1_AGREEMENT`, or that its runtime cannot run, is not
 kept. A format that cannot hold a model is recorded in the card with the reason, never skipped silently.
+Each file but the SavedModel is run in a child process (`kerazoo.runtimes.run_in_child`), so a runtime that kills
+its process (ai-edge-litert's interpreter aborts on some int8 recurrent loops) costs that format only:
+the card records it as not kept, naming the signal.
 """
 from __future__ import annotations
 
@@ -32,7 +35,8 @@ from kerazoo.errors import ArtifactError, DataNotFoundError
 from kerazoo.family import ExportCore, ExportData, hooks
 from kerazoo.loading import used_artifacts
 from kerazoo.registry import load_config
-from kerazoo.runtimes import FORMATS, RUNTIMES, Runner
+from kerazoo.runtimes import FORMATS, RUNTIMES, Runner, RuntimeKilled, run_in_child
+from kerazoo.training import userdata
 from kerazoo.training.tasks import raw_splits
 
 __all__ = ["FORMATS", "FLOAT_TOLERANCE", "TOP1_AGREEMENT", "parse_formats", "shipped_formats", "serving_spec",
@@ -154,6 +158,8 @@ def data_of(model, card: dict, data_dir) -> ExportData | None:
     None for other tasks."""
     config = load_config(card["arch"])
     family = hooks(config.family)
+    if card.get("finetune") is not None:  # fine-tuned on the user's files: those files, as its card records them
+        return userdata.export_data(model, card, data_dir)
     if family.export_data is not None:
         return family.export_data(model, card, data_dir, used_artifacts(family, card["recipe"]))
     if config.task in ("image-classification", "text-classification"):
@@ -379,19 +385,24 @@ def _measure(folder: Path, name: str, card: dict, core: ExportCore, entries: dic
         if "unsupported" in entry:
             continue
         started = time.time()
+        # LiteRT's int8 kernels run the recurrent loop fastest one review at a time (11 ms per 200-token
+        # review at batch 1, 41 ms at 64, on 1 thread); everything else in batches
+        batch_size = 1 if fmt == "litert_int8" and core.masked_padding else 256
         try:
-            runner = reference_runner if fmt == "saved_model" else Runner(partial, folder, fmt)
-            # LiteRT's int8 kernels run the recurrent loop fastest one review at a time (11 ms per 200-token
-            # review at batch 1, 41 ms at 64, on 1 thread); everything else in batches
-            outputs = runner.run(inputs, batch_size=1 if fmt == "litert_int8" and core.masked_padding else 256)
+            if fmt == "saved_model":
+                outputs, details = reference_runner.run(inputs, batch_size=batch_size), reference_runner.input_details
+            else:  # in a child process: a runtime that aborts takes only its own format down
+                outputs, details = run_in_child(partial, folder, fmt, inputs, batch_size=batch_size)
+        except RuntimeKilled as e:
+            _drop(folder, entries, fmt, f"not kept: {e} on {len(inputs):,} inputs", log, signal=e.signal)
+            continue
         except Exception as e:  # noqa: BLE001 - a file its own runtime cannot run is not shipped; the card says why
             if fmt == "saved_model":
                 raise
             _drop(folder, entries, fmt, f"the {fmt} file does not run in {RUNTIMES[fmt]}: {_reason(e)}", log)
             continue
         seconds = time.time() - started
-        entry.update(bytes=_folder_bytes(folder / FORMATS[fmt]), runtime=_version(RUNTIMES[fmt]),
-                     input=runner.input_details)
+        entry.update(bytes=_folder_bytes(folder / FORMATS[fmt]), runtime=_version(RUNTIMES[fmt]), input=details)
         if data is not None:
             entry["metrics"] = data.score(next(iter(outputs.values())) if len(outputs) == 1 else outputs)
         if fmt == "saved_model":
@@ -417,8 +428,9 @@ def _measure(folder: Path, name: str, card: dict, core: ExportCore, entries: dic
             "formats_measured_on": measured_on}
 
 
-def _drop(folder: Path, entries: dict, fmt: str, reason: str, log) -> None:
-    """A written file that cannot be trusted: removed before the card lists the files, the reason kept."""
+def _drop(folder: Path, entries: dict, fmt: str, reason: str, log, signal: str | None = None) -> None:
+    """A written file that cannot be trusted: removed before the card lists the files, the reason kept
+    (and the signal, when its runtime was killed)."""
     (folder / FORMATS[fmt]).unlink(missing_ok=True)
-    entries[fmt] = {"unsupported": reason}
+    entries[fmt] = {"unsupported": reason, **({"signal": signal} if signal else {})}
     log(f"{folder.name}: {reason}")

@@ -9,7 +9,10 @@ malformed one a clear error (never a silent wrong answer or a TensorFlow stack t
   `UnboundLocalError` on it, and TF 2.21's convolution returns wrongly shaped tensors for it).
 
 The checks wrap the instance's `call` and `predict` (nothing is saved with the model); they run
-in Python on the inputs' shapes, so compiled steps are unchanged.
+in Python on the inputs' shapes, so compiled steps are unchanged. They work on every Keras backend:
+concrete NumPy, TensorFlow, JAX and PyTorch arrays are checked, symbolic ones (a step being traced)
+are not; a text model on JAX (`kerazoo.tokenized.TokenizedModel`) is checked on its strings, before
+they are tokenised.
 
 Training data is checked the same way before the first step (`check_images`, `check_model_data`:
 `kerazoo train`'s image data sets and `kerazoo.finetune`'s arrays or pipelines): some inputs train
@@ -18,17 +21,133 @@ without an error and give a wrong model. Floats in [0, 1] fed to a network that 
 one NaN image (the weights turn NaN after its first batch, and the run ends at chance accuracy with
 exit code 0), labels outside the classes. They are refused with a `DataError` that says what to
 change, after one vectorised pass over the arrays (a batch, for a `tf.data` pipeline).
+
+Values are checked in one place for the Keras models and the runners of the exported formats
+(`kerazoo.runtimes`), so every path refuses the same inputs:
+
+- `check_numbers`: numbers only (bool, complex, object and string arrays are refused), finite (one
+  NaN pixel would otherwise turn a 0 into a 6, and a NaN batch reads as class 8), and in the range the
+  model declares: raw pixels 0-255 for a model that rescales by 1/255 inside (negative int16 pixels and
+  ints up to 1,020 were answered as if they were images).
+- `check_texts`: strings only (`str`, or `bytes` in UTF-8); a lone surrogate half is refused (it is
+  not a character and cannot be encoded). `check_sources` adds what a sequence-to-sequence model
+  needs, whose decoding time grows with the input: at most `MAX_SOURCE_CHARS` characters (a
+  5,000-character string took 45 s to translate), and no control characters (U+0000-U+001F,
+  U+007F-U+009F) other than the whitespace ones (tab, newline, carriage return, vertical tab, form
+  feed): a NUL in a date is binary data or a broken decode, which the user is told about instead of
+  receiving a guess (U+0000 alone crashed `translate`; "1 jan 2000\\x00" was answered).
 """
 from __future__ import annotations
 
 import functools
+import re
 
 import numpy as np
 
 from kerazoo.data.files import check_labelled
 from kerazoo.errors import DataError
 
-__all__ = ["guard", "check_images", "check_model_data", "declared_rescaling"]
+__all__ = ["guard", "check_images", "check_model_data", "declared_rescaling", "check_numbers", "check_texts",
+           "check_sources", "MAX_SOURCE_CHARS"]
+
+# Sources of a sequence-to-sequence model are decoded one step per character (about 9 ms a character for
+# the dates model on the 2-core build machine); the longest source of the date task has 47 characters.
+MAX_SOURCE_CHARS = 256
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")  # Unicode's Cc but tab, newline, VT, FF and CR
+
+
+def check_numbers(x, *, name: str, expected: str, pixels: bool = False, floats: bool = True) -> np.ndarray:
+    """`x` as an array if its values are what a model of numeric inputs takes, else a `DataError`.
+
+    Args:
+      name: how the message names the model (`"lenet5.mnist"`).
+      expected: what the model takes, for the message (`"uint8 batches of shape (N, 28, 28)"`).
+      pixels: the model takes raw pixels 0-255 (it rescales by 1/255 inside).
+      floats: float arrays are accepted (a Keras model's float input; a uint8 file's runner takes integers only).
+    """
+    x = np.asarray(x)
+    kind = x.dtype.kind
+    if kind not in "iuf" or (kind == "f" and not floats):
+        what = "uint8 pixels 0-255" if pixels else "numbers"
+        received = "strings" if kind in "USO" else f"{x.dtype} values"
+        extra = f" in [{x.min()}, {x.max()}]" if kind == "f" and x.size else ""
+        raise DataError(f"{name}: expects {what} ({expected}); received {received}{extra}"
+                        + (". Convert booleans with x.astype('uint8') * 255" if kind == "b" and pixels else ""))
+    if not x.size:
+        return x
+    if kind == "f":
+        finite = np.isfinite(x.reshape(len(x), -1)).all(axis=1) if x.ndim else np.isfinite(x).reshape(1)
+        if not finite.all():
+            bad = np.flatnonzero(~finite)
+            raise DataError(f"{name}: {len(bad)} of {len(finite)} examples hold NaN or infinite values (the first is "
+                            f"example {bad[0]}); accepted: finite numbers ({expected})")
+    if pixels:
+        low, high = x.min(), x.max()
+        if low < 0 or high > 255:
+            raise DataError(f"{name} takes raw pixels 0-255 ({expected}); received {x.dtype} values in "
+                            f"[{low:g}, {high:g}]")
+        if kind == "f" and high <= 1.0:
+            raise DataError(f"{name} takes raw pixels 0-255 (it rescales by 1/255 inside); received {x.dtype} values "
+                            f"up to {float(high):g}, which it would read as nearly black. Pass x * 255 (or uint8 "
+                            "images).")
+    return x
+
+
+def check_texts(texts, *, name: str, max_chars: int | None = None, controls: bool = True) -> list[str]:
+    """A batch of texts as a list of `str`, or a `DataError` naming the item and what is accepted.
+
+    Args:
+      texts: a list, tuple or 1-d array of `str` (or `bytes`, decoded as UTF-8).
+      name: how the message names the model or function.
+      max_chars: the longest text accepted (None: any length).
+      controls: accept control characters (False: only the whitespace ones).
+    """
+    if isinstance(texts, (str, bytes)):
+        raise DataError(f"{name}: expects a batch of strings (a list or 1-d array); received one string. "
+                        "Wrap it: [text]")
+    if isinstance(texts, np.ndarray) and texts.ndim != 1:
+        raise DataError(f"{name}: expects a batch of strings (a list or 1-d array); received an array of shape "
+                        f"{texts.shape}")
+    try:
+        texts = list(texts)
+    except TypeError:
+        raise DataError(f"{name}: expects a batch of strings (a list or 1-d array); received "
+                        f"{type(texts).__name__} {_short(texts)}") from None
+    out = []
+    for i, text in enumerate(texts):
+        if isinstance(text, (bytes, np.bytes_)):
+            try:
+                text = bytes(text).decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise DataError(f"{name}: item {i} is bytes that are not UTF-8 (byte {text[e.start]:#04x} at "
+                                f"{e.start}); accepted: str, or UTF-8 bytes") from None
+        if not isinstance(text, str):
+            raise DataError(f"{name}: expects a batch of strings; item {i} is {type(text).__name__} "
+                            f"{_short(text)}")
+        text = str(text)
+        if max_chars is not None and len(text) > max_chars:
+            raise DataError(f"{name}: item {i} has {len(text):,} characters; accepted: texts of at most {max_chars} "
+                            "characters (decoding time grows with the length)")
+        if (found := _SURROGATE.search(text)) is not None:
+            raise DataError(f"{name}: item {i} holds U+{ord(found.group()):04X} at position {found.start()}, half of a "
+                            "surrogate pair and not a character; accepted: text (valid Unicode)")
+        if not controls and (found := _CONTROL.search(text)) is not None:
+            raise DataError(f"{name}: item {i} holds the control character U+{ord(found.group()):04X} at position "
+                            f"{found.start()}; accepted: text without control characters (tabs and newlines are fine)")
+        out.append(text)
+    return out
+
+
+def check_sources(texts, *, name: str) -> list[str]:
+    """`check_texts` for the sources of a sequence-to-sequence model: at most `MAX_SOURCE_CHARS`
+    characters each, no control characters but whitespace."""
+    return check_texts(texts, name=name, max_chars=MAX_SOURCE_CHARS, controls=False)
+
+
+def _short(value, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def _expected(model) -> list[tuple[tuple, str]]:
@@ -47,7 +166,9 @@ def _arrays(x) -> bool:
         return all(_arrays(v) for v in x) if x and not isinstance(x[0], (int, float, str, bytes)) else True
     if isinstance(x, (np.ndarray, np.generic, str)):
         return True
-    return type(x).__name__ == "EagerTensor"
+    kind = type(x)  # concrete tensors of each backend (not symbolic ones, nor JAX tracers inside jit)
+    return kind.__name__ in ("EagerTensor", "ArrayImpl") or (kind.__module__.startswith("torch") and kind.__name__ ==
+                                                             "Tensor")
 
 
 def _check(model, name: str, x, raw_pixels: bool) -> bool:
@@ -56,27 +177,28 @@ def _check(model, name: str, x, raw_pixels: bool) -> bool:
         return False
     xs = x if isinstance(x, (list, tuple)) and len(model.inputs) > 1 else [x]
     if len(xs) != len(model.inputs):
-        raise ValueError(f"{name} takes {len(model.inputs)} inputs ({', '.join(s.name for s in model.inputs)}); "
-                         f"received {len(xs)}")
+        raise DataError(f"{name} takes {len(model.inputs)} inputs ({', '.join(s.name for s in model.inputs)}); "
+                        f"received {len(xs)}")
     empty = False
     for value, (shape, dtype) in zip(xs, _expected(model)):
         if isinstance(value, str):
-            raise ValueError(f"{name} takes a batch of strings (a list or array), e.g. [text]; received one str")
-        value_shape = tuple(getattr(value, "shape", None) or np.shape(value))
+            raise DataError(f"{name} takes a batch of strings (a list or array), e.g. [text]; received one str")
+        try:
+            value_shape = tuple(getattr(value, "shape", None) or np.shape(value))
+        except ValueError:  # a ragged nested list
+            raise DataError(f"{name} takes {_describe(shape, dtype)}; received a ragged nested list") from None
         value_dtype = getattr(getattr(value, "dtype", None), "name", None) or str(np.asarray(value).dtype)
+        described = _describe(shape, "uint8" if raw_pixels else dtype)
         if dtype == "string":
             if len(value_shape) != 1 + len(shape):
-                raise ValueError(f"{name} takes a 1-d batch of strings; received an array of shape {value_shape}")
+                raise DataError(f"{name} takes a 1-d batch of strings; received an array of shape {value_shape}")
+            if len(shape) == 0:
+                check_texts(np.asarray(value, dtype=object), name=name)
         elif len(value_shape) != len(shape) + 1 or any(e is not None and e != v for e, v in zip(shape, value_shape[1:])):
             hint = " (one example: x[None], a batch of one)" if value_shape == tuple(shape) else ""
-            raise ValueError(f"{name} takes {_describe(shape, 'uint8' if raw_pixels else dtype)}{hint}; received "
-                             f"{value_dtype} of shape {value_shape}")
-        elif raw_pixels and value_shape[0] and value_dtype.startswith("float") and hasattr(value, "__array__"):
-            peak = float(np.max(np.asarray(value)))
-            if peak <= 1.0:
-                raise ValueError(f"{name} takes raw pixels 0-255 (it rescales by 1/255 inside); received {value_dtype} "
-                                 f"values up to {peak:g}, which it would read as nearly black. Pass x * 255 "
-                                 "(or uint8 images).")
+            raise DataError(f"{name} takes {described}{hint}; received {value_dtype} of shape {value_shape}")
+        else:
+            check_numbers(value, name=name, expected=described, pixels=raw_pixels)
         empty = empty or value_shape[0] == 0
     return empty
 
@@ -112,13 +234,12 @@ def guard(model, *, name: str | None = None):
     if not inputs or getattr(model, "_kerazoo_guarded", False):
         return model
     name, raw_pixels = name or model.name, _takes_raw_pixels(model)
-    call, predict = model.call, model.predict
+    entry = "string_call" if hasattr(model, "string_call") else "call"  # a TokenizedModel: strings before tokens
+    call, predict = getattr(model, entry), model.predict
 
     @functools.wraps(call)
     def checked_call(inputs, *args, **kwargs):
-        import tensorflow as tf
-
-        if tf.executing_eagerly() and _check(model, name, inputs, raw_pixels):
+        if _check(model, name, inputs, raw_pixels):  # symbolic inputs (a traced step) are not checked
             return _empty_outputs(model)
         return call(inputs, *args, **kwargs)
 
@@ -128,7 +249,8 @@ def guard(model, *, name: str | None = None):
             return _empty_outputs(model)
         return predict(x, *args, **kwargs)
 
-    model.call, model.predict, model._kerazoo_guarded = checked_call, checked_predict, True
+    setattr(model, entry, checked_call)
+    model.predict, model._kerazoo_guarded = checked_predict, True
     return model
 
 

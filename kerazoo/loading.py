@@ -14,11 +14,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from kerazoo import artifacts
+from kerazoo import artifacts, mirrors
 from kerazoo.artifacts import TAG_PATTERN, split_name
 from kerazoo.config import check_dataclass, check_kwargs
 from kerazoo.errors import ArtifactError, ConfigError, WeightsError
 from kerazoo.inputs import guard
+from kerazoo.preprocessing import attach
 from kerazoo.recipe import Recipe, compile_model
 from kerazoo.registry import builder, load_config, measure
 
@@ -47,7 +48,9 @@ def get(name: str, /, *, weights: str | os.PathLike | None = None, compile: bool
       **overrides: builder arguments, checked against the builder's signature and types.
 
     Returns:
-      A `keras.Model` (uncompiled unless `compile=True`), or a `Runner` for another `format`.
+      A `keras.Model` (uncompiled unless `compile=True`), or a `Runner` for another `format`. Its
+      `predict` also takes inputs as users have them and its answers read as class names
+      (`class_names`, `decode`, `predict_names`): see `kerazoo.preprocessing`.
 
     Example:
       >>> model = kerazoo.get("lenet5", variant="modern", classes=26)
@@ -56,7 +59,8 @@ def get(name: str, /, *, weights: str | os.PathLike | None = None, compile: bool
     """
     if format != "keras":
         return _runner(name, weights, format, compile=compile, overrides=overrides)
-    return guard(_get(name, weights, compile, overrides), name=name)
+    model = guard(_get(name, weights, compile, overrides), name=name)
+    return attach(model, getattr(model, "_kerazoo_card", None))  # paths, any image, lists of strings; class names
 
 
 def _get(name, weights, compile, overrides):
@@ -80,7 +84,7 @@ def _get(name, weights, compile, overrides):
     if not isinstance(weights, str):
         raise WeightsError(f"weights: expected None, a shipped tag or one of yours (a str), or a path (a .keras file or "
                            f"an artifact folder); received {type(weights).__name__} {weights!r}")
-    artifact = artifacts.find(arch, weights)  # checks the tag's pattern
+    artifact = artifacts.find(arch, weights) or mirrors.pull_configured(arch, weights)  # $KERAZOO_MIRRORS, if set
     if artifact is None:
         found = artifacts.artifacts(arch).values()
         shipped = ", ".join(a.name for a in found if a.shipped) or "none"
@@ -209,8 +213,11 @@ def load_artifact(arch: str, folder: str | Path, *, compile: bool = False, **ove
     card = artifacts.verify(folder)
     if card.get("arch", arch) != arch:
         raise WeightsError(f"{folder} holds a {card.get('arch')!r} artifact, not {arch!r}.")
-    return load_file(arch, folder / "model.keras", base=card["model"], recipe=card["recipe"], compile=compile,
-                     label=folder.name, _verified=True, **overrides)
+    model = load_file(arch, folder / "model.keras", base=card["model"], recipe=card["recipe"], compile=compile,
+                      label=folder.name, _verified=True, **overrides)
+    if not overrides:  # its class names and preprocessing hold (a new head or shape would not keep them)
+        object.__setattr__(model, "_kerazoo_card", card)
+    return model
 
 
 def load_file(arch: str, path, *, base: dict | None = None, recipe: dict | None = None, compile: bool = False,
@@ -225,6 +232,7 @@ def load_file(arch: str, path, *, base: dict | None = None, recipe: dict | None 
 
     import kerazoo.layers  # noqa: F401 - registers kerazoo's serialisable objects
     from kerazoo.models.common import split_string_model, string_model
+    from kerazoo.tokenized import runnable  # imports Keras
 
     fn = builder(arch)  # imports the family: registers its custom classes before loading
     path = Path(path).expanduser()
@@ -243,6 +251,7 @@ def load_file(arch: str, path, *, base: dict | None = None, recipe: dict | None 
         new = build(arch, {**base, **overrides})
         _copy_weights(network, new, label or str(path), overrides)
         model = string_model(vectorizer, new, model.name) if vectorizer is not None else new
+    model = runnable(model)  # on JAX and PyTorch a text model tokenises in Python (kerazoo.tokenized)
     if compile:
         compile_model(model, _recipe(recipe if recipe is not None else load_config(arch).recipe, arch))
     return model

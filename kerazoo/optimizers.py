@@ -5,11 +5,16 @@ Keras 3's optimizers keep the embedding gradients sparse (`tf.IndexedSlices`) on
 Adam, Adagrad and RMSprop update their slots (and the variable) over the whole table every step
 (keras-team/keras#19992), which for word2vec's two 12,000 x 64 tables costs more than the rest of
 a 4,096-example step. `RowwiseAdagrad` touches only the rows in the batch.
+
+The update is written once in `keras.ops` and runs on every backend. TensorFlow hands an `Embedding`'s
+gradient over as `tf.IndexedSlices` (the rows of the batch, one per occurrence); that one case keeps a
+sparse path (`_sparse_update`), because updating the whole tables on every step is slower there
+(measured in `tests/test_word2vec.py`'s docstring of `RowwiseAdagrad`). JAX and PyTorch give dense gradients.
 """
 from __future__ import annotations
 
 import keras
-import tensorflow as tf
+from keras import ops
 
 __all__ = ["RowwiseAdagrad", "OPTIMIZERS"]
 
@@ -24,11 +29,15 @@ class RowwiseAdagrad(keras.optimizers.Optimizer):
     entry) is the form used for large embedding tables (FBGEMM's row-wise AdaGrad): each word's
     steps are normalised by its own gradient history, so frequent and rare words both learn at
     a sensible rate with no schedule and the loss' scale (e.g. the batch size under a mean loss)
-    does not matter. A sparse gradient
-    (`tf.IndexedSlices`, an `Embedding`'s) is applied occurrence by occurrence: each occurrence
-    of a row adds its own squared gradient, and the updates of the occurrences add up, so
-    duplicate rows need no de-duplication (which XLA cannot compile). Variables of other ranks
-    get ordinary element-wise AdaGrad.
+    does not matter. Variables of other ranks get ordinary element-wise AdaGrad.
+
+    A dense gradient (JAX, PyTorch; TensorFlow for other layers) updates every row, and a row absent
+    from the batch has a zero gradient, so its value and accumulator stay as they are; a row that occurs
+    several times in a batch gets the sum of its occurrences' gradients (FBGEMM's form). TensorFlow's sparse
+    gradient (`tf.IndexedSlices`, an `Embedding`'s) is applied occurrence by occurrence instead: each
+    occurrence adds its own squared gradient and the updates add up, because de-duplicating the rows
+    (`tf.unique`) cannot be compiled by XLA. Both are row-wise AdaGrad; for a row seen once per batch
+    they are the same update.
 
     Args:
       learning_rate: step size (a float or a `keras.optimizers.schedules` schedule).
@@ -63,21 +72,27 @@ class RowwiseAdagrad(keras.optimizers.Optimizer):
             for v in variables]
 
     def update_step(self, gradient, variable, learning_rate):
-        lr = tf.cast(learning_rate, variable.dtype)
+        lr = ops.cast(learning_rate, variable.dtype)
         accumulator = self._accumulators[self._get_variable_index(variable)]
         rowwise = len(variable.shape) == 2
-        if isinstance(gradient, tf.IndexedSlices):
-            values = tf.cast(gradient.values, variable.dtype)
-            squares = tf.reduce_mean(tf.square(values), axis=-1) if rowwise else tf.square(values)
-            self.assign_add(accumulator, tf.IndexedSlices(squares, gradient.indices))
-            scale = lr * tf.math.rsqrt(tf.gather(accumulator, gradient.indices) + self.epsilon)
-            self.assign_sub(variable, tf.IndexedSlices(values * (scale[:, None] if rowwise else scale),
-                                                       gradient.indices, gradient.dense_shape))
-            return
-        gradient = tf.cast(gradient, variable.dtype)
-        self.assign_add(accumulator, tf.reduce_mean(tf.square(gradient), axis=-1) if rowwise else tf.square(gradient))
-        scale = lr * tf.math.rsqrt(accumulator + self.epsilon)
-        self.assign_sub(variable, gradient * (scale[:, None] if rowwise else scale))
+        if type(gradient).__name__ == "IndexedSlices":  # TensorFlow's sparse gradient of an Embedding
+            return self._sparse_update(gradient, variable, accumulator, lr, rowwise)
+        gradient = ops.cast(gradient, variable.dtype)
+        squares = ops.square(gradient)
+        self.assign_add(accumulator, ops.mean(squares, axis=-1) if rowwise else squares)
+        scale = lr * ops.rsqrt(accumulator + self.epsilon)
+        self.assign_sub(variable, gradient * (ops.expand_dims(scale, -1) if rowwise else scale))
+
+    def _sparse_update(self, gradient, variable, accumulator, lr, rowwise):
+        """The rows of a `tf.IndexedSlices` gradient only, occurrence by occurrence (TensorFlow only)."""
+        import tensorflow as tf
+
+        values = ops.cast(gradient.values, variable.dtype)
+        squares = ops.mean(ops.square(values), axis=-1) if rowwise else ops.square(values)
+        self.assign_add(accumulator, tf.IndexedSlices(squares, gradient.indices))
+        scale = lr * ops.rsqrt(ops.take(accumulator, gradient.indices, axis=0) + self.epsilon)
+        self.assign_sub(variable, tf.IndexedSlices(values * (ops.expand_dims(scale, -1) if rowwise else scale),
+                                                   gradient.indices, gradient.dense_shape))
 
     def get_config(self):
         return {**super().get_config(), "initial_accumulator_value": self.initial_accumulator_value,

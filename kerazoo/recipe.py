@@ -38,10 +38,20 @@ class Recipe:
     jit_compile: bool = False         # XLA-compile the train step (speed only; slower than graph mode on CPU here)
 
     def __post_init__(self):
-        if isinstance(self.steps_per_execution, bool) or not isinstance(self.steps_per_execution, int) \
-                or self.steps_per_execution < 1:
-            raise ValueError(f"recipe steps_per_execution must be a positive int. "
-                             f"Received: steps_per_execution={self.steps_per_execution!r}")
+        from kerazoo.errors import ConfigError
+
+        for key in ("steps_per_execution", "batch_size", "epochs"):  # --batch-size 0 failed after loading the data
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"recipe {key} must be a positive int (1 or more). Received: {key}={value!r}")
+        if isinstance(self.learning_rate, bool) or not isinstance(self.learning_rate, (int, float)) \
+                or not 0 < self.learning_rate < float("inf"):
+            raise ConfigError(f"recipe learning_rate must be a positive finite number (e.g. 0.001). Received: "
+                              f"learning_rate={self.learning_rate!r}")
+        if isinstance(self.validation_split, bool) or not isinstance(self.validation_split, (int, float)) \
+                or not 0 <= self.validation_split < 1:
+            raise ConfigError(f"recipe validation_split must be a fraction in [0, 1). Received: "
+                              f"validation_split={self.validation_split!r}")
         if self.augment:
             from kerazoo.data.augment import check_augment  # no TensorFlow there either
 
@@ -118,7 +128,11 @@ def compile_model(model, recipe: Recipe):
 
 
 def _mirrored_replicas(model) -> int:
-    """Replicas of the single-machine `MirroredStrategy` the model was built under (0 if none)."""
+    """Replicas of the single-machine `MirroredStrategy` the model was built under (0 if none, and on JAX)."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return 0
     import tensorflow as tf
 
     strategy = getattr(model, "distribute_strategy", None)

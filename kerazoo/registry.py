@@ -106,10 +106,6 @@ def register_model(fn: Callable | None = None, *, task: str | None = None):
 
 # === Reading the built-in families without importing them ===
 
-def _literal(node: ast.AST):
-    return ast.literal_eval(node)
-
-
 def _read_module(path: Path, family: str) -> dict[str, ModelEntry]:
     """The `@register_model` builders of one source file, read from its syntax tree."""
     found = {}
@@ -121,10 +117,10 @@ def _read_module(path: Path, family: str) -> dict[str, ModelEntry]:
             target = call.func if call else decorator
             if not (isinstance(target, ast.Name) and target.id == "register_model"):
                 continue
-            task = next((_literal(k.value) for k in (call.keywords if call else ()) if k.arg == "task"), None)
+            task = next((ast.literal_eval(k.value) for k in (call.keywords if call else ()) if k.arg == "task"), None)
             args = node.args.kwonlyargs
             try:
-                defaults = {a.arg: _literal(d) for a, d in zip(args, node.args.kw_defaults) if d is not None}
+                defaults = {a.arg: ast.literal_eval(d) for a, d in zip(args, node.args.kw_defaults) if d is not None}
             except ValueError:  # a default that is not a literal: read it by importing the family
                 defaults = None
             found[node.name] = ModelEntry(node.name, family, task, *_describe_doc(ast.get_docstring(node)), defaults)

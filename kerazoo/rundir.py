@@ -25,13 +25,14 @@ import os
 import shutil
 import socket
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-from kerazoo.errors import RunLockedError
+from kerazoo.errors import OutputError, RunLockedError
 
-__all__ = ["LOCK_NAME", "RunLock", "claim"]
+__all__ = ["LOCK_NAME", "RunLock", "claim", "check_writable"]
 
 LOCK_NAME = "kerazoo.lock"
 
@@ -44,26 +45,39 @@ class RunLock:
       ...     ...   # a second process gets RunLockedError naming this one
     """
 
-    def __init__(self, folder: str | os.PathLike, what: str = "run"):
+    def __init__(self, folder: str | os.PathLike, what: str = "run", *, name: str = LOCK_NAME):
         self.folder = Path(folder)
-        self.path = self.folder / LOCK_NAME
+        self.path = self.folder / name
         self.what = what
         self._fd: int | None = None
         self.took_over: dict | None = None   # the stale owner this lock was taken from, if any
 
-    def acquire(self) -> "RunLock":
-        """Takes the lock, or raises `RunLockedError` naming the live owner."""
+    def acquire(self, *, wait: bool = False) -> "RunLock":
+        """Takes the lock, or raises `RunLockedError` naming the live owner (`wait=True`: waits for it,
+        saying so once)."""
+        told = False
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as e:
+                raise OutputError(f"{self.folder}: cannot create the lock of this {self.what} ({self.path}: "
+                                  f"{e.strerror}); accepted: a folder you can write to") from None
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 owner = _read(fd)
-                os.close(fd)
-                raise RunLockedError(
-                    f"{self.folder} is in use by another {self.what}: pid {owner.get('pid', '?')} on host "
-                    f"{owner.get('host', '?')} (`{owner.get('command', '?')}`, started {owner.get('started', '?')}). "
-                    f"Wait for it to finish, stop it, or choose another output directory.") from None
+                if wait:
+                    if not told:
+                        print(f"{self.folder}: waiting for the {self.what} of pid {owner.get('pid', '?')} "
+                              f"(`{owner.get('command', '?')}`) to finish", file=sys.stderr)
+                        told = True
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+                else:
+                    os.close(fd)
+                    raise RunLockedError(
+                        f"{self.folder} is in use by another {self.what}: pid {owner.get('pid', '?')} on host "
+                        f"{owner.get('host', '?')} (`{owner.get('command', '?')}`, started {owner.get('started', '?')}). "
+                        f"Wait for it to finish, stop it, or choose another output directory.") from None
             except OSError as e:  # e.g. a network filesystem without locks: run, but say it is unguarded
                 os.close(fd)
                 if e.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
@@ -135,7 +149,11 @@ def claim(folder: str | os.PathLike, *, progress: Callable[[], bool] = lambda: F
     """
     folder = Path(folder)
     created = _first_missing(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"{folder}: cannot create this {what}'s folder ({e.filename}: {e.strerror}); accepted: a "
+                          "folder you can write to (--output)") from None
     held = RunLock(folder, what).acquire()
     before = set(os.listdir(folder))  # under the lock: nobody else adds to it now
     try:
@@ -173,3 +191,27 @@ def _remove_new(folder: Path, created: Path | None, before: set) -> None:
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
+
+
+def check_writable(path: str | os.PathLike, what: str) -> Path:
+    """Raises `OutputError` now, before anything heavy, if `path` (a folder to create or write into)
+    cannot be written: its nearest existing ancestor must be a folder in which a file can be created
+    (tried, then removed). Creates nothing. Returns `path`.
+
+    Args:
+      what: how the message names the path (`"--destination"`, `"--output"`).
+    """
+    path = Path(path).expanduser()
+    existing = path
+    while not (existing.exists() or existing.is_symlink()) and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputError(f"{what} {path}: {existing} is a file, not a folder; accepted: a folder (new or existing)")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".kerazoo-write-test-", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise OutputError(f"{what} {path} cannot be written ({existing}: {e.strerror}); accepted: a folder you can "
+                          "write to") from None
+    return path

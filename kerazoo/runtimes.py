@@ -15,15 +15,25 @@ each imported when a runner of its format is opened. Importing this module impor
 """
 from __future__ import annotations
 
+import contextlib
+import importlib
+import json
 import os
+import signal
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from kerazoo import artifacts
-from kerazoo.errors import ArtifactError, DataError
+from kerazoo.errors import ArtifactError, DataError, KerazooError
+from kerazoo.inputs import check_numbers, check_sources, check_texts
+from kerazoo.registry import load_config
 
-__all__ = ["FORMATS", "RUNTIMES", "Runner", "open_runner", "format_files", "check_format"]
+__all__ = ["FORMATS", "RUNTIMES", "Runner", "open_runner", "format_files", "check_format", "run_in_child",
+           "RuntimeKilled"]
 
 FORMATS = {"saved_model": "saved_model", "litert": "model.tflite", "litert_int8": "model_int8.tflite",
            "onnx": "model.onnx"}
@@ -85,7 +95,6 @@ class Runner:
         self.name, self.format, self.card = card["name"], format, card
         self.folder = Path(folder)
         core = card.get("core", {})
-        self.raw_input = core.get("raw_input")  # {"dtype", "shape"} of what the SavedModel takes
         self.tokenizer = None
         if format != "saved_model" and core.get("tokenizer"):
             from kerazoo.text import Tokenizer
@@ -95,6 +104,9 @@ class Runner:
         if threads is None:
             threads = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         self._backend = _BACKENDS[format](self.folder / FORMATS[format], threads)
+        # {"dtype", "shape"} of the raw inputs (what the SavedModel takes); a card without it (seq2seq's): the file's own
+        self.raw_input = core.get("raw_input") or (self._backend.input if format == "saved_model" else None)
+        self.sources = _task(card.get("arch")) == "translation"  # decoded per character: bounded, no controls
 
     def __repr__(self):
         return f"<kerazoo Runner {self.name} [{self.format}, {RUNTIMES[self.format]}]>"
@@ -140,32 +152,35 @@ class Runner:
         return self._backend(prepared)
 
     def _check(self, x) -> np.ndarray:
+        """Raw inputs as the array the file is given; what `kerazoo.get`'s Keras models refuse is refused here too
+        (`kerazoo.inputs`: strings only, numbers only, finite, raw pixels 0-255)."""
         spec = self.raw_input
         if spec is None:
             return np.asarray(x)
         expected = f"{spec['dtype']} of shape (batch, {', '.join(str(d) for d in spec['shape'][1:])})".replace(
             "(batch, )", "(batch,)")
         if spec["dtype"] == "string":
-            if isinstance(x, (str, bytes)):
-                raise DataError(f"{self.name}: expects a batch of strings (a list or 1-d array); received one "
-                                f"string. Wrap it: [text]")
-            arr = np.asarray(x, dtype=object)
-            if arr.ndim != 1 or not all(isinstance(t, (str, bytes)) for t in arr):
-                raise DataError(f"{self.name}: expects {expected}; received {type(x).__name__} of shape {arr.shape}")
-            return arr
-        arr = np.asarray(x)
+            check = check_sources if self.sources else check_texts
+            return np.array(check(x, name=self.name), dtype=object).reshape(-1)
+        try:
+            arr = np.asarray(x)
+        except ValueError:  # a ragged nested list
+            raise DataError(f"{self.name}: expects {expected}; received a ragged nested list") from None
         shape = tuple(spec["shape"][1:])
         if arr.ndim != len(shape) + 1 or any(s is not None and s != a for s, a in zip(shape, arr.shape[1:])):
             raise DataError(f"{self.name}: expects {expected}; received an array of shape {arr.shape}"
                             + (". Add the batch axis: x[None]" if arr.shape == shape else ""))
         dtype = np.dtype(spec["dtype"])
-        if dtype == np.uint8 and arr.dtype != np.uint8:
-            if arr.dtype.kind not in "iu" or (arr.size and (arr.min() < 0 or arr.max() > 255)):
-                raise DataError(f"{self.name}: expects uint8 pixels 0-255 ({expected}); received {arr.dtype}"
-                                + (f" in [{arr.min()}, {arr.max()}]" if arr.size and arr.dtype.kind in "iuf" else ""))
-        elif dtype.kind == "f" and arr.dtype.kind not in "fiu":
-            raise DataError(f"{self.name}: expects {expected}; received {arr.dtype}")
+        arr = check_numbers(arr, name=self.name, expected=expected, pixels=dtype == np.uint8, floats=dtype.kind == "f")
         return arr.astype(dtype, copy=False)
+
+
+def _task(arch) -> str | None:
+    """The catalogue task of the artifact's architecture (None for one kerazoo does not know)."""
+    try:
+        return load_config(arch).task
+    except (KerazooError, TypeError):
+        return None
 
 
 # === Backends: one file, one runtime; `backend(x) -> {name: array}` ===
@@ -249,3 +264,81 @@ def _strings(a: np.ndarray) -> np.ndarray:
 
 
 _BACKENDS = {"saved_model": _SavedModel, "litert": _LiteRT, "litert_int8": _LiteRT, "onnx": _Onnx}
+
+
+# === Running a file in a child process ===
+
+CHILD_RUNNER = "kerazoo.runtimes:Runner"  # what run_in_child's process opens a file with ("module:attribute")
+
+
+class RuntimeKilled(KerazooError, RuntimeError):
+    """A format's runtime killed the process it ran in (a signal, e.g. SIGABRT from an interpreter's abort)."""
+
+    def __init__(self, fmt: str, signal_name: str, detail: str):
+        self.signal = signal_name
+        super().__init__(f"{RUNTIMES[fmt]} was killed by {signal_name} while running the {fmt} file"
+                         + (f" ({detail})" if detail else ", with no message"))
+
+
+def _save_inputs(x, folder: Path) -> None:
+    x = np.asarray(x)
+    if x.dtype.kind in "OUS":  # strings: JSON (a fixed-width NumPy text array of 25,000 reviews is gigabytes)
+        (folder / "inputs.json").write_text(json.dumps([str(v) for v in x.tolist()]))
+    else:
+        np.save(folder / "inputs.npy", x, allow_pickle=False)
+
+
+def _load_inputs(folder: Path) -> np.ndarray:
+    if (folder / "inputs.json").is_file():
+        return np.array(json.loads((folder / "inputs.json").read_text()), dtype=object)
+    return np.load(folder / "inputs.npy", allow_pickle=False)
+
+
+def child_main(folder: str) -> None:
+    """The child process of `run_in_child`: opens one format's file with its runtime, runs it on the
+    inputs in `folder` and writes `outputs.npz` and `details.json` there."""
+    with contextlib.suppress(ImportError, ValueError, OSError):  # a runtime that aborts leaves no core file
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    folder = Path(folder)
+    request = json.loads((folder / "request.json").read_text())
+    module, _, attribute = request["runner"].partition(":")
+    runner = getattr(importlib.import_module(module), attribute)(request["card"], Path(request["folder"]),
+                                                                 request["format"])
+    outputs = runner.run(_load_inputs(folder), batch_size=request["batch_size"])
+    np.savez(folder / "outputs.npz", **{f"output_{i}": np.asarray(v) for i, v in enumerate(outputs.values())})
+    (folder / "details.json").write_text(json.dumps({"input": runner.input_details, "names": list(outputs)}))
+
+
+def run_in_child(card: dict, folder: Path, fmt: str, inputs, *, batch_size: int = 256) -> tuple[dict, dict]:
+    """`(outputs, input details)` of one format's file run on `inputs` by a `Runner` in a fresh Python
+    process (`kerazoo export` measures every file this way). Raises `RuntimeKilled` naming the signal
+    when the runtime kills that process, and RuntimeError with the child's last error line when the
+    runtime raises. Numeric outputs only (what LiteRT and ONNX files give)."""
+    with tempfile.TemporaryDirectory(prefix="kerazoo-measure-") as tmp:
+        tmp = Path(tmp)
+        _save_inputs(inputs, tmp)
+        (tmp / "request.json").write_text(json.dumps({"card": card, "folder": str(folder), "format": fmt,
+                                                      "batch_size": batch_size, "runner": CHILD_RUNNER}))
+        here = str(Path(__file__).resolve().parents[1])  # this kerazoo, wherever it was imported from
+        # and the modules this process sees: a family registered from the user's own package is importable there
+        path = [here, *(p for p in sys.path if p), os.environ.get("PYTHONPATH")]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in path if p),
+               "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+        code = "import sys; from kerazoo.runtimes import child_main; child_main(sys.argv[1])"
+        done = subprocess.run([sys.executable, "-c", code, str(tmp)], env=env, capture_output=True, text=True,
+                              stdin=subprocess.DEVNULL)
+        lines = [ln.strip() for ln in done.stderr.splitlines() if ln.strip()]
+        if done.returncode < 0:
+            try:
+                name = signal.Signals(-done.returncode).name
+            except ValueError:
+                name = f"signal {-done.returncode}"
+            raise RuntimeKilled(fmt, name, lines[-1][:200] if lines else "")
+        if done.returncode != 0:
+            raise RuntimeError(lines[-1] if lines else f"the measuring process exited with {done.returncode}")
+        details = json.loads((tmp / "details.json").read_text())
+        with np.load(tmp / "outputs.npz", allow_pickle=False) as saved:
+            outputs = {name: saved[f"output_{i}"] for i, name in enumerate(details["names"])}
+    return outputs, details["input"]

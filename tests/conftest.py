@@ -1,3 +1,4 @@
+import importlib.util
 import os
 import sys
 import tempfile
@@ -6,7 +7,10 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ["KERAS_BACKEND"] = "tensorflow"
+# The suite runs on TensorFlow unless KERAS_BACKEND names another backend; then only the tests marked
+# `backends` run (CI's second pass: KERAS_BACKEND=jax pytest -m backends), the others are skipped saying why.
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+BACKEND = os.environ["KERAS_BACKEND"]
 # Exports of the tests go to a throwaway user store, never into ~/.kerazoo/models (tests that need their own
 # store set KERAZOO_MODELS themselves).
 os.environ["KERAZOO_MODELS"] = tempfile.mkdtemp(prefix="kerazoo-test-models-")
@@ -28,3 +32,19 @@ def _clear_keras_session():
     yield
     if "keras" in sys.modules:
         sys.modules["keras"].backend.clear_session()
+
+
+def pytest_collection_modifyitems(config, items):
+    """On a backend other than TensorFlow, only `backends` tests run; on torch, only where torch is installed."""
+    if BACKEND == "tensorflow":
+        return
+    if BACKEND == "torch" and importlib.util.find_spec("torch") is None:
+        reason = "KERAS_BACKEND=torch but torch is not installed (pip install torch)"
+        for item in items:
+            item.add_marker(pytest.mark.skip(reason=reason))
+        return
+    only_tf = pytest.mark.skip(reason=f"TensorFlow-only test (KERAS_BACKEND={BACKEND}; tests marked `backends` run "
+                                      "on every backend)")
+    for item in items:
+        if item.get_closest_marker("backends") is None:
+            item.add_marker(only_tf)

@@ -39,7 +39,8 @@ def test_card_matches_files(name):
     assert file_table(folder) == card["files"], "a shipped file differs from its card (sizes/sha256)"
     assert {"model.keras", "saved_model/saved_model.pb"} <= set(card["files"])
     assert set(card) >= {"dataset", "split", "metrics", "num_params", "recipe", "seed", "versions"}
-    assert (folder / "README.md").read_text().startswith(f"# {name}")
+    readme = (folder / "README.md").read_text()  # Hub front matter, then the card
+    assert readme.startswith("---\nlibrary_name: kerazoo\n") and f"\n---\n\n# {name}\n" in readme
 
 
 def _served_and_expected(arch, model, served):

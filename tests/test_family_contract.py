@@ -104,6 +104,7 @@ def test_a_family_named_by_its_config_is_built_trained_exported_and_loaded(tiny_
     # exported formats need no hook either: the forward pass, checked against the SavedModel at export
     kerazoo.export(result.output, tag="mine", overwrite=True, formats="onnx")
     card = json.loads((artifact / "card.json").read_text())
+    assert "agreement" in card["formats"]["onnx"], card["formats"]
     assert card["formats"]["onnx"]["agreement"]["max_abs_diff"] < 1e-5
     np.testing.assert_allclose(kerazoo.get("tiny_mlp.mine", format="onnx")(x), result.model.predict(x, verbose=0),
                                atol=1e-5)

@@ -27,12 +27,37 @@ def _card(name):
     return artifact.card, artifact.folder
 
 
+@functools.cache
+def _on_demand(name):
+    """`name`'s on-demand ONNX file, made as the README says (`kerazoo export NAME --tag ... --format onnx`)
+    into the tests' throwaway store: `(card, folder)` of that artifact."""
+    arch, _ = artifacts.split_name(name)
+    done = subprocess.run([sys.executable, "-m", "kerazoo.cli", "export", name, "--tag", "ondemand", "--format", "onnx",
+                           "--overwrite"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return _card(f"{arch}.ondemand")
+
+
+def _files(name, fmt):
+    """`(card, folder, name)` of the artifact holding `name`'s `fmt` file: the shipped one, or the on-demand export."""
+    card, folder = _card(name)
+    if fmt in card.get("formats", {}):
+        return card, folder, name
+    card, folder = _on_demand(name)
+    return card, folder, card["name"]
+
+
+ON_DEMAND_IN_DEFAULT_RUN = ("imdb_gru.imdb",)  # one text runner in every run; the other conversions: pytest -m long
+
+
 def _cases():
     for name in ARTIFACTS:
         formats = _card(name)[0].get("formats", {})
+        assert set(formats) == {"saved_model", *EXPORTED} or set(formats) == {"saved_model", "litert", "litert_int8"}, \
+            (name, sorted(formats))  # every format the card lacks is made on demand here
         for fmt in EXPORTED:
-            yield pytest.param(name, fmt, marks=[] if fmt in formats else pytest.mark.skip(
-                f"{name} was exported before formats existed (kerazoo export --format all)"))
+            on_demand = fmt not in formats and name not in ON_DEMAND_IN_DEFAULT_RUN
+            yield pytest.param(name, fmt, marks=[pytest.mark.long] if on_demand else [])
 
 
 def _raw_inputs(card, n=8, seed=0):
@@ -90,29 +115,32 @@ def _runner(name, fmt):
 
 @pytest.mark.parametrize("name,fmt", list(_cases()))
 def test_every_exported_format_agrees_with_the_savedmodel(name, fmt):
-    card, folder = _card(name)
+    card, folder, holder = _files(name, fmt)
     entry = card["formats"][fmt]
     if "unsupported" in entry:  # said, with the reason, in the card and its README
         assert len(entry["unsupported"]) > 40
         assert f"| `{fmt}` | not exported: {entry['unsupported']}" in (folder / "README.md").read_text()
         with pytest.raises(kerazoo.ArtifactError, match="has no"):
-            kerazoo.get(name, format=fmt)
+            kerazoo.get(holder, format=fmt)
         return
     x = _raw_inputs(card)
-    _compare(card, fmt, _runner(name, fmt).run(x), _runner(name, "saved_model").run(x), edge_cases=True)
-    if fmt != "litert_int8" and "agreement" in entry:  # what the export measured on the whole held-out set
+    _compare(card, fmt, _runner(holder, fmt).run(x), _runner(name, "saved_model").run(x), edge_cases=True)
+    if fmt != "litert_int8" and "agreement" in entry:  # what the export measured
         assert entry["agreement"].get("max_abs_diff", 0.0) <= FLOAT_TOLERANCE
         assert entry["agreement"].get("top1", 1.0) >= TOP1_AGREEMENT
-        assert entry["agreement"]["n"] >= 1000 and "metrics" in entry
+        if holder == name:  # shipped: on the whole held-out set
+            assert entry["agreement"]["n"] >= 1000 and "metrics" in entry
+        else:  # made on demand without data, as the README's command does: on generated inputs, and it says so
+            assert entry["agreement"]["n"] == 16 and "generated inputs" in card["formats_measured_on"]
 
 
 @pytest.mark.parametrize("name,fmt", list(_cases()))
 def test_every_exported_format_agrees_with_the_savedmodel_on_real_data(name, fmt, shared_data):
-    card, _ = _card(name)
+    card, _, holder = _files(name, fmt)
     if "unsupported" in card["formats"][fmt]:
-        pytest.skip(f"{name} has no {fmt} file")
-    x = _real_inputs(card, shared_data, 64)
-    _compare(card, fmt, _runner(name, fmt).run(x), _runner(name, "saved_model").run(x))
+        pytest.skip(f"{name} cannot hold a {fmt} file: {card['formats'][fmt]['unsupported'][:80]}")
+    x = _real_inputs(_card(name)[0], shared_data, 64)
+    _compare(card, fmt, _runner(holder, fmt).run(x), _runner(name, "saved_model").run(x))
 
 
 def test_int8_lenet5_keeps_its_accuracy_at_a_third_of_the_size():
@@ -242,20 +270,19 @@ def test_runner_errors_name_what_is_accepted():
         kerazoo.get("lenet5", format="onnx")
     with pytest.raises(kerazoo.WeightsError, match="builder overrides"):
         kerazoo.get("lenet5.mnist", format="onnx", classes=3)
-    if "onnx" not in card.get("formats", {}):
-        pytest.skip("lenet5.mnist was exported before formats existed")
+    assert "onnx" in card["formats"], "lenet5.mnist ships its ONNX file"
     run = kerazoo.get("lenet5.mnist", format="onnx")
     with pytest.raises(kerazoo.DataError, match=r"expects uint8 of shape \(batch, 28, 28\).*Add the batch axis"):
         run(np.zeros((28, 28), np.uint8))
     with pytest.raises(kerazoo.DataError, match=r"expects uint8 pixels 0-255 .* received float32"):
         run(np.zeros((2, 28, 28), np.float32))
     assert run(np.zeros((0, 28, 28), np.uint8)).shape == (0, 10)
-    text = kerazoo.get("imdb_gru.imdb", format="onnx") if "onnx" in _card("imdb_gru.imdb")[0].get("formats", {}) \
-        else None
-    if text is not None:
-        with pytest.raises(kerazoo.DataError, match=r"one string. Wrap it: \[text\]"):
-            text("a great film")
-        assert text(["", "a great film"]).shape == (2, 1)
+    text = _runner(_files("imdb_gru.imdb", "onnx")[2], "onnx")  # the on-demand file, made in the test store
+    with pytest.raises(kerazoo.DataError, match=r"one string. Wrap it: \[text\]"):
+        text("a great film")
+    assert text(["", "a great film"]).shape == (2, 1)
+    with pytest.raises(kerazoo.DataError, match=r"expects a batch of strings \(a list or 1-d array\); received an array of shape \(2, 500\)"):
+        text(np.zeros((2, 500), np.int32))  # token ids are the tokenizer's job: the runner takes raw strings
 
 
 # === Exporting ===
@@ -323,12 +350,22 @@ def test_text_export_ships_the_tokenizer_and_the_runner_gives_the_savedmodel_sco
 def test_export_measures_each_format_on_the_held_out_digits(tmp_path, monkeypatch, shared_data):
     """Re-exporting lenet5.mnist with every format: each measured on the 10,000 test digits by its own
     runtime, int8 calibrated on training digits within 0.2 points of float at a third of the size."""
+    from kerazoo import data, formats as formats_module
     from kerazoo.exporting import export
 
     monkeypatch.setenv("KERAZOO_MODELS", str(tmp_path / "store"))
+    calibrated = []
+    calibration_inputs = formats_module._calibration_inputs
+    monkeypatch.setattr(formats_module, "_calibration_inputs",
+                        lambda core, raw: calibrated.append(np.asarray(raw)) or calibration_inputs(core, raw))
     folder = export(artifacts.shipped_dir() / "lenet5.mnist", tag="again", formats="all", data_dir=shared_data)
     card = json.loads((folder / "card.json").read_text())
     formats = card["formats"]
+    # int8 calibration: training digits, never test digits (the README's guarantee)
+    (x_train, _), (x_test, _) = data.load_numpy("mnist", data_dir=shared_data)
+    (used,) = calibrated
+    digests = lambda x: {bytes(d) for d in x.reshape(len(x), -1)}  # noqa: E731
+    assert len(used) == 500 and digests(used) <= digests(x_train) and not digests(used) & digests(x_test)
     assert card["formats_measured_on"] == "10,000 MNIST test digits"
     reference = formats["saved_model"]["metrics"]["test_accuracy"]
     assert reference == pytest.approx(card["metrics"]["test_accuracy"], abs=1e-4)
@@ -355,3 +392,46 @@ def test_a_file_that_disagrees_with_the_savedmodel_is_not_kept(tmp_path, monkeyp
     assert "model.onnx" not in card["files"] and not (folder / "model.onnx").exists()
     with pytest.raises(kerazoo.ArtifactError, match="has no onnx file: the onnx file disagreed"):
         kerazoo.get("lenet5.strict", format="onnx")
+
+
+ABORTING_RUNNER = '''
+import os
+
+from kerazoo.runtimes import Runner as _Runner
+
+
+class Runner(_Runner):
+    """A runner whose LiteRT runtime aborts the process, as ai-edge-litert's interpreter did on imdb_gru's int8 file."""
+
+    def run(self, x, *, batch_size=256):
+        if self.format == "litert":
+            os.abort()
+        return super().run(x, batch_size=batch_size)
+'''
+
+
+@pytest.mark.slow
+def test_a_runtime_that_aborts_costs_its_format_only_and_the_card_names_the_signal(tmp_path, monkeypatch):
+    """Each file is measured in a child process: a runtime that aborts (SIGABRT) there is recorded as not
+    kept, with the signal, and the export goes on to the next format and finishes."""
+    from kerazoo import runtimes
+    from kerazoo.exporting import export
+
+    (tmp_path / "mods").mkdir()
+    (tmp_path / "mods" / "aborting_runner.py").write_text(ABORTING_RUNNER)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "mods"))
+    monkeypatch.setattr(runtimes, "CHILD_RUNNER", "aborting_runner:Runner")
+    monkeypatch.setenv("KERAZOO_MODELS", str(tmp_path / "store"))
+    kwargs = {"input_shape": [28, 28], "classes": 10, "variant": "modern", "rescaling": 1 / 255}
+    run = _run_dir(tmp_path, "lenet5", kerazoo.get("lenet5", **kwargs), "mnist", kwargs,
+                   class_names=[str(i) for i in range(10)])
+    folder = export(run, tag="aborts", formats="litert,onnx", data_dir=tmp_path / "nodata")
+    card = json.loads((folder / "card.json").read_text())
+    litert = card["formats"]["litert"]
+    assert litert["signal"] == "SIGABRT" and "killed by SIGABRT" in litert["unsupported"], litert
+    assert "model.tflite" not in card["files"] and not (folder / "model.tflite").exists()
+    assert card["formats"]["onnx"]["agreement"]["max_abs_diff"] <= FLOAT_TOLERANCE  # measured after the abort
+    assert f"| `litert` | not exported: {litert['unsupported']}" in (folder / "README.md").read_text()
+    with pytest.raises(kerazoo.ArtifactError, match="has no litert file: not kept: ai-edge-litert was killed by SIGABRT"):
+        kerazoo.get("lenet5.aborts", format="litert")
+    assert not list(tmp_path.glob("core*")) and not list(folder.parent.glob("core*"))

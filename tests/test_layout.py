@@ -105,10 +105,14 @@ def test_models_sit_below_loading_training_tuning_and_the_cli():
 
 
 def test_ground_floor_imports_nothing_above_it():
-    ground = ("kerazoo.errors", "kerazoo.family", "kerazoo.artifacts", "kerazoo._typecheck", "kerazoo.patches")
+    leaves = ("kerazoo.errors", "kerazoo.modelcard", "kerazoo.rundir")  # import nothing of kerazoo but the errors
+    ground = ("kerazoo.cards", "kerazoo.family", "kerazoo.artifacts", "kerazoo._typecheck", "kerazoo.patches")
     graph = _graph()
-    for name in ground:
+    for name in leaves:
         assert graph[name] <= {"kerazoo.errors"}, f"{name} imports {sorted(graph[name])}"
+    assert graph["kerazoo.modelcard"] == set()
+    for name in ground:
+        assert graph[name] <= set(leaves) | {"kerazoo.cards"}, f"{name} imports {sorted(graph[name])}"
 
 
 def test_modules_stay_small():

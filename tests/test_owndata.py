@@ -134,6 +134,13 @@ def test_csv_with_quoted_commas_and_newlines_through_the_cli(tmp_path):
     y = np.array([card["class_names"].index(label) for _, label in held])
     _recomputed(model.predict(np.array([t for t, _ in held], dtype=object), verbose=0), y, card)
 
+    # exported in a fresh process (its vectorizer's standardisation registered there too), measured on its own rows
+    done = _kerazoo("export", "imdb_gru.opinions", "--overwrite", "--format", "litert,onnx", cwd=tmp_path, store=store)
+    assert done.returncode == 0, done.stderr[-3000:]
+    card, _ = _card(store, "imdb_gru.opinions")
+    for fmt in ("saved_model", "litert", "onnx"):
+        assert card["formats"][fmt]["metrics"]["test_accuracy"] == pytest.approx(card["metrics"]["val_accuracy"])
+
 
 # === Bad data: one line naming the file and the problem ===
 
@@ -205,3 +212,85 @@ def test_finetune_dataset_digits_still_works(tmp_path, capsys):
     assert "starts from pretrained weights" in capsys.readouterr().err
     assert cli.main(["finetune", "lenet5.mnist", "--dataset", "digits", "--tag", "x"]) == 2
     assert "--tag: only with --data" in capsys.readouterr().err
+
+
+# === Resuming, early stopping, class weights, augmentation, mixed precision ===
+
+@pytest.mark.slow
+@pytest.mark.long
+def test_a_killed_finetune_resumes_where_it_stopped(tmp_path):
+    """SIGKILL during phase 2: the rerun takes phase 1's weights back, continues phase 2 after its last
+    backed-up epoch, and the history and card count every epoch once. Mutation caught: PhaseBackups
+    not passed to finetune (the rerun trains phase 1 again: no 'taken back' line, epochs restart)."""
+    import signal
+    import time
+
+    data, store = tmp_path / "letters", tmp_path / "store"
+    letter_images(data, "AB", per_class=30, seed=2)
+    args = ("finetune", "lenet5.mnist", "--data", data, "--tag", "res", "--head-epochs", "2", "--finetune-epochs",
+            "12", "--batch-size", "4")
+    env = {**os.environ, "KERAZOO_MODELS": str(store), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    first = subprocess.Popen([sys.executable, "-m", "kerazoo.cli", *map(str, args)], cwd=tmp_path, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    backup = tmp_path / "kerazoo_runs" / "lenet5.res" / "backup"
+    deadline = time.time() + 300
+    while not (backup / "finetune" / "training_metadata.json").is_file() and first.poll() is None \
+            and time.time() < deadline:
+        time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    assert (backup / "head.weights.h5").is_file() and not (store / "lenet5.res").exists()
+    done = _kerazoo(*args, cwd=tmp_path, store=store)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "The head phase finished before the interruption" in done.stdout
+    assert "Resuming the interrupted fine-tune (finetune phase) after epoch" in done.stdout
+    assert "Epoch 1/12" not in done.stdout and "Epoch 1/2" not in done.stdout  # nothing trained twice
+    card, _ = _card(store, "lenet5.res")
+    assert card["epochs_run"] == 14
+    history = (tmp_path / "kerazoo_runs" / "lenet5.res" / "history.csv").read_text().splitlines()
+    assert len(history) == 1 + 14 and not backup.exists()  # a finished fine-tune leaves no backup behind
+
+
+@pytest.mark.slow
+def test_finetune_options_imbalance_patience_class_weight(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("KERAZOO_MODELS", str(tmp_path / "store"))
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "imb"
+    letter_images(data, "ABC", per_class=12, seed=4)
+    for path in sorted((data / "a").iterdir())[4:]:  # a 4, b 12, c 12
+        path.unlink()
+    common = ["finetune", "lenet5.mnist", "--data", str(data), "--batch-size", "8", "--learning-rate", "1e-12"]
+    # learning rate 1e-12 (0 is refused): steps below float32's resolution, val_loss never improves, so --patience 2
+    # stops each phase after 1 + 2 epochs
+    assert cli.main([*common, "--tag", "w", "--head-epochs", "10", "--finetune-epochs", "10", "--patience", "2",
+                     "--class-weight", "auto", "--augment"]) == 0
+    assert "imbalanced" not in capsys.readouterr().err  # weighted: nothing to warn about
+    card = artifacts.verify(tmp_path / "store" / "lenet5.w")
+    assert card["epochs_run"] == 6
+    train = card["data"]["examples"]["train"]
+    counts = {"a": 3, "b": 10, "c": 10}  # 4, 12, 12 less the held-out 1, 2, 2
+    assert sum(counts.values()) == train
+    assert card["finetune"]["class_weight"] == {k: round(train / (3 * n), 4) for k, n in counts.items()}
+    assert card["finetune"]["augment"]["rotate"] == 10 and card["finetune"]["patience"] == 2
+
+    assert cli.main([*common, "--tag", "u", "--head-epochs", "1", "--finetune-epochs", "0"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: the classes are imbalanced (a 4, b 12, c 12: the largest has 3.0x" in err
+    assert "--class-weight auto" in err
+
+    texts = tmp_path / "texts"
+    review_folder(texts, per_class=3)
+    assert cli.main(["finetune", "imdb_gru.imdb", "--data", str(texts), "--augment"]) == 2
+    assert "text fine-tunes take none" in capsys.readouterr().err
+    from kerazoo.training import userdata
+
+    try:
+        policy = userdata.mixed_precision_policy()
+    except kerazoo.ConfigError as e:  # this machine has no fast mixed precision: said so, nothing trained
+        assert cli.main([*common, "--tag", "mp", "--mixed-precision"]) == 2
+        err = capsys.readouterr().err
+        assert "--mixed-precision" in err and str(e) in err and not (tmp_path / "kerazoo_runs" / "lenet5.mp").exists()
+    else:
+        assert cli.main([*common, "--tag", "mp", "--head-epochs", "1", "--finetune-epochs", "1",
+                         "--mixed-precision"]) == 0
+        assert artifacts.verify(tmp_path / "store" / "lenet5.mp")["finetune"]["mixed_precision"] == policy

@@ -13,6 +13,10 @@ that train are marked slow (they run with `pytest -m long`, not in the default r
     <!-- readme-test: skip (needs GPUs) -->
     <!-- readme-test: slow -->
 
+A ```yaml block marked `<!-- readme-test: file NAME -->` is also written as NAME into every block's
+working directory (a config overlay the commands after it name), and `letters/` (letter images in
+class subfolders) and `new/` (more of them) are there for the "Your own data" commands.
+
 A shell block may hold `pip install ...` lines (not run) and `kerazoo ...` lines (run, in-process);
 anything else (exports, srun, placeholders like `...`) needs the skip comment. ```text blocks
 (listings) are not run.
@@ -31,7 +35,7 @@ import yaml
 pytestmark = pytest.mark.filterwarnings("ignore:Limiting epochs:UserWarning")  # our cap, keras.config.set_max_epochs
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-MARKER = re.compile(r"<!--\s*readme-test:\s*(skip|slow)\b\s*(.*?)\s*-->")
+MARKER = re.compile(r"<!--\s*readme-test:\s*(skip|slow|file)\b\s*(.*?)\s*-->")
 SHELL = {"", "bash", "sh", "shell", "console"}
 
 
@@ -124,6 +128,13 @@ def workdir(tmp_path_factory):
             (root / "data" / "aclImdb" / split / f"urls_{folder}.txt").write_text(  # 4 reviews per movie
                 "".join(f"http://www.imdb.com/title/tt{1000 * label + i // 4:07d}/usercomments\n" for i in range(n)))
     (root / "data" / "aclImdb" / "train" / "unsup").mkdir()
+    from kerazoo.testing import letter_images
+
+    letter_images(root / "letters", "ABCD", per_class=8, seed=3)
+    letter_images(root / "new", "ABCD", per_class=2, seed=9)
+    for block in BLOCKS:
+        if block.marker == "file":
+            (root / block.reason).write_text(block.code)
     return root
 
 
@@ -132,7 +143,8 @@ def in_workdir(workdir, tmp_path, monkeypatch):
     """A fresh working directory per block (its runs, searches and plots) with the shared `data/`."""
     import keras
 
-    (tmp_path / "data").symlink_to(workdir / "data", target_is_directory=True)
+    for entry in workdir.iterdir():  # data/, letters/, new/ and the overlays
+        (tmp_path / entry.name).symlink_to(entry, target_is_directory=entry.is_dir())
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("KERAZOO_DATA_DIR", raising=False)
     keras.config.set_max_epochs(1)

@@ -82,7 +82,7 @@ def test_compile_applies_the_recipe_speed_settings():
     assert model.steps_per_execution == 8 and model.jit_compile is True
     configured = load_config("lenet5").recipe.get("steps_per_execution", 1)
     assert kerazoo.get("lenet5", compile=True).steps_per_execution == configured
-    with pytest.raises(ValueError, match="positive int. Received: steps_per_execution=0"):
+    with pytest.raises(ValueError, match=r"positive int \(1 or more\)\. Received: steps_per_execution=0"):
         Recipe(steps_per_execution=0)
 
 

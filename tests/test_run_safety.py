@@ -129,14 +129,20 @@ def test_torn_backup_falls_back_or_restarts_saying_so(mnist_dir, tmp_path, damag
 
 @pytest.mark.parametrize("killed_after", [0, 1, 2, 3])
 def test_a_kill_inside_a_backup_write_leaves_a_state_to_resume(mnist_dir, tmp_path, monkeypatch, killed_after):
-    """The second epoch's save dies after `killed_after` of its four renames: every rerun resumes."""
+    """The second epoch's save dies after `killed_after` of its four renames. Its state was written whole
+    (`incoming.*`, synced) before the first rename, so every rerun resumes from it: at epoch 2, with
+    exactly the weights the model had when the save began (not the first epoch's, not a mix)."""
+    import keras
+
     run = tmp_path / "run"
     calls = {"n": 0, "saves": 0}
+    saved = {}
     real_replace, real_save = os.replace, backup_module.AtomicBackupAndRestore._save_model
 
     def save(self):
         calls["saves"] += 1
         calls["n"] = 0
+        saved[calls["saves"]] = [w.copy() for w in self.model.get_weights()]
         real_save(self)
 
     def replace(a, b):
@@ -151,16 +157,64 @@ def test_a_kill_inside_a_backup_write_leaves_a_state_to_resume(mnist_dir, tmp_pa
     with pytest.raises(Interrupt):
         kerazoo.train("lenet5", epochs=3, batch_size=32, data_dir=mnist_dir, output=run, verbose=0)
     monkeypatch.undo()
-    started = []
-    import keras
+    started, weights = [], []
 
     class Watch(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             started.append(epoch)
+            weights.append([w.copy() for w in self.model.get_weights()])
 
     kerazoo.train("lenet5", epochs=3, batch_size=32, data_dir=mnist_dir, output=run, callbacks=[Watch()], verbose=0)
-    assert started[0] in (1, 2) and started[-1] == 2  # from the first or the second epoch's state, never from 0
-    assert _epochs_logged(run)[-1] == 2
+    assert started == [2], started
+    assert not all(np.array_equal(a, b) for a, b in zip(saved[1], saved[2]))  # the two states differ
+    for restored, second in zip(weights[0], saved[2]):
+        np.testing.assert_array_equal(restored, second)
+    assert _epochs_logged(run)[-1] == 2 and sorted(set(_epochs_logged(run))) == _epochs_logged(run)
+
+
+def test_backups_pair_metadata_and_weights_by_sha256(mnist_dir, tmp_path):
+    """Each metadata file records the sha256 of its weights, and the restore pairs them by it, not by name:
+    with the current and previous weights files swapped by hand (each metadata beside the other's weights),
+    the run resumes at epoch 2 with the second epoch's weights."""
+    import h5py
+    import keras
+
+    run = tmp_path / "run"
+    _interrupted_run(mnist_dir, run, epochs_done=2)
+    backup = run / "backup"
+    current, previous = backup / "latest.weights.h5", backup / "latest.weights.h5.bkp"
+    record = json.loads((backup / "training_metadata.json").read_text())
+    assert record["epoch"] == 2 and record["weights_sha256"] == kerazoo.artifacts.sha256(current)
+    assert json.loads((backup / "training_metadata.json.bkp").read_text())["weights_sha256"] == \
+        kerazoo.artifacts.sha256(previous) != record["weights_sha256"]
+
+    def arrays(path):
+        """The network's weights in a .weights.h5 file (the optimizer's state left out)."""
+        with h5py.File(path, "r") as f:
+            out = []
+            f["layers"].visititems(lambda name, node: out.append(np.asarray(node))
+                                   if isinstance(node, h5py.Dataset) else None)
+            return out
+
+    second = arrays(current)
+    os.replace(current, tmp_path / "swap")
+    os.replace(previous, current)
+    os.replace(tmp_path / "swap", previous)
+    started, weights = [], []
+
+    class Watch(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            started.append(epoch)
+            model = keras.models.clone_model(self.model)
+            model.set_weights(self.model.get_weights())
+            model.save_weights(tmp_path / f"begin{epoch}.weights.h5")
+            weights.append(arrays(tmp_path / f"begin{epoch}.weights.h5"))
+
+    kerazoo.train("lenet5", epochs=3, batch_size=32, data_dir=mnist_dir, output=run, callbacks=[Watch()], verbose=0)
+    assert started == [2]
+    assert len(weights[0]) == len(second) > 0
+    for restored, expected in zip(weights[0], second):
+        np.testing.assert_array_equal(restored, expected)
 
 
 def test_failed_start_leaves_nothing_behind(mnist_dir, tmp_path, monkeypatch):
@@ -182,3 +236,37 @@ def test_failed_start_leaves_nothing_behind(mnist_dir, tmp_path, monkeypatch):
     with pytest.raises(DataNotFoundError):
         kerazoo.train("lenet5", epochs=5, batch_size=32, data_dir=tmp_path / "nothing-here", output=run)
     assert sorted(p.relative_to(run).as_posix() for p in run.rglob("*")) == kept
+
+
+KILL_WHEN_FIT_ENDS = r"""
+import os, signal, sys
+import keras
+import kerazoo
+
+class KillWhenFitEnds(keras.callbacks.Callback):  # after the backups are deleted, before run.json is written
+    def on_train_end(self, logs=None):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+kerazoo.train("lenet5", epochs=2, batch_size=32, data_dir=sys.argv[1], output=sys.argv[2], verbose=0,
+              callbacks=[KillWhenFitEnds()])
+"""
+
+
+def test_a_run_killed_after_training_before_its_results_says_it_trains_again(mnist_dir, tmp_path, capsys):
+    """Killed after its backup was removed at the end but before run.json was written, a run retrained from epoch
+    0 on the rerun without saying so. (Resuming instead needs the backup kept until run.json is written: see
+    kerazoo/training/backup.py.)"""
+    run = tmp_path / "run"
+    killed = subprocess.run([sys.executable, "-c", KILL_WHEN_FIT_ENDS, str(mnist_dir), str(run)], capture_output=True,
+                            text=True, timeout=600)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    assert not (run / "backup").exists() and not (run / "run.json").exists() and _epochs_logged(run) == [0, 1]
+    assert cli.main(["train", "lenet5", "--epochs", "2", "--batch-size", "32", "--data-dir", str(mnist_dir),
+                     "--output", str(run)]) == 0
+    err = capsys.readouterr().err
+    assert (f"The last run in {run} finished training (2 epochs logged in history.csv) but stopped before it wrote its "
+            "results (run.json)") in err and "trains again from epoch 0" in err, err[-3000:]
+    assert (run / "run.json").is_file() and _epochs_logged(run) == [0, 1]
+    assert cli.main(["train", "lenet5", "--epochs", "1", "--batch-size", "32", "--data-dir", str(mnist_dir),
+                     "--output", str(run)]) == 0
+    assert "finished training" not in capsys.readouterr().err, "a run that wrote its results is not flagged"

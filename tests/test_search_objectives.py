@@ -49,7 +49,7 @@ def test_dcgan_trials_are_scored_by_lenet_fid(tmp_path, shared_data):
     result = _search("dcgan", recipe_data(recipe, kwargs, tmp_path, 0), space, tmp_path / "search", latent_dim=8,
                      generator_filters=[16, 8], discriminator_filters=[8, 16])
     assert result.objective == "val_lenet_fid" and result.direction == "min"
-    assert math.isfinite(result.best["score"]) and result.best["score"] > 0
+    assert result.best["score"] == pytest.approx(_logged(result)) and result.best["score"] > 0
 
 
 def test_word2vec_trials_are_scored_by_a_linear_probe(tmp_path):
@@ -85,7 +85,8 @@ def test_autoencoder_trials_minimise_reconstruction_loss(tmp_path):
     space = {k: space[k] for k in ("objective", "noise")}
     result = _search("autoencoder", recipe_data(recipe, kwargs, tmp_path, 0), space, tmp_path / "search",
                      filters=[4], latent_dim=4)
-    assert result.objective == "val_loss" and result.direction == "min" and math.isfinite(result.best["score"])
+    assert result.objective == "val_loss" and result.direction == "min"
+    assert math.isfinite(result.best["score"]) and result.best["score"] == pytest.approx(_logged(result))
 
 
 def test_dbn_trials_pretrain_and_score_on_held_out_digits(tmp_path):

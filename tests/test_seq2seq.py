@@ -181,7 +181,7 @@ def test_empty_inputs_translate_to_empty_and_do_not_disturb_the_batch(trained):
         assert t.log_prob == pytest.approx(alone.log_prob, abs=1e-4)
     assert model.translate([]) == [] and model.translate([], beam_width=3) == []
     assert model.translate("", beam_width=3).flag == "empty"
-    with pytest.raises(TypeError, match="string or a sequence of strings"):
+    with pytest.raises(kerazoo.DataError, match="expects a batch of strings; item 1 is NoneType"):
         model.translate([date, None])
 
 

@@ -85,8 +85,25 @@ def test_a_killed_export_leaves_the_old_or_the_new_artifact(run_dir, store):
         proc.wait()
         assert kerazoo.verify("lenet5.kill") == {"lenet5.kill": None}, f"killed after {delay} s"
         assert kerazoo.get("lenet5.kill").count_params() == 62132
-    leftovers = [p for p in (store / ".versions").iterdir() if p.resolve() != (store / "lenet5.kill").resolve()]
-    assert len(leftovers) <= 5, "killed exports' staging folders are collected (after an hour) or few"
+    # a kill before the switch leaves its staging folder; one is planted too, in case every kill came late, and one
+    # of another name (an export of lenet5.other may be in progress: exports of one name take turns, not of two)
+    planted = store / ".versions" / "lenet5.kill.deadbeef"
+    shutil.copytree((store / "lenet5.kill").resolve(), planted)
+    other = store / ".versions" / "lenet5.other.deadbeef"
+    shutil.copytree((store / "lenet5.kill").resolve(), other)
+    current = lambda: (store / "lenet5.kill").resolve()  # noqa: E731
+    leftovers = [p for p in (store / ".versions").iterdir() if p.resolve() != current() and p != other]
+    assert planted in leftovers
+    # the next export of the name holds its lock: what kills of this name left is collected at once
+    assert _cli("export", str(run_dir), "--tag", "kill", "--overwrite").returncode == 0
+    assert not any(p.exists() for p in leftovers), "the next export of the name left its killed exports' folders"
+    assert other.exists(), "a staging folder of another name younger than an hour was removed"
+    hours_ago = time.time() - 2 * 3600
+    os.utime(other, (hours_ago, hours_ago))
+    assert _cli("export", str(run_dir), "--tag", "kill", "--overwrite").returncode == 0
+    assert [p.name for p in (store / ".versions").iterdir()] == [current().name], \
+        "staging folders of other names untouched for an hour are collected by the next export"
+    assert kerazoo.verify("lenet5.kill") == {"lenet5.kill": None}
 
 
 def test_an_edited_card_is_refused(store):

@@ -8,6 +8,7 @@ registered. Searches run LeNet-5 on small synthetic digits (a bright bar whose p
 class) so a trial takes seconds.
 """
 import contextlib
+import csv
 import json
 import os
 import re
@@ -150,7 +151,7 @@ def test_a_family_callback_can_log_the_objective(tmp_path, monkeypatch):
     """A family's `metric_callbacks(data)` hook adds metrics fit does not log (seq2seq's exact match)."""
     import keras
 
-    import kerazoo.models.lenet.training as family  # where a family declares its HOOKS
+    import kerazoo.models.lenet.training as family
     from kerazoo.family import FamilyHooks, hooks
 
     class Score(keras.callbacks.Callback):
@@ -423,8 +424,8 @@ def test_the_space_objective_and_fixed_values_come_from_the_cli(tmp_path, capsys
     overlay.write_text(yaml.safe_dump({"search_space": {
         "variant": {"type": "choice", "values": ["classic", "modern"]},
         "dropout": {"type": "float", "min": 0.1, "max": 0.3, "step": 0.1, "when": {"variant": "modern"}},
-        "normalization": {"type": "choice", "values": ["batchnorm", "none"], "when": {"variant": "classic"}},  # never
-        # exists once variant=modern
+        "normalization": {"type": "choice", "values": ["batchnorm", "none"],  # never exists once variant=modern
+                          "when": {"variant": "classic"}},
         "learning_rate": {"type": "float", "min": 1e-3, "max": 3e-3}}}, sort_keys=False))
     assert cli.main(_cli_tune(data, tmp_path / "search", "--max-trials", "2", "--epochs", "1", "--config", str(overlay),
                               "--set", "variant=modern", "--objective", "val_loss:min")) == 0
@@ -480,3 +481,76 @@ def test_hyperband_rounds_carry_their_epochs_and_the_trial_they_continue(tmp_pat
                      tuning.results_table(result), re.M)
     best = yaml.safe_load(result.overlay_path.read_text())["search"]
     assert best["epochs"] == trials[best["trial"]]["epochs"]
+
+
+@pytest.mark.slow
+def test_set_recipe_fields_conditions_on_fixed_values_train_size_and_the_report(tmp_path, capsys):
+    """The README's narrow.yaml: `when: {variant: modern}` with variant not searched but fixed by --set;
+    --set batch_size=128 fixes a searched recipe field; --train-size; --report writes what a researcher
+    loads. Mutations caught: conditions not settled (ConfigError 'not a parameter declared above'),
+    recipe --set sent to the builder ('Did you mean'), train_size ignored (the recorded recipe lacks it)."""
+    from kerazoo import cli, data
+
+    folder = _mnist_dir(tmp_path / "data", 200)
+    overlay = tmp_path / "narrow.yaml"
+    overlay.write_text(yaml.safe_dump({"recipe": {"epochs": 10}, "search_space": {
+        "learning_rate": {"type": "float", "min": 3e-4, "max": 3e-3, "sampling": "log"},
+        "dropout": {"type": "float", "min": 0.0, "max": 0.5, "step": 0.1, "when": {"variant": "modern"}},
+        "batch_size": {"type": "choice", "values": [64, 128]}}}, sort_keys=False))
+    report = tmp_path / "report"
+    assert cli.main(_cli_tune(folder, tmp_path / "s", "--config", str(overlay), "--set", "variant=modern", "--set",
+                              "batch_size=128", "--train-size", "100", "--max-trials", "3", "--epochs", "2",
+                              "--report", str(report))) == 0
+    project = tmp_path / "s" / "lenet5"
+    record = json.loads((project / "kerazoo_search.json").read_text())
+    assert record["recipe"]["batch_size"] == 128 and record["recipe"]["data"]["train_size"] == 100
+    assert record["model"]["variant"] == "modern"
+    assert read_overlay(project / "best.yaml")["recipe"]["batch_size"] == 128
+    with open(report / "trials.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 3 and list(rows[0])[6:] == ["learning_rate", "dropout"]  # batch_size fixed: not searched
+    results = json.loads((project / "results.json").read_text())
+    for row, trial in zip(rows, results["trials"]):
+        assert float(row["val_accuracy"]) == trial["score"] and float(row["dropout"]) == trial["values"]["dropout"]
+        assert len(trial["history"]["val_accuracy"]) == 2 and max(trial["history"]["val_accuracy"]) == trial["score"]
+        assert (report / "curves" / f"trial_{trial['trial_id']}.png").stat().st_size > 5_000
+    with open(report / "importance.csv", newline="") as f:
+        importance = {r["parameter"]: float(r["variance_explained"]) for r in csv.DictReader(f)}
+    assert set(importance) == {"learning_rate", "dropout"} and all(0 <= v <= 1 for v in importance.values())
+    assert (report / "importance.png").is_file() and (report / "curves.png").is_file()
+
+    assert cli.main(_cli_tune(folder, tmp_path / "c", "--config", str(overlay), "--set", "variant=classic",
+                              "--max-trials", "1", "--epochs", "1")) == 0
+    trial = json.loads((tmp_path / "c" / "lenet5" / "results.json").read_text())["trials"][0]
+    assert sorted(trial["values"]) == ["batch_size", "learning_rate"]  # dropout exists only for modern
+
+    arrays = data.load("mnist", data_dir=folder, train_size=50, validation_split=0.1, seed=3, as_numpy=True)
+    whole = data.load("mnist", data_dir=folder, validation_split=0.1, seed=3, as_numpy=True)
+    assert len(arrays["train"][0]) == 50 and len(arrays["val"][0]) == len(whole["val"][0]) == 20
+
+
+def test_importance_is_the_variance_each_parameter_explains():
+    from kerazoo.tuning.analysis import importance
+
+    trials = [{"score": float(i % 2), "values": {"a": i % 2, "b": i // 4}} for i in range(8)]
+    assert importance(trials, ["a", "b"]) == {"a": 1.0, "b": 0.0}  # the score is a's value: all of it, none b's
+    trials = [{"score": 1.0 + (i % 2) + 10 * (i // 4), "values": {"a": i % 2, "b": i // 4}} for i in range(8)]
+    got = importance(trials, ["a", "b"])
+    assert list(got) == ["b", "a"] and got["b"] == pytest.approx(100 / 101) and got["a"] == pytest.approx(1 / 101)
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_a_search_cleanly_saying_how_to_resume(tmp_path):
+    folder = _mnist_dir(tmp_path / "data", 200)
+    command = [sys.executable, "-m", "kerazoo.cli", *_cli_tune(folder, tmp_path / "s", "--max-trials", "50",
+                                                              "--epochs", "3")]
+    proc = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    deadline = time.time() + 300
+    while not list((tmp_path / "s" / "lenet5").glob("trial_*")) and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and "rerun the same command to resume" in err
+    assert f"kept in {tmp_path / 's' / 'lenet5'}" in err

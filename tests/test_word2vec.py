@@ -305,7 +305,7 @@ def test_alias_table_reproduces_the_distribution_exactly():
 
 
 def test_rowwise_adagrad_updates_only_the_rows_a_batch_touches():
-    """Sparse (embedding) gradients: each occurrence adds its mean squared gradient to its row's
+    """TensorFlow's sparse (embedding) gradients: each occurrence adds its mean squared gradient to its row's
     accumulator, and rows not in the batch keep their values and accumulators."""
     import tensorflow as tf
 
@@ -325,13 +325,36 @@ def test_rowwise_adagrad_updates_only_the_rows_a_batch_touches():
     np.testing.assert_allclose(np.asarray(table), want, rtol=1e-5)
     accumulator = next(v for v in opt.variables if "accumulator" in v.name)
     np.testing.assert_allclose(np.asarray(accumulator), acc, rtol=1e-6)
-    dense = keras.Variable(np.ones((5, 3), "float32"))  # a dense gradient: the same rule on every row
-    opt2 = RowwiseAdagrad(0.5)
-    opt2.build([dense])
-    opt2.apply([tf.constant(np.eye(5, 3, dtype="float32"))], [dense])
-    np.testing.assert_allclose(np.asarray(dense), np.ones((5, 3)) - 0.5 * np.eye(5, 3) * np.sqrt(3), rtol=1e-5)
 
 
+@pytest.mark.backends
+def test_rowwise_adagrad_dense_gradients_on_every_backend():
+    """A dense gradient (JAX's and PyTorch's for an Embedding): rows with a zero gradient keep their values and
+    accumulators, the others move by learning_rate * g / sqrt(acc) with acc their mean squared gradient,
+    accumulated over steps; a 1-d variable gets element-wise AdaGrad."""
+    from kerazoo.optimizers import RowwiseAdagrad
+
+    table, bias = keras.Variable(np.ones((5, 3), "float32")), keras.Variable(np.ones(3, "float32"))
+    opt = RowwiseAdagrad(0.5)
+    opt.build([table, bias])
+    g = np.zeros((5, 3), "float32")
+    g[1], g[3] = [1.0, 2.0, 2.0], [0.5, 0.0, 0.5]
+    gb = np.array([1.0, -2.0, 0.0], "float32")
+    want, acc, want_b, acc_b = np.ones((5, 3)), np.zeros(5), np.ones(3), np.zeros(3)
+    for _ in range(2):
+        opt.apply([keras.ops.convert_to_tensor(g), keras.ops.convert_to_tensor(gb)], [table, bias])
+        acc += (g ** 2).mean(axis=1)
+        want -= 0.5 * g / np.sqrt(acc + 1e-10)[:, None]
+        acc_b += gb ** 2
+        want_b -= 0.5 * gb / np.sqrt(acc_b + 1e-10)
+    np.testing.assert_allclose(np.asarray(table), want, rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(bias), want_b, rtol=1e-5)
+    np.testing.assert_array_equal(np.asarray(table)[[0, 2, 4]], 1.0)
+    accumulator = next(v for v in opt.variables if "accumulator" in v.name and tuple(v.shape) == (5,))
+    np.testing.assert_allclose(np.asarray(accumulator), acc, rtol=1e-6)
+
+
+@pytest.mark.backends
 @pytest.mark.parametrize("mode", ["skipgram", "cbow"])
 def test_the_recipe_compile_finds_the_planted_groups(mode, tmp_path):
     """`compile=True` (the recipe: row-wise AdaGrad, XLA) brings words that share contexts closer,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
+
 from kerazoo.data import images, imdb
 from kerazoo.data.sources import holdout, to_dataset
 
@@ -33,14 +35,17 @@ def _loader(name: str) -> Callable[..., Splits]:
     return LOADERS[name]
 
 
-def load_numpy(name: str, *, data_dir=None, **options) -> tuple:
-    """`(x_train, y_train), (x_test, y_test)` as NumPy arrays, like `keras.datasets`."""
+def load_numpy(name: str, *, data_dir=None, train_size: int | None = None, **options) -> tuple:
+    """`(x_train, y_train), (x_test, y_test)` as NumPy arrays, like `keras.datasets` (`train_size`: the
+    first that many training examples)."""
     splits = _loader(name)(data_dir=data_dir, **options)
-    return splits["train"], splits["test"]
+    (x, y) = splits["train"]
+    return (x[:train_size], y[:train_size]), splits["test"]
 
 
 def load(name: str, *, data_dir=None, batch_size: int = 32, validation_split: float = 0.1,
-         seed: int = 1337, as_numpy: bool = False, cache: bool = True, **options) -> dict:
+         seed: int = 1337, as_numpy: bool = False, cache: bool = True, train_size: int | None = None,
+         **options) -> dict:
     """Train/validation/test splits of a data set as batched `tf.data` pipelines.
 
     The validation split is a seeded random hold-out of the training set (of whole groups when the
@@ -55,6 +60,8 @@ def load(name: str, *, data_dir=None, batch_size: int = 32, validation_split: fl
       seed: shuffling and hold-out seed.
       as_numpy: return `{"train": (x, y), "val": (x, y), "test": (x, y)}` arrays instead.
       cache: cache the pipelines in memory after the first epoch.
+      train_size: keep this many of the training examples (drawn by `seed` after the hold-out; the
+        validation split stays whole), e.g. to search on part of the data (`kerazoo tune --train-size`).
       **options: loader options (e.g. `num_words` for imdb_npz).
 
     Returns:
@@ -63,6 +70,8 @@ def load(name: str, *, data_dir=None, batch_size: int = 32, validation_split: fl
     splits = _loader(name)(data_dir=data_dir, **options)
     (x, y), test = splits["train"], splits["test"]
     val_idx, train_idx = holdout(len(x), validation_split, seed, groups=splits.get("train_groups"))
+    if train_size is not None and train_size < len(train_idx):
+        train_idx = np.sort(np.random.default_rng(seed).permutation(train_idx)[:train_size])
     n_val = len(val_idx)
     arrays = {"train": (x[train_idx], y[train_idx]), "val": (x[val_idx], y[val_idx]) if n_val else None,
               "test": test}

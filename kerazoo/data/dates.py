@@ -244,16 +244,36 @@ def _calendar(years: tuple[int, int]) -> list[datetime.date]:
     return [datetime.date.fromordinal(o) for o in range(first, last + 1)]
 
 
+MONTH_END_SHARE = 0.2  # of the real dates drawn, the share drawn among the 28th-31st (see `_sample_dates`)
+
+
+def _month_ends(days: Sequence[datetime.date]) -> list[list[datetime.date]]:
+    """`days`' 28th-31st grouped by (month, day): 29 February is one group of the 43, as likely as 31 January."""
+    groups: dict[tuple[int, int], list[datetime.date]] = {}
+    for d in days:
+        if d.day >= 28:
+            groups.setdefault((d.month, d.day), []).append(d)
+    return [groups[k] for k in sorted(groups)]
+
+
 def _sample_dates(n: int, formats: Sequence[str], days: Sequence[datetime.date], rng,
                   unseen: bool, decorate: bool = True) -> list[DateExample]:
-    """`n` real dates: uniform over `formats`, days uniform over `days` but one in six among the
-    28th-31st (month ends and 29 February are where calendars are learnt)."""
-    month_ends = [d for d in days if d.day >= 28]
+    """`n` real dates: uniform over `formats`; days uniform over `days`, but `MONTH_END_SHARE` of them
+    among the 28th-31st, a (month, day) first, then a year: month ends and 29 February are where
+    calendars are learnt. Before, a sixth were drawn uniformly among the 28th-31st days, where a
+    29 February is one day in 165: the recipe's 150,000 examples held 155 real 29 Februaries and 562
+    impossible ones (of the other years), and the model refused 60 % of real ones."""
+    month_ends = _month_ends(days)
     late = [d for d in days if d.day > 12]
     out = []
     for _ in range(n):
         fmt = DATE_FORMATS[formats[rng.integers(len(formats))]]
-        pool = late if fmt.swapped else month_ends if rng.random() < 1 / 6 and month_ends else days
+        if fmt.swapped:
+            pool = late
+        elif month_ends and rng.random() < MONTH_END_SHARE:
+            pool = month_ends[rng.integers(len(month_ends))]
+        else:
+            pool = days
         day = pool[rng.integers(len(pool))]
         source, target = _render_date(fmt, day, rng, decorate)
         out.append(DateExample(source, target, "date", fmt.template, unseen))
@@ -308,18 +328,27 @@ def generate_dates(n: int, *, seed: int = 0, formats: Sequence[str] | None = Non
 
 
 def _split_days(seed: int) -> dict[str, list[datetime.date]]:
-    """`WINDOW`'s days: 10% for validation, another 10% for test, the rest for training (seeded)."""
+    """`WINDOW`'s days: 10% for validation, another 10% for test, the rest for training (seeded);
+    every 29 February is a training day.
+
+    The window has 25 leap days: the calendar's rule for them is learnt from those 25 years, so a
+    leap day held out is a year the model never saw take a 29 February (7 of the 25 were held out
+    before; the model refused 29 February 2048, a test day, and most others)."""
     every = np.random.default_rng(seed).permutation(np.array([d.toordinal() for d in _calendar(WINDOW)]))
     k = len(every) // 10
-    return {name: [datetime.date.fromordinal(int(o)) for o in part]
-            for name, part in (("val", every[:k]), ("test", every[k:2 * k]), ("train", every[2 * k:]))}
+    split = {name: [datetime.date.fromordinal(int(o)) for o in part]
+             for name, part in (("val", every[:k]), ("test", every[k:2 * k]), ("train", every[2 * k:]))}
+    leap_days = [d for name in ("val", "test") for d in split[name] if (d.month, d.day) == (2, 29)]
+    return {"val": [d for d in split["val"] if d not in leap_days],
+            "test": [d for d in split["test"] if d not in leap_days], "train": split["train"] + leap_days}
 
 
 def date_splits(n_train: int = 20000, n_val: int = 1000, n_test: int = 1000, *, seed: int = 0,
                 invalid_fraction: float = 0.2) -> dict[str, list[DateExample]]:
     """Train/val/test examples, leaving out calendar days, formats and non-date words.
 
-    - Days: 10% of `WINDOW`'s days are kept for validation, another 10% for test.
+    - Days: 10% of `WINDOW`'s days are kept for validation, another 10% for test (29 February
+      never: the leap rule needs all 25 of the window's leap years in training).
     - Formats (`FORMAT_SPLITS`): training writes dates only in the training formats; validation
       and test each have their own formats no other split uses. A held-out split is 35% dates in
       its own unseen formats, 35% dates in training formats (on its own days), 30% non-dates.

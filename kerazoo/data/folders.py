@@ -17,6 +17,18 @@ channel count, so RGB becomes grayscale or back; resized to its input size, bili
 ratio not kept) and cast to uint8 for models that rescale raw pixels inside; text folders by
 `keras.utils.text_dataset_from_directory`, then decoded in the named encoding. Everything is held
 in memory (uint8 pixels, Python strings). A problem is a `DataError` naming the file (and line).
+
+What a folder may reach, decided here (and in the README's "Your own data"):
+
+- **Its own files only.** A symbolic link (a file, or a class folder) is followed when its target lies
+  inside the data folder, and refused when it points outside it (or at nothing): the data you train
+  on, and whose held-out file names the card lists, is the folder you named, never another file of the
+  machine. Copy such a file in instead.
+- **Images up to `MAX_IMAGE_PIXELS` (50 megapixels).** Each image's size is read from its header
+  (Pillow, nothing decoded) before any is decoded: a 20000x20000 PNG of 300 KB would otherwise be
+  decoded whole (1.2 GB, then a 4.8 GB float copy) to be shrunk to 28x28.
+- **Names in UTF-8.** Keras passes file names to TensorFlow as text; a file or class folder whose name
+  is not UTF-8 is refused, named with its bytes escaped (rename it).
 """
 from __future__ import annotations
 
@@ -33,12 +45,13 @@ import numpy as np
 
 from kerazoo.errors import DataError
 
-__all__ = ["IMAGE_FORMATS", "TEXT_FORMATS", "TABLE_FORMATS", "ImageSpec", "UserData", "image_spec", "load",
+__all__ = ["IMAGE_FORMATS", "TEXT_FORMATS", "TABLE_FORMATS", "MAX_IMAGE_PIXELS", "ImageSpec", "UserData", "image_spec", "load",
            "load_images", "load_texts", "load_table", "split", "read_image", "read_images", "read_text"]
 
 IMAGE_FORMATS = (".bmp", ".gif", ".jpeg", ".jpg", ".png")  # what keras.utils.image_dataset_from_directory reads
 TEXT_FORMATS = (".txt",)                                    # what keras.utils.text_dataset_from_directory reads
 TABLE_FORMATS = {".csv": ",", ".tsv": "\t", ".tab": "\t"}
+MAX_IMAGE_PIXELS = 50_000_000  # a 50-megapixel photo (8,660 x 5,773); larger images are refused before decoding
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,6 +170,7 @@ def _class_folders(root: Path, formats: Sequence[str], what: str) -> dict[str, i
         files = [f for _, _, fs in os.walk(root / name) for f in fs]
         counts[name] = sum(f.lower().endswith(tuple(formats)) for f in files)
         others[name] = sorted({Path(f).suffix.lower() or f for f in files if not f.lower().endswith(tuple(formats))})
+    _check_reach(root, names, formats)
     empty = [n for n, c in counts.items() if not c]
     if empty:
         found = "; ".join(f"{root / n} has {', '.join(others[n])}" for n in empty if others[n])
@@ -167,6 +181,47 @@ def _class_folders(root: Path, formats: Sequence[str], what: str) -> dict[str, i
         raise DataError(f"{root} has one class folder ({names[0]!r}); a classifier needs two or more classes, one "
                         "subfolder each")
     return counts
+
+
+def _check_reach(root: Path, names: Sequence[str], formats: Sequence[str]) -> None:
+    """A `DataError` for a name that is not UTF-8, or a link (class folder or file) pointing outside `root`."""
+    inside = root.resolve()
+    for name in names:
+        for path in [root / name, *map(Path, _listing(root, [name], formats))]:
+            text = str(path)
+            if _SURROGATES.search(text):
+                shown = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                raise DataError(f"{shown}: the name is not UTF-8 (the bytes shown as \\x..); accepted: file and "
+                                "folder names in UTF-8, rename it")
+            if path.is_symlink():
+                target = Path(os.path.realpath(path))
+                if not target.exists():
+                    raise DataError(f"{path} is a link to {os.readlink(path)}, which does not exist; fix or remove it")
+                if not target.is_relative_to(inside):
+                    raise DataError(f"{path} is a link to {target}, outside {root}; a data folder may only reach its "
+                                    "own files: copy the file in, or remove the link")
+
+
+_SURROGATES = re.compile("[\udc80-\udcff]")  # how Python shows the bytes of a file name that are not UTF-8
+
+
+def _check_pixels(source, where: str) -> None:
+    """A `DataError` if the image in `source` (a path or a file object) has more than `MAX_IMAGE_PIXELS`, read
+    from its header (Pillow decodes nothing here); an image Pillow cannot open is left to the decoder."""
+    from PIL import Image
+
+    limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # Pillow's own bomb check would hide the size
+    try:
+        with Image.open(source) as image:
+            width, height = image.size
+    except Exception:  # noqa: BLE001 - not an image Pillow reads: TensorFlow's decoder says what is wrong
+        return
+    finally:
+        Image.MAX_IMAGE_PIXELS = limit
+    if width * height > MAX_IMAGE_PIXELS:
+        raise DataError(f"{where}: {width}x{height} pixels ({width * height / 1e6:,.0f} megapixels); accepted: images "
+                        f"of up to {MAX_IMAGE_PIXELS / 1e6:.0f} megapixels, which are decoded whole before they are "
+                        "resized: shrink it first")
 
 
 def _listing(root: Path, class_names: Sequence[str], formats: Sequence[str]) -> list[str]:
@@ -185,7 +240,8 @@ def load_images(path, spec: ImageSpec) -> UserData:
     import tensorflow as tf
 
     root = Path(path).expanduser()
-    _class_folders(root, IMAGE_FORMATS, "images")
+    for f in _listing(root, list(_class_folders(root, IMAGE_FORMATS, "images")), IMAGE_FORMATS):
+        _check_pixels(f, f)  # before anything is decoded
     ds = keras.utils.image_dataset_from_directory(
         str(root), labels="inferred", label_mode="int", color_mode=spec.color_mode, batch_size=None,
         image_size=(spec.height, spec.width), shuffle=False, interpolation=spec.interpolation, verbose=False)
@@ -339,8 +395,10 @@ def read_image(image, *, like) -> np.ndarray:
             raw = path.read_bytes()
         except OSError as e:
             raise DataError(f"{path}: cannot read the image ({e.strerror or e})") from None
+        _check_pixels(io.BytesIO(raw), str(path))
         return _cast(_decode_image(raw, spec, str(path)), spec)
     if isinstance(image, bytes):
+        _check_pixels(io.BytesIO(image), "image bytes")
         return _cast(_decode_image(image, spec, "image bytes"), spec)
     return _cast(_convert_array(np.asarray(image), spec), spec)
 

@@ -29,7 +29,12 @@ so `fit_multiworker` is kerazoo's one custom loop, used only there: the model's 
 / `test_step` inside `strategy.run` (so the loss scaling, regularisation, loss-scale optimizer and
 custom `train_step` overrides are Keras'), chief-only checkpoints and resume.
 
+On JAX the same switch gives a `keras.distribution.DataParallel` (`keras_distribution`): over the local
+devices, or, for `multiworker`, over every process of the cluster TF_CONFIG or Slurm describe
+(`keras.distribution.initialize`), with plain `fit` in every process.
+
 Modules: `strategies` (the switch, scope, precision, batch size, copies, the multi-worker refusal),
+`keras_distribution` (the switch on JAX),
 `cluster` (TF_CONFIG and Slurm, this process's role, `python -m kerazoo.distribute`), `loop`
 (`fit_multiworker`), `sync` (replica statistics; it imports Keras, so it loads on first use).
 Importing this package imports neither TensorFlow nor Keras.
@@ -40,16 +45,17 @@ from __future__ import annotations
 
 import importlib
 
-from kerazoo.distribute.cluster import (is_chief, is_multiworker, output_dir, slurm_tf_config, tf_config,
-                                        worker_info)
+from kerazoo.distribute.cluster import (is_chief, is_multiprocess, is_multiworker, output_dir, slurm_tf_config,
+                                        tf_config, worker_info)
+from kerazoo.distribute.keras_distribution import is_distribution
 from kerazoo.distribute.loop import fit_multiworker
 from kerazoo.distribute.strategies import (KINDS, add_arguments, as_strategy, copy_model, from_arguments,
-                                           global_batch_size, kind_of, precision_policy, refuse_multiworker, scope,
-                                           strategy, unwrap)
+                                           global_batch_size, keras_backend, kind_of, precision_policy,
+                                           refuse_multiworker, replicas, scope, strategy, unwrap)
 from kerazoo.errors import StrategyError
 
 __all__ = ["KINDS", "StrategyError", "strategy", "as_strategy", "kind_of", "scope", "precision_policy",
-           "global_batch_size", "add_arguments", "from_arguments", "refuse_multiworker", "copy_model", "unwrap",
+           "global_batch_size", "replicas", "keras_backend", "is_distribution", "is_multiprocess", "add_arguments", "from_arguments", "refuse_multiworker", "copy_model", "unwrap",
            "is_multiworker", "is_chief", "worker_info", "output_dir", "fit_multiworker", "sync_moving_statistics",
            "SyncMovingStatistics", "tf_config", "slurm_tf_config"]
 

@@ -17,8 +17,8 @@ from typing import Sequence
 
 from kerazoo.errors import StrategyError
 
-__all__ = ["tf_config", "slurm_tf_config", "multiworker_cluster", "is_multiworker", "worker_info", "is_chief",
-           "output_dir", "main"]
+__all__ = ["tf_config", "slurm_tf_config", "multiworker_cluster", "is_multiworker", "is_multiprocess", "worker_info",
+           "is_chief", "output_dir", "main"]
 
 _TF_CONFIG_EXAMPLE = ('{"cluster": {"worker": ["host1:12345", "host2:12345"]}, '
                       '"task": {"type": "worker", "index": 0}}')
@@ -127,8 +127,13 @@ def is_multiworker(strategy) -> bool:
 def worker_info(strategy=None) -> tuple[str | None, int | None, bool]:
     """`(task_type, task_id, is_chief)` of this process; `(None, None, True)` on one machine.
 
-    The chief is the `chief` task, or worker 0 when the cluster has no `chief` (TF's convention).
+    The chief is the `chief` task, or worker 0 when the cluster has no `chief` (TF's convention); on JAX
+    (a `keras.distribution` over several processes) process 0.
     """
+    if strategy is not None and hasattr(strategy, "device_mesh") and getattr(strategy, "num_processes", 1) > 1:
+        import jax
+
+        return "worker", jax.process_index(), jax.process_index() == 0
     resolver = getattr(strategy, "cluster_resolver", None) if is_multiworker(strategy) else None
     if resolver is None or resolver.task_type is None:
         return None, None, True
@@ -136,6 +141,12 @@ def worker_info(strategy=None) -> tuple[str | None, int | None, bool]:
     chief = task_type == "chief" or (task_type == "worker" and task_id == 0
                                      and "chief" not in resolver.cluster_spec().as_dict())
     return task_type, task_id, chief
+
+
+def is_multiprocess(strategy) -> bool:
+    """True when several processes train together: `MultiWorkerMirroredStrategy`, or on JAX a
+    `keras.distribution` over several processes (where plain `fit` runs in every process)."""
+    return is_multiworker(strategy) or worker_info(strategy)[0] is not None
 
 
 def is_chief(strategy=None) -> bool:

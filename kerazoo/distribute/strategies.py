@@ -18,17 +18,26 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+from kerazoo.distribute import keras_distribution
 from kerazoo.distribute.cluster import is_multiworker, multiworker_cluster
+from kerazoo.distribute.keras_distribution import is_distribution
 from kerazoo.errors import StrategyError
 
 __all__ = ["KINDS", "strategy", "as_strategy", "kind_of", "add_arguments", "from_arguments", "precision_policy",
-           "scope", "global_batch_size", "refuse_multiworker", "copy_model", "unwrap"]
+           "scope", "global_batch_size", "replicas", "refuse_multiworker", "copy_model", "unwrap", "keras_backend"]
 
 KINDS = ("auto", "cpu", "gpu", "mirrored", "tpu", "multiworker")
 logger = logging.getLogger("kerazoo.distribute")
 
 _TPU_ENV = ("TPU_NAME", "KUBE_GOOGLE_CLOUD_TPU_ENDPOINTS", "TPU_CONFIG", "COLAB_TPU_ADDR")
 _CREATED: dict = {}  # (kind, devices...) -> the strategy this process created for them (see _once)
+
+
+def keras_backend() -> str:
+    """The Keras backend this process runs (`KERAS_BACKEND`, read when Keras is first imported)."""
+    import keras
+
+    return keras.backend.backend()
 
 
 def _say(message: str, verbose: bool) -> None:
@@ -69,6 +78,8 @@ def strategy(kind: str = "auto", *, cpu_replicas: int | None = None, tpu: str | 
     if cpu_replicas is not None and kind != "mirrored":
         raise StrategyError(f"cpu_replicas is for kind='mirrored' only. Received: kind={kind!r}, "
                             f"cpu_replicas={cpu_replicas}.")
+    if keras_backend() != "tensorflow":  # JAX: keras.distribution (keras_distribution.py)
+        return keras_distribution.distribution(kind, cpu_replicas=cpu_replicas, say=lambda m: _say(m, verbose))
     import tensorflow as tf
 
     if kind == "multiworker":
@@ -114,6 +125,8 @@ def as_strategy(spec, *, what: str = "strategy", verbose: bool = True):
         return None
     if isinstance(spec, str):
         return strategy(spec, verbose=verbose)
+    if is_distribution(spec):  # a keras.distribution.Distribution (JAX)
+        return spec
     import tensorflow as tf
 
     if not isinstance(spec, tf.distribute.Strategy):
@@ -123,7 +136,12 @@ def as_strategy(spec, *, what: str = "strategy", verbose: bool = True):
 
 
 def kind_of(strategy=None) -> str:
-    """The kind a strategy is (`multiworker`, `tpu`, `mirrored`, `cpu`, `one_device`, `default`), for records."""
+    """The kind a strategy is (`multiworker`, `tpu`, `mirrored`, `cpu`, `one_device`, `default`), for records;
+    on JAX a `DataParallel` over several processes is `multiworker`, over one process's devices `mirrored`."""
+    if is_distribution(strategy):
+        return "multiworker" if strategy.num_processes > 1 else "mirrored"
+    if strategy is None and keras_backend() != "tensorflow":
+        return "default"
     import tensorflow as tf
 
     strategy = strategy or tf.distribute.get_strategy()
@@ -246,8 +264,11 @@ def precision_policy(strategy=None) -> str:
     """The mixed-precision policy that pays on `strategy`'s devices.
 
     `mixed_bfloat16` on TPU, `mixed_float16` when every GPU has tensor cores (compute capability
-    >= 7.0: V100, T4, A100, ...), `float32` otherwise (CPU, older GPUs).
+    >= 7.0: V100, T4, A100, ...), `float32` otherwise (CPU, older GPUs). On JAX: `mixed_bfloat16` on TPU,
+    `float32` otherwise.
     """
+    if is_distribution(strategy) or (strategy is None and keras_backend() != "tensorflow"):
+        return "mixed_bfloat16" if keras_distribution.local_devices("tpu") else "float32"
     import tensorflow as tf
 
     strategy = strategy or tf.distribute.get_strategy()
@@ -278,16 +299,18 @@ def scope(strategy=None, *, precision: str | None = "auto"):
       ...     model = kerazoo.get("lenet5", compile=True)
     """
     import keras
-    import tensorflow as tf
 
-    strategy = strategy or tf.distribute.get_strategy()
+    if strategy is None and keras_backend() == "tensorflow":
+        import tensorflow as tf
+
+        strategy = tf.distribute.get_strategy()
     previous = keras.mixed_precision.global_policy()
     policy = precision_policy(strategy) if precision == "auto" else precision
     try:
         if policy is not None and policy != previous.name:
             keras.mixed_precision.set_global_policy(policy)
             logger.info("mixed precision policy %s", policy)
-        with strategy.scope():
+        with strategy.scope() if strategy is not None else contextlib.nullcontext():
             yield strategy
     finally:
         keras.mixed_precision.set_global_policy(previous)
@@ -298,20 +321,35 @@ def global_batch_size(per_replica: int, strategy=None) -> int:
 
     kerazoo recipes give the batch size per replica, so each replica computes on the recipe's
     batch whatever the hardware; `experimental_distribute_dataset` and Keras split the global
-    batch between the replicas (and the workers).
+    batch between the replicas (and the workers; on JAX, Keras shards a `tf.data` pipeline between the
+    processes).
     """
+    return int(per_replica) * replicas(strategy)
+
+
+def replicas(strategy=None) -> int:
+    """The replicas a batch is split between: `num_replicas_in_sync` of a TF strategy (default: the current
+    one), the devices of a JAX `DataParallel`, 1 on JAX without distribution."""
+    if is_distribution(strategy):
+        return int(strategy.num_model_replicas)
+    if strategy is None and keras_backend() != "tensorflow":
+        return 1
     import tensorflow as tf
 
-    return int(per_replica) * (strategy or tf.distribute.get_strategy()).num_replicas_in_sync
-
+    return int((strategy or tf.distribute.get_strategy()).num_replicas_in_sync)
 
 
 def refuse_multiworker(strategy, what: str, *, instead: str = "") -> None:
     """Raises `StrategyError` when `strategy` is `"multiworker"` or a `MultiWorkerMirroredStrategy`:
     the one refusal of every operation that trains with Keras' `fit`, which fails there (Keras 3.15,
     keras-team/keras#20585). `what` names the operation, `instead` says what to do."""
-    if not (strategy == "multiworker" if isinstance(strategy, str) else is_multiworker(strategy)):
+    several = is_distribution(strategy) and strategy.num_processes > 1  # JAX: fit runs, but one process is asked
+    if not (strategy == "multiworker" if isinstance(strategy, str) else is_multiworker(strategy) or several):
         return
+    if keras_backend() != "tensorflow":
+        raise StrategyError(f"{what} runs in one process (received strategy={strategy!r}); on JAX only kerazoo train "
+                            "spreads over several processes. Accepted here: auto, cpu, gpu, mirrored, tpu."
+                            f"{' ' + instead if instead else ''}")
     raise StrategyError(f"{what} does not run under MultiWorkerMirroredStrategy (received strategy={strategy!r}): it "
                         "trains with Keras' fit, which fails there (Keras 3.15). Accepted here: auto, cpu, gpu, "
                         f"mirrored, tpu, or a one-machine tf.distribute.Strategy.{' ' + instead if instead else ''}")
@@ -331,7 +369,12 @@ def copy_model(model, strategy=None, *, compile: bool = True):
     with tempfile.TemporaryDirectory(prefix="kerazoo-copy-") as tmp:
         path = os.path.join(tmp, "model.keras")
         model.save(path)
-        with scope(strategy) if strategy is not None else contextlib.nullcontext():
+        if strategy is not None:
+            place = scope(strategy)
+        else:  # JAX: outside the process's distribution; TensorFlow: outside any strategy scope
+            place = contextlib.nullcontext() if keras_backend() == "tensorflow" else \
+                keras_distribution.without_distribution()
+        with place:
             return keras.saving.load_model(path, compile=compile)
 
 

@@ -27,6 +27,8 @@ def sync_moving_statistics(model, strategy=None) -> int:
     use the `SyncMovingStatistics` callback. (`BatchNormalization(synchronized=True)` instead
     normalises with the global batch statistics, at one all-reduce per layer and step.)
     """
+    if keras.backend.backend() != "tensorflow":  # keras.distribution normalises over the global batch: no copies
+        return 0
     import tensorflow as tf
 
     strategy = strategy or tf.distribute.get_strategy()
@@ -60,6 +62,6 @@ class SyncMovingStatistics(keras.callbacks.Callback):
     """
 
     def _sync(self, *_):
-        sync_moving_statistics(self.model, self.model.distribute_strategy)
+        sync_moving_statistics(self.model, getattr(self.model, "distribute_strategy", None))
 
     on_test_begin = on_epoch_end = on_train_end = _sync

@@ -106,7 +106,10 @@ def string_model(vectorizer, network, name: str):
 
 
 def split_string_model(model):
-    """`(vectorizer, network)` of a model made by `string_model`, or `(None, model)` for any other."""
+    """`(vectorizer, network)` of a model made by `string_model` (or its `kerazoo.tokenized.TokenizedModel`),
+    or `(None, model)` for any other."""
+    if all(hasattr(model, a) for a in ("tokenizer", "vectorizer", "network")):  # a TokenizedModel (JAX, PyTorch)
+        return model.vectorizer, model.network
     nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
     names = {layer.name for layer in model.layers}
     if len(nested) == 1 and "vectorizer" in names:

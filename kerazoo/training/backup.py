@@ -11,7 +11,10 @@ Keras' file names and layout but:
   parses and names weights with that hash (a kill between two renames pairs nothing wrongly);
 - before `fit`, `restore_point()` picks the newest whole state (current, then the one being
   written, then the previous) and says so when it falls back; with none, the run restarts from
-  epoch 0, saying why, and the unreadable files are removed.
+  epoch 0, saying why, and the unreadable files are removed;
+- with no backup at all, a run folder whose `history.csv` logged epochs but that has no `run.json`
+  was killed after `fit` ended (the backups are deleted then, as Keras does) and before it wrote its
+  results: the rerun trains again from epoch 0, and says so instead of starting over silently.
 """
 from __future__ import annotations
 
@@ -41,6 +44,9 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     Args:
       backup_dir: the folder of the backups (used by this callback only).
       delete_checkpoint: remove the folder when `fit` ends, as Keras does.
+      restore_from: restore from this folder instead, and never move or remove anything in it: the processes of
+        a multi-process run other than the chief (JAX), which restore the chief's backup and write their own
+        (every process must save alike: saving creates variables, a collective step on JAX).
 
     Example:
       >>> backup = AtomicBackupAndRestore("run/backup")
@@ -48,10 +54,12 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
       >>> model.fit(ds, epochs=10, callbacks=[backup])
     """
 
-    def __init__(self, backup_dir, *, delete_checkpoint: bool = True):
+    def __init__(self, backup_dir, *, delete_checkpoint: bool = True, restore_from=None):
         super().__init__(str(backup_dir), save_freq="epoch", double_checkpoint=True,
                          delete_checkpoint=delete_checkpoint)
-        self.folder = Path(backup_dir)
+        self.read_only = restore_from is not None and Path(restore_from) != Path(backup_dir)
+        self.folder = Path(restore_from if self.read_only else backup_dir)
+        self.write_folder = Path(backup_dir)
         self._point: RestorePoint | None = None
         self._checked = False
         self.saved = False   # a state was written by this process
@@ -74,6 +82,11 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
             elif metadata != _INCOMING_METADATA and (self.folder / weights).exists():
                 problems.append((self.folder / weights, f"{self.folder / weights} has no {metadata} beside it"))
         point = max(states, key=lambda state: state["epoch"], default=None)
+        if self.read_only:
+            self._point = point
+            return point
+        if point is None and not problems:
+            _finished_before(self.folder.parent, log)
         problems = [text for path, text in problems if point is None or path != point["weights"]]
         for problem in problems:
             log(f"Backup {problem}.")
@@ -111,20 +124,35 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         self.model._initial_epoch = point["epoch"]   # as Keras' own restore does
 
     def _save_model(self):
-        self.folder.mkdir(parents=True, exist_ok=True)
-        incoming_weights, incoming_metadata = self.folder / _INCOMING_WEIGHTS, self.folder / _INCOMING_METADATA
+        folder = self.write_folder
+        folder.mkdir(parents=True, exist_ok=True)
+        incoming_weights, incoming_metadata = folder / _INCOMING_WEIGHTS, folder / _INCOMING_METADATA
         self.model.save_weights(str(incoming_weights), overwrite=True)
         _sync(incoming_weights)
         incoming_metadata.write_text(json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen,
                                                  "weights_sha256": sha256(incoming_weights)}))
         _sync(incoming_metadata)
         for name in (WEIGHTS, METADATA):  # the current state becomes the previous one
-            if (self.folder / name).exists():
-                os.replace(self.folder / name, self.folder / f"{name}.bkp")
-        os.replace(incoming_weights, self.folder / WEIGHTS)
-        os.replace(incoming_metadata, self.folder / METADATA)
-        _sync(self.folder)
+            if (folder / name).exists():
+                os.replace(folder / name, folder / f"{name}.bkp")
+        os.replace(incoming_weights, folder / WEIGHTS)
+        os.replace(incoming_metadata, folder / METADATA)
+        _sync(folder)
         self._point, self.saved = None, True
+
+
+def _finished_before(run: Path, log) -> None:
+    """Says so when the run in `run` logged epochs but wrote no results and has no backup: it was stopped after
+    `fit` ended (the backups were deleted) and before `run.json` was written."""
+    try:
+        with open(run / "history.csv", encoding="utf-8") as f:
+            epochs = max(sum(1 for line in f if line.strip()) - 1, 0)
+    except (OSError, UnicodeDecodeError):
+        return
+    if epochs and not (run / "run.json").exists():
+        log(f"The last run in {run} finished training ({epochs} epochs logged in history.csv) but stopped before it "
+            "wrote its results (run.json); its backups were deleted when training ended, so this run trains again "
+            "from epoch 0.")
 
 
 def _check_state(metadata: Path, weights: Path, candidates: list[Path]) -> RestorePoint | str:

@@ -21,9 +21,13 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import sys
+import time
+from pathlib import Path
 from typing import Sequence
 
 from kerazoo.inputs import check_model_data
+from kerazoo.rundir import check_writable, claim
 from kerazoo.training import userdata
 from kerazoo.training.userdata import FinetuneResult
 
@@ -42,7 +46,8 @@ def finetune(model, train=None, validation=None, *, data=None, head: Sequence[st
              head_epochs: int | None = None, finetune_epochs: int | None = None, learning_rate: float = 1e-3,
              finetune_learning_rate: float | None = None, unfreeze: int | None = None, loss: str | None = None,
              metrics: Sequence[str] = ("accuracy",), batch_size: int = 32, seed: int = 1337, callbacks: Sequence = (),
-             verbose="auto", strategy=None, **data_options):
+             verbose="auto", strategy=None, patience: int | None = None, class_weight: dict | None = None,
+             backups=None, **data_options):
     """Fine-tunes a pretrained model on new data in two phases; returns both histories.
 
     With `data=PATH` (the user's folder or table) it runs the whole path instead and returns a
@@ -66,6 +71,11 @@ def finetune(model, train=None, validation=None, *, data=None, head: Sequence[st
       loss: default sparse categorical cross-entropy (several outputs) or binary cross-entropy.
       metrics, seed, callbacks, verbose: as for `fit`.
       batch_size: per replica, for arrays (their batches hold `batch_size` x replicas examples).
+      patience: stop a phase when `val_loss` (else `loss`) has not improved for this many epochs, keeping
+        its best weights (`keras.callbacks.EarlyStopping`); None runs every epoch.
+      class_weight: `fit`'s `{class id: weight}`, or None.
+      backups: a `kerazoo.training.phases.PhaseBackups`: each phase backed up every epoch and resumed
+        after a kill (a finished phase is not run again); None keeps nothing.
       strategy: None (the strategy the model was built under, usually TensorFlow's default), a kind
         of `kerazoo.distribute.strategy` (`cpu`, `gpu`, `mirrored`, `tpu`) or a
         `tf.distribute.Strategy`. A model built outside that strategy's scope is copied into it,
@@ -87,9 +97,12 @@ def finetune(model, train=None, validation=None, *, data=None, head: Sequence[st
         return finetune_data(model, data, validation, head_epochs=head_epochs, finetune_epochs=finetune_epochs,
                              learning_rate=learning_rate, finetune_learning_rate=finetune_learning_rate,
                              unfreeze=unfreeze, batch_size=batch_size, seed=seed, callbacks=callbacks, verbose=verbose,
-                             strategy=strategy, **data_options)
+                             strategy=strategy, patience=patience, class_weight=class_weight, **data_options)
     if data_options:
         raise TypeError(f"finetune: {', '.join(sorted(data_options))} apply only with data=PATH")
+    if isinstance(class_weight, str):
+        raise TypeError(f"finetune: class_weight={class_weight!r} applies with data=PATH; with arrays give "
+                        "{class id: weight}")
     if train is None:
         raise ValueError("finetune needs training data: train=(x, y) or a tf.data.Dataset, or data=PATH (a folder or "
                          "a table)")
@@ -106,6 +119,8 @@ def finetune(model, train=None, validation=None, *, data=None, head: Sequence[st
     distribute.refuse_multiworker(strategy or model.distribute_strategy, "finetune",
                                   instead="kerazoo.train(..., strategy='multiworker') trains a recipe on several "
                                           "machines.")
+    for part, given in (("train", train), ("validation", validation)):
+        _check_not_empty(given, f"finetune {part} data")
     check_model_data(model, train, where="finetune train data")  # before any training: NaN, range, labels
     strategy = distribute.as_strategy(strategy, what="finetune strategy")
     target = (model if strategy is None or model.distribute_strategy is strategy
@@ -134,9 +149,19 @@ def finetune(model, train=None, validation=None, *, data=None, head: Sequence[st
     def run(phase, epochs, lr):
         freeze(target, phase)
         compile_for(target, lr)
-        fit = target.fit(train, validation_data=validation, epochs=epochs, callbacks=[*sync, *callbacks],
-                         verbose=verbose, shuffle=False)  # the pipeline already shuffles, seeded
-        histories[phase] = {k: [float(v) for v in vs] for k, vs in fit.history.items()}
+        if backups is not None and backups.done(phase):  # finished before a kill: not run again
+            backups.restore(phase, target)
+            histories[phase] = backups.history(phase)
+            return lr
+        own = backups.callbacks(phase) if backups is not None else []  # first: restores before the others start
+        stop = [keras.callbacks.EarlyStopping("val_loss" if validation is not None else "loss", patience=patience,
+                                              restore_best_weights=True)] if patience else []
+        fit = target.fit(train, validation_data=validation, epochs=epochs, callbacks=[*own, *sync, *stop, *callbacks],
+                         verbose=verbose, shuffle=False, class_weight=class_weight)  # the pipeline shuffles, seeded
+        histories[phase] = backups.history(phase) if backups is not None else \
+            {k: [float(v) for v in vs] for k, vs in fit.history.items()}
+        if backups is not None:
+            backups.finish(phase, target)
         return lr
 
     lr = run("head", head_epochs, learning_rate)
@@ -147,6 +172,23 @@ def finetune(model, train=None, validation=None, *, data=None, head: Sequence[st
         model.set_weights(target.get_weights())
         compile_for(model, lr)
     return histories
+
+
+def _check_not_empty(data, where: str) -> None:
+    """A `DataError` for `(x, y)` arrays without examples or a pipeline known to be empty (`fit` would fail deep
+    inside TensorFlow: a shuffle buffer of size 0)."""
+    from kerazoo.errors import DataError
+
+    if data is None:
+        return
+    if hasattr(data, "cardinality"):
+        empty = int(data.cardinality()) == 0
+    else:
+        first = data[0] if isinstance(data, (tuple, list)) and data else data
+        empty = len(first) == 0 if hasattr(first, "__len__") else False
+    if empty:
+        raise DataError(f"{where} holds no examples; accepted: (x, y) arrays or a tf.data pipeline with at least one "
+                        "example")
 
 
 def auto_epochs(examples: int, batch_size: int, *, steps: int = 100) -> int:
@@ -161,7 +203,9 @@ def finetune_data(name: str, data, validation=None, *, weights: str | os.PathLik
                   head_epochs: int | None = None, finetune_epochs: int | None = None, learning_rate: float = 1e-3,
                   finetune_learning_rate: float | None = None, unfreeze: int | None = None, batch_size: int = 32,
                   seed: int = 1337, baseline: bool = False, output=None, destination=None, overwrite: bool = False,
-                  shadow: bool = False, callbacks: Sequence = (), verbose="auto", strategy=None) -> FinetuneResult:
+                  shadow: bool = False, callbacks: Sequence = (), verbose="auto", strategy=None,
+                  patience: int | None = None, augment=None, class_weight="none",
+                  mixed_precision: bool = False) -> FinetuneResult:
     """Fine-tunes a pretrained artifact on the user's folder or table and exports the result.
 
     Args:
@@ -182,7 +226,16 @@ def finetune_data(name: str, data, validation=None, *, weights: str | os.PathLik
       baseline: also train the same architecture from scratch (same data, epochs, batch size and
         learning rate) and record its validation metrics beside the fine-tuned ones.
       output: the run folder (default `kerazoo_runs/<arch>.<tag>`): `model.keras`, `run.json`,
-        `history.csv`, `learning_curves.png`, `confusion_matrix.png`.
+        `history.csv`, `learning_curves.png`, `confusion_matrix.png`. While it runs it holds the
+        folder's lock and its `backup/` (`kerazoo.training.phases`): rerunning the same command after
+        a kill resumes (a finished phase is not run again, the other continues after its last epoch).
+      patience: early stopping of each phase on `val_loss` (best weights kept); None runs every epoch.
+      augment: images only: True (`userdata.DEFAULT_AUGMENT`) or a `kerazoo.data.augment` block, applied
+        to the training batches.
+      class_weight: "none", "auto" (each class weighted by the inverse of its count) or
+        `{class name: weight}`. Imbalanced classes (`userdata.IMBALANCE_RATIO`) are warned about.
+      mixed_precision: train in the mixed policy this machine computes faster (`mixed_float16` on a
+        recent GPU, `mixed_bfloat16` on a CPU with bfloat16 instructions); a `ConfigError` elsewhere.
 
     Returns:
       A `FinetuneResult` (model, artifact folder, metrics, history, plots, baseline).
@@ -192,22 +245,11 @@ def finetune_data(name: str, data, validation=None, *, weights: str | os.PathLik
       >>> model = kerazoo.get("lenet5.myletters")
       >>> model.predict(kerazoo.data.folders.read_images(["new.png"], like=model))
     """
-    import dataclasses
-    import json
-    import time
-    from pathlib import Path
-
-    import keras
-
-    from kerazoo import distribute, plots
+    from kerazoo import distribute
     from kerazoo.artifacts import split_name
-    from kerazoo.registry import load_config
     from kerazoo.errors import ConfigError, WeightsError
-    from kerazoo.exporting import export
-    from kerazoo.loading import build, get, trained_with
-    from kerazoo.recipe import Recipe
-    from kerazoo.models.common import split_string_model, string_model
-    from kerazoo.training.run import versions
+    from kerazoo.loading import get
+    from kerazoo.registry import load_config
 
     arch, named = split_name(name)
     if named is not None and weights is not None and weights != named:
@@ -222,6 +264,9 @@ def finetune_data(name: str, data, validation=None, *, weights: str | os.PathLik
                           "classifiers")
     tag = userdata.default_tag(data) if tag is None else tag
     userdata.check_destination(arch, tag, destination, overwrite=overwrite, shadow=shadow)
+    out = Path(output or Path("kerazoo_runs") / f"{arch}.{tag}").expanduser()
+    check_writable(out, "--output")  # before any training
+    policy = userdata.mixed_precision_policy() if mixed_precision else None
     distribute.refuse_multiworker(strategy, "finetune")
     strategy = distribute.as_strategy(strategy, what="finetune strategy")
     scope = distribute.scope(strategy) if strategy is not None else contextlib.nullcontext()
@@ -237,6 +282,38 @@ def finetune_data(name: str, data, validation=None, *, weights: str | os.PathLik
     finetune_epochs = auto if finetune_epochs is None else finetune_epochs
     print(f"{user.source}: {user.describe()}; " + ", ".join(f"{k} {len(p.y)}" for k, p in parts.items() if p)
           + f"; {head_epochs} + {finetune_epochs} epochs of {math.ceil(len(parts['train'].y) / batch_size)} steps")
+    warning = userdata.imbalance(user.counts())
+    if warning and class_weight in (None, "none"):
+        print(f"warning: {warning}", file=sys.stderr)
+    augment, weights_of_classes = userdata.augment_spec(augment, user.kind), userdata.class_weights(parts["train"],
+                                                                                                    class_weight)
+    settings = {"source": source, "data": str(user.source.resolve()), "validation": validation and str(validation),
+                "split": [validation_split, test_split, seed], "epochs": [head_epochs, finetune_epochs],
+                "learning_rate": [learning_rate, finetune_learning_rate], "unfreeze": unfreeze,
+                "batch_size": batch_size, "patience": patience, "augment": augment, "class_weight": class_weight,
+                "mixed_precision": policy}
+    with claim(out, progress=lambda: (out / "backup").is_dir()), userdata.precision(policy):
+        return _train_and_export(**locals())
+
+
+def _train_and_export(*, arch, tag, weights, user, parts, held_out, source, settings, out, scope, strategy, started,
+                      head_epochs, finetune_epochs, learning_rate, finetune_learning_rate, unfreeze, batch_size, seed,
+                      baseline, destination, overwrite, shadow, callbacks, verbose, validation, validation_split,
+                      patience, augment, weights_of_classes, policy, **_):
+    """The rest of `finetune_data`, in the run folder it holds: fine-tune (resumable), measure, plot, export."""
+    import dataclasses
+    import json
+
+    import keras
+
+    from kerazoo import distribute, plots
+    from kerazoo.exporting import export
+    from kerazoo.loading import build, get, trained_with
+    from kerazoo.recipe import Recipe
+    from kerazoo.models.common import split_string_model, string_model
+    from kerazoo.training.phases import PhaseBackups
+    from kerazoo.training.run import versions
+
     head = userdata.head_for(user.class_names)
     binary = head["classes"] == 1
     keras.utils.set_random_seed(seed)
@@ -253,11 +330,16 @@ def finetune_data(name: str, data, validation=None, *, weights: str | os.PathLik
                                  text=vectorizer is not None)
 
     train, val = batches(parts["train"], True), batches(parts["validation"], False)
+    if augment:  # the training batches only
+        from kerazoo.data.augment import augment_dataset
+
+        train = augment_dataset(train, augment, seed=seed)
+    backups = PhaseBackups(out / "backup", settings)
     loss = "binary_crossentropy" if binary else "sparse_categorical_crossentropy"
     histories = finetune(network, train, val, head_epochs=head_epochs, finetune_epochs=finetune_epochs,
                          learning_rate=learning_rate, finetune_learning_rate=finetune_learning_rate, unfreeze=unfreeze,
                          loss=loss, batch_size=batch_size, seed=seed, callbacks=callbacks, verbose=verbose,
-                         strategy=strategy)
+                         strategy=strategy, patience=patience, class_weight=weights_of_classes, backups=backups)
     final = string_model(vectorizer, network, model.name) if vectorizer is not None else network
     metrics, held = userdata.measure(final, parts["validation"], "val", binary=binary)
     if parts["test"] is not None:
@@ -274,8 +356,6 @@ def finetune_data(name: str, data, validation=None, *, weights: str | os.PathLik
         scratch = userdata.measure(fresh, parts["validation"], "val", binary=binary)[0]
 
     tag_name = f"{arch}.{tag}"
-    out = Path(output or Path("kerazoo_runs") / tag_name).expanduser()
-    out.mkdir(parents=True, exist_ok=True)
     history = {k: histories["head"].get(k, []) + histories.get("finetune", {}).get(k, []) for k in histories["head"]}
     userdata.write_history(history, out / "history.csv")
     held_split = "test" if parts["test"] is not None else "validation"
@@ -302,7 +382,11 @@ def finetune_data(name: str, data, validation=None, *, weights: str | os.PathLik
            "finetune": {"head": f"new predictions layer: {head['classes']} {head['classifier_activation']} unit(s)",
                         "head_epochs": head_epochs, "finetune_epochs": finetune_epochs, "learning_rate": learning_rate,
                         "finetune_learning_rate": finetune_learning_rate or learning_rate / 10, "unfreeze": unfreeze,
-                        "batch_size": batch_size, "baseline_from_scratch": scratch}}
+                        "batch_size": batch_size, "baseline_from_scratch": scratch, "patience": patience,
+                        "augment": augment, "class_weight": weights_of_classes and
+                        {user.class_names[i]: round(w, 4) for i, w in weights_of_classes.items()},
+                        "mixed_precision": policy}}
     (out / "run.json").write_text(json.dumps(run, indent=2, default=str))
     artifact = export(out, tag=tag, destination=destination, overwrite=overwrite, shadow=shadow)
+    backups.clear()  # done: the next run starts afresh
     return FinetuneResult(final, artifact, metrics, history, out, list(user.class_names), shown, scratch)

@@ -133,11 +133,13 @@ def _train(name, cfg, recipe, kwargs, model, out: Path, strategy, data_dir, call
     from kerazoo.training.tasks import prepare
 
     multiworker, chief = distribute.is_multiworker(strategy), distribute.is_chief(strategy)
+    several = distribute.is_multiprocess(strategy)  # TF's multi-worker loop, or JAX's fit in several processes
     out.mkdir(parents=True, exist_ok=True)
-    files = distribute.output_dir(out, strategy) if multiworker else out  # a temporary directory off the chief
+    files = distribute.output_dir(out, strategy) if several else out  # a temporary directory off the chief
     backup = out / "backup"
-    restore = None if multiworker else AtomicBackupAndRestore(backup)
-    point = restore.restore_point() if restore else None  # a torn backup falls back to the last whole one
+    restore = None if multiworker else AtomicBackupAndRestore(  # JAX, off the chief: restores the chief's backup
+        files / "backup", restore_from=backup)
+    point = _restore_point(restore, strategy) if restore else None  # a torn backup falls back to the last whole one
     resuming = backup.exists() if multiworker else point is not None
     if point is not None:
         _trim_history(files / "history.csv", point["epoch"])
@@ -145,7 +147,13 @@ def _train(name, cfg, recipe, kwargs, model, out: Path, strategy, data_dir, call
 
     global_batch = distribute.global_batch_size(recipe.batch_size, strategy)
     data = prepare(cfg, dataclasses.replace(recipe, batch_size=global_batch), kwargs, data_dir, recipe.seed)
-    replicas = model.distribute_strategy.num_replicas_in_sync
+    if several and distribute.is_distribution(strategy):  # JAX: every process takes the same number of steps
+        from kerazoo.distribute.keras_distribution import even_batches
+
+        data = dataclasses.replace(data, train=even_batches(data.train, global_batch),
+                                   val=even_batches(data.val, global_batch))
+        strategy.auto_shard_dataset = False  # each process gets its own share already
+    replicas = distribute.replicas(strategy)
     family = cfg.hooks
     default_monitor = "val_loss" if data.val is not None else "loss"
     monitor = family.checkpoint_monitor(data) if family.checkpoint_monitor else default_monitor
@@ -156,10 +164,10 @@ def _train(name, cfg, recipe, kwargs, model, out: Path, strategy, data_dir, call
     cbs = [*first, *own, keras.callbacks.CSVLogger(str(files / "history.csv"), append=resuming),
            keras.callbacks.TensorBoard(str(files / "logs")), *last]
     if not multiworker:  # fit: Keras' own backups and best-model checkpoints
-        (out / "checkpoints").mkdir(exist_ok=True)
+        (files / "checkpoints").mkdir(exist_ok=True)
         cbs.insert(0, restore)
         cbs.append(keras.callbacks.ModelCheckpoint(
-            str(out / "checkpoints" / f"{'best' if monitor else 'last'}.keras"), monitor=monitor or "loss",
+            str(files / "checkpoints" / f"{'best' if monitor else 'last'}.keras"), monitor=monitor or "loss",
             save_best_only=bool(monitor), mode=monitor and infer_direction(monitor) or "auto"))
     cbs += callbacks
     plot_paths = []
@@ -175,6 +183,9 @@ def _train(name, cfg, recipe, kwargs, model, out: Path, strategy, data_dir, call
     else:
         model.fit(data.train, validation_data=data.val, epochs=recipe.epochs, callbacks=cbs, verbose=verbose,
                   shuffle=False)  # the pipeline already shuffles, seeded
+        if several:  # JAX, several processes: each evaluates and saves a plain copy (the same weights everywhere)
+            model = distribute.unwrap(model)
+            keras.distribution.set_distribution(None)  # training is over: the rest runs in each process on its copy
 
     final = data.wrap(model) if data.wrap else model
     metrics = {}
@@ -194,11 +205,33 @@ def _train(name, cfg, recipe, kwargs, model, out: Path, strategy, data_dir, call
                "recipe": dataclasses.asdict(recipe), "seed": recipe.seed, "epochs_run": len(history.get("epoch", [])),
                "train_seconds": round(time.time() - started, 1), "class_names": data.class_names,
                "strategy": {"kind": distribute.kind_of(strategy), "replicas": replicas,
-                            "global_batch_size": global_batch},
+                            "global_batch_size": global_batch,
+                            **({"distribution": type(strategy).__name__} if distribute.is_distribution(strategy)
+                               else {})},
                "versions": versions()}
         (out / "run.json").write_text(json.dumps(run, indent=2, default=_jsonable))
     print(f"Trained {name}: {', '.join(f'{k}={v:.4f}' for k, v in metrics.items())}; everything is in {out}")
     return TrainResult(final, history, metrics, out, plot_paths)
+
+
+def _restore_point(restore, strategy):
+    """The backup to resume from. In a JAX run of several processes the chief picks (and tidies) it first, then
+    the others read the same one; every process must resume from the same epoch."""
+    from kerazoo import distribute
+
+    if not distribute.is_distribution(strategy) or not distribute.is_multiprocess(strategy):
+        return restore.restore_point()
+    from kerazoo.distribute.keras_distribution import all_equal, barrier
+
+    point = restore.restore_point() if not restore.read_only else None
+    barrier("kerazoo-restore")
+    if restore.read_only:
+        point = restore.restore_point()
+    epochs = all_equal(point["epoch"] if point else 0)
+    if len(set(epochs)) > 1:
+        raise RuntimeError(f"the processes would resume from different epochs {epochs}: {restore.folder} must be on "
+                           "a filesystem every process reads")
+    return point
 
 
 def _trim_history(path: Path, epochs: int) -> None:
@@ -250,13 +283,18 @@ def evaluate(name: str, *, weights: str, data_dir=None, batch_size: int = 256) -
 
 
 def versions() -> dict:
+    """The versions a run trained with, its Keras backend included (`keras_backend`, and `jax` on JAX)."""
+    import importlib.metadata
+
     import keras
     import tensorflow as tf
 
     import kerazoo
 
+    backend = keras.backend.backend()
+    extra = {backend: importlib.metadata.version(backend)} if backend in ("jax", "torch") else {}
     return {"kerazoo": kerazoo.__version__, "tensorflow": tf.__version__, "keras": keras.__version__,
-            "python": platform.python_version(), "numpy": np.__version__}
+            "keras_backend": backend, **extra, "python": platform.python_version(), "numpy": np.__version__}
 
 
 def _jsonable(value):

@@ -50,8 +50,10 @@ def bucket_by_length(ds, boundaries, batch_size: int):
     With masked recurrent layers a review's output does not depend on its padding, so this changes
     which reviews share a batch, not what the model computes for each; the recurrent layers run
     over ~the real lengths instead of the fixed one (1.99x the same-batch training throughput of the
-    IMDB LSTM recipe on 500-token inputs averaging 218 tokens: benchmarks/speed.py). At a short budget
-    it cost accuracy there (4 epochs on 5k reviews: 0.769 against 0.854 unbucketed, medians of 3 seeds).
+    IMDB LSTM recipe on 500-token inputs averaging 218 tokens: benchmarks/speed.py). Its 4-epoch
+    accuracies there (0.769 against 0.854 unbucketed, medians of 3 seeds) do not rank the pipelines:
+    the same pipeline and seed moved by 8-9 points between runs, past the best epoch
+    (benchmarks/bucket_accuracy.py).
 
     The batches' number is counted (one pass over the lengths) and asserted, so that Keras' progress
     bar has the right total and fit does not "run out of data" at the end of the first epoch.

@@ -35,7 +35,13 @@ def add_tune_command(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--objective", metavar="NAME[:min|max]", help="metric to optimise, e.g. val_loss:min "
                    "(default: the search space's objective:, else the recipe's first metric on validation data)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="fix a builder argument (YAML value); a searched one is no longer searched")
+                   help="fix a builder argument or a recipe field (YAML value; recipe.KEY / model.KEY when both "
+                        "have it), e.g. --set variant=modern --set batch_size=128; a searched one is no longer "
+                        "searched")
+    p.add_argument("--train-size", type=int, metavar="N", help="search on N training examples (drawn by the seed; "
+                                                               "the validation split is kept whole)")
+    p.add_argument("--report", metavar="DIR", help="then write trials.csv, parameter importance (importance.csv, "
+                                                   ".png) and each trial's learning curves (curves/) to DIR")
     p.add_argument("--directory", default="kerazoo_tuning", help="parent of the project directory DIR/NAME")
     p.add_argument("--project-name", help="default: the model name")
     p.add_argument("--overwrite", action="store_true", help="start over instead of resuming")
@@ -76,20 +82,25 @@ def _cmd_tune(args) -> int:
     if (args.export_best or args.retrain_best) and args.worker is not None:
         raise TuningError("--export-best and --retrain-best run on the chief (or a single machine), not a worker.")
     strategy = distribute.from_arguments(args)
-    result = tune(args.name, tuner=args.tuner, max_trials=args.max_trials, epochs=args.epochs, data_dir=args.data_dir,
-                  directory=args.directory, project_name=args.project_name, overwrite=args.overwrite,
-                  executions_per_trial=args.executions_per_trial, objective=args.objective,
-                  model_overrides=parse_sets(args.set), config=args.config, seed=args.seed,
-                  tuner_options={k: v for k, v in options.items() if v is not None}, prune=args.prune,
-                  prune_min_trials=args.prune_min_trials, chief=args.chief, worker=args.worker,
-                  chief_timeout=args.chief_timeout, tensorboard=not args.no_tensorboard,
-                  verbose=0 if args.quiet else 1, strategy=strategy)
+    model_sets, recipe_sets = split_sets(args.name, parse_sets(args.set))
+    try:
+        result = _search(args, options, strategy, model_sets, recipe_sets)
+    except KeyboardInterrupt:
+        project = os.path.join(args.directory, args.project_name or args.name)
+        print(f"\nkerazoo tune: interrupted. The finished trials are kept in {project}; rerun the same command to "
+              "resume (the interrupted trial runs again), or add --overwrite to start over.", file=sys.stderr)
+        return 130
     if result.role == "worker":
         return 0
     if args.quiet:
         print(results_table(result))
     if result.plot_path:
         print(f"plot: {result.plot_path}")
+    if args.report:
+        from kerazoo.tuning.analysis import write_report
+
+        written = write_report(result.directory, args.report)
+        print(f"report: {', '.join(str(p) for p in written.values())}")
     run = None
     if args.retrain_best:
         run = retrain_best(result, output=args.retrain_output, data_dir=args.data_dir, strategy=strategy,
@@ -98,6 +109,41 @@ def _cmd_tune(args) -> int:
     if args.export_best:
         print(f"wrote {export_best(result, args.export_best, run_dir=run.output if run else None)}")
     return 0
+
+
+def split_sets(name: str, sets: dict) -> tuple[dict, dict]:
+    """`--set` values as `(builder arguments, recipe fields)`: a key is the builder's if it takes it, else
+    the recipe's if it has that field; `model.KEY` / `recipe.KEY` say which when both do."""
+    import dataclasses
+
+    from kerazoo.config import RENAMED, builder_args
+    from kerazoo.recipe import Recipe
+    from kerazoo.registry import builder
+
+    fields = {f.name for f in dataclasses.fields(Recipe)}
+    takes = builder_args(builder(name))
+    model, recipe = {}, {}
+    for key, value in sets.items():
+        prefix, dot, rest = key.partition(".")
+        if dot and prefix in ("model", "recipe"):
+            (model if prefix == "model" else recipe)[rest] = value
+        elif key in takes or key in RENAMED or key not in fields:
+            model[key] = value  # checked with the builder's signature (unknown keys get its suggestions)
+        else:
+            recipe[key] = value
+    return model, recipe
+
+
+def _search(args, options, strategy, model_sets, recipe_sets):
+    return tune(args.name, tuner=args.tuner, max_trials=args.max_trials, epochs=args.epochs, data_dir=args.data_dir,
+                  directory=args.directory, project_name=args.project_name, overwrite=args.overwrite,
+                  executions_per_trial=args.executions_per_trial, objective=args.objective,
+                  model_overrides=model_sets, recipe_overrides=recipe_sets, train_size=args.train_size,
+                  config=args.config, seed=args.seed,
+                  tuner_options={k: v for k, v in options.items() if v is not None}, prune=args.prune,
+                  prune_min_trials=args.prune_min_trials, chief=args.chief, worker=args.worker,
+                  chief_timeout=args.chief_timeout, tensorboard=not args.no_tensorboard,
+                  verbose=0 if args.quiet else 1, strategy=strategy)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

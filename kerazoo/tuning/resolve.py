@@ -13,7 +13,8 @@ from typing import Any, Mapping
 from kerazoo.config import RENAMED, ZooConfig, builder_args, read_overlay
 from kerazoo.recipe import Recipe
 from kerazoo.training.run import resolve
-from kerazoo.tuning.space import SearchSpace, parse_search_space, recipe_args
+from kerazoo.errors import ConfigError
+from kerazoo.tuning.space import SearchSpace, parse_search_space, recipe_args, settle_fixed_conditions
 
 __all__ = ["SearchSetup", "resolve_search", "load_search_space"]
 
@@ -32,7 +33,8 @@ class SearchSetup:
 
 
 def resolve_search(name: str, *, search_space: Mapping | None = None, config=None,
-                   model_overrides: Mapping | None = None, **recipe_overrides: Any) -> SearchSetup:
+                   model_overrides: Mapping | None = None, train_size: int | None = None,
+                   **recipe_overrides: Any) -> SearchSetup:
     """The `SearchSetup` of model `name`: what `kerazoo.train` would use, and the search space.
 
     Args:
@@ -42,7 +44,11 @@ def resolve_search(name: str, *, search_space: Mapping | None = None, config=Non
         search starts from, and optionally a `search_space:` block that replaces the config's.
       model_overrides: builder arguments fixed on top of the config's: a searched one leaves the space
         (and so do the parameters that exist only for its other values).
-      **recipe_overrides: recipe fields (`batch_size=...`); None values are ignored.
+      train_size: train on this many examples of the training split (seeded; the validation split is
+        kept whole), for data sets read by `kerazoo.data.load` (image and text classification,
+        autoencoders, DCGAN).
+      **recipe_overrides: recipe fields (`batch_size=...`), fixed: a searched one leaves the space; None
+        values are ignored.
     """
     model_overrides = dict(model_overrides or {})
     overlay = read_overlay(config) if isinstance(config, (str, Path)) else dict(config or {})
@@ -56,12 +62,24 @@ def resolve_search(name: str, *, search_space: Mapping | None = None, config=Non
                                               "(search_space)"
     else:
         raw, where = cfg.search_space, f"zoo_configs/{name}.yaml (search_space)"
-    space = parse_search_space(raw, where, model_args=builder_args(fn), recipe_args=recipe_args(),
-                               base={"model": {**defaults, **kwargs}, "recipe": dataclasses.asdict(recipe)})
+    if train_size is not None:
+        if not isinstance(train_size, int) or isinstance(train_size, bool) or train_size < 1:
+            raise ConfigError(f"train_size (--train-size) is a positive number of examples; received {train_size!r}")
+        if cfg.task in ("translation", "word-embedding"):
+            raise ConfigError(f"train_size (--train-size) applies to data sets read by kerazoo.data.load; {name} is a "
+                              f"{cfg.task} model with its own corpus (set its recipe's data: options instead)")
+        recipe = dataclasses.replace(recipe, data={**recipe.data, "train_size": train_size})
     renamed = [k if k in kwargs else RENAMED.get(k, k) for k in model_overrides]  # resolve checked them
     fixed = {k: kwargs[k] for k in renamed}
+    recipe_fixed = {k: getattr(recipe, k) for k, v in recipe_overrides.items() if v is not None}
+    known = {**overlay.get("model", {}), **fixed}  # chosen, not searched: conditions on them are decided now
+    space = parse_search_space(settle_fixed_conditions(raw, known), where, model_args=builder_args(fn),
+                               recipe_args=recipe_args(),
+                               base={"model": {**defaults, **kwargs}, "recipe": dataclasses.asdict(recipe)})
     blocks = {k: dict(overlay[k]) for k in ("model", "recipe") if overlay.get(k)}
-    return SearchSetup(name, cfg, recipe, kwargs, space.fix(fixed), fixed, blocks)
+    if recipe_fixed:  # best.yaml retrains with them
+        blocks["recipe"] = {**blocks.get("recipe", {}), **recipe_fixed}
+    return SearchSetup(name, cfg, recipe, kwargs, space.fix(fixed, recipe_fixed), fixed, blocks)
 
 
 def load_search_space(name: str, search_space: Mapping | None = None, *, config=None,

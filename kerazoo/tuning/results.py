@@ -69,6 +69,17 @@ def epochs_run(trial) -> int:
     return int(max(steps)) + 1 if steps else 0
 
 
+def history_of(trial) -> dict:
+    """`{metric: [value per epoch]}` KerasTuner logged for a trial (the mean over its executions)."""
+    history = {}
+    for name in sorted(trial.metrics.metrics):
+        observations = sorted(trial.metrics.get_history(name), key=lambda o: o.step)
+        values = [sum(o.value) / len(o.value) for o in observations if o.value]
+        if values and name != PRUNED_METRIC:
+            history[name] = [plain(float(v)) for v in values]
+    return history
+
+
 def report(result: TuneResult, oracle, setup, verbose: int) -> None:
     """Fills the result from the oracle; writes best.yaml, results.json and search.png; prints the table."""
     seed = result.record.get("seed", setup.recipe.seed)
@@ -81,7 +92,7 @@ def report(result: TuneResult, oracle, setup, verbose: int) -> None:
             "epochs": int(values.get("tuner/epochs") or recipe_values.get("epochs") or result.record["epochs"]),
             "epochs_run": epochs_run(trial), "continues": values.get("tuner/trial_id"),
             "seed": trial_seed(seed, values), "values": setup.space.flat(model_values, recipe_values),
-            "model": plain(model_values), "recipe": plain(recipe_values)})
+            "model": plain(model_values), "recipe": plain(recipe_values), "history": history_of(trial)})
     best = oracle.get_best_trials(1)
     project = result.directory
     if best and best[0].score is not None:

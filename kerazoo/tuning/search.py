@@ -13,6 +13,7 @@ from typing import Mapping, Sequence
 from kerazoo import distribute
 from kerazoo.errors import ChiefUnreachableError, StrategyError, TuningError
 from kerazoo.recipe import infer_direction
+from kerazoo.rundir import check_writable
 from kerazoo.tuning import cluster, state
 from kerazoo.tuning.resolve import resolve_search
 from kerazoo.tuning.results import TuneResult, report
@@ -28,7 +29,8 @@ TUNERS = {"random": "RandomSearch", "bayesian": "BayesianOptimization", "hyperba
 def tune(name: str, *, tuner: str = "random", max_trials: int | None = 10, epochs: int | None = None, data=None,
          data_dir=None, directory: str | Path = "kerazoo_tuning", project_name: str | None = None,
          overwrite: bool = False, executions_per_trial: int = 1, objective=None, search_space: Mapping | None = None,
-         model_overrides: Mapping | None = None, config=None, seed: int | None = None,
+         model_overrides: Mapping | None = None, recipe_overrides: Mapping | None = None,
+         train_size: int | None = None, config=None, seed: int | None = None,
          tuner_options: Mapping | None = None, prune: str | None = None, prune_min_trials: int = 3,
          chief: str | None = None, worker: str | int | None = None, chief_timeout: float = 60.0,
          callbacks: Sequence = (), tensorboard: bool = True, verbose: int = 1, strategy=None) -> TuneResult:
@@ -68,6 +70,10 @@ def tune(name: str, *, tuner: str = "random", max_trials: int | None = 10, epoch
       search_space: a `search_space:` block to use instead of the config's (and the overlay's).
       model_overrides: fixed builder values on top of the config's (kept in the best overlay); a
         searched one is no longer searched (`kerazoo tune --set`).
+      recipe_overrides: fixed recipe fields (`{"batch_size": 128}`, `kerazoo tune --set batch_size=128`):
+        a searched one is no longer searched; kept in the best overlay.
+      train_size: search on this many training examples (drawn by the search seed; the validation split
+        is kept whole): `kerazoo.data.load`'s `train_size`.
       config: a config overlay (YAML path or dict) the search starts from, as `kerazoo.train`'s:
         `model:`/`recipe:` blocks, and a `search_space:` block replacing the config's.
       seed: the search seed: the oracle's, and every trial's seeds derive from it and the trial's
@@ -113,13 +119,14 @@ def tune(name: str, *, tuner: str = "random", max_trials: int | None = 10, epoch
     role, address, tuner_id = cluster.role_of(chief, worker)
     # first: some strategies need TensorFlow uninitialised; the chief trains nothing
     strategy = distribute.as_strategy(strategy, what="tune strategy") if role != "chief" else None
-    setup = resolve_search(name, search_space=search_space, config=config, model_overrides=model_overrides)
+    setup = resolve_search(name, search_space=search_space, config=config, model_overrides=model_overrides,
+                           train_size=train_size, **dict(recipe_overrides or {}))
     if not setup.space:
         raise TuningError(f"{name} has nothing to search: its search_space is empty (zoo_configs/{name}.yaml), or "
                           f"every parameter is fixed. Add parameters there, in a --config overlay's search_space:, "
                           f"or pass search_space=.")
     seed = setup.recipe.seed if seed is None else int(seed)
-    project = Path(directory) / (project_name or name)
+    project = check_writable(Path(directory) / (project_name or name), "--directory")  # before anything heavy
     if role == "worker":
         cluster.wait_for_chief(address, chief_timeout)
         overwrite = False  # only the chief may clear a (possibly shared) project directory
@@ -155,7 +162,13 @@ def tune(name: str, *, tuner: str = "random", max_trials: int | None = 10, epoch
         options["max_trials"] = max_trials
     with cluster.kerastuner_env(role, address, tuner_id):
         try:
-            search = tuner_class(TUNERS[tuner])(**options)
+            try:
+                search = tuner_class(TUNERS[tuner])(**options)
+            except state.UnreadableState as e:  # JSON of a shape KerasTuner cannot load: set aside, start over
+                if role == "worker":
+                    raise TuningError(f"{project}: {e}") from None
+                state.set_aside(project, str(e))
+                search = tuner_class(TUNERS[tuner])(**options)
         except kt.errors.FailedTrialError as e:
             raise TuningError(f"The search space of {name} cannot be sampled: {e}") from None
         notes = [] if role == "worker" else _notes(tuner, search.oracle, max_trials, tuner_options)

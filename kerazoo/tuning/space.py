@@ -74,17 +74,19 @@ class SearchSpace:
         both = {**recipe_values, **model_values}
         return {p.arg: plain(both[p.arg]) for p in self.params if p.arg in both}
 
-    def fix(self, fixed: Mapping[str, Any]) -> SearchSpace:
-        """The space with these builder arguments fixed (`--set`): their parameters leave it, and so do
-        the parameters that exist only while one of them has another value; a condition the fixed value
-        meets is dropped."""
+    def fix(self, fixed: Mapping[str, Any], recipe_fixed: Mapping[str, Any] | None = None) -> SearchSpace:
+        """The space with these builder arguments (and recipe fields) fixed (`--set`): their parameters
+        leave it, and so do the parameters that exist only while one of them has another value; a
+        condition the fixed value meets is dropped."""
         fixed_values: dict[str, Any] = {}   # KerasTuner name of a fixed parameter -> its value, encoded
         kept = []
+        by_target = {"model": fixed, "recipe": recipe_fixed or {}}
         for param in self.params:
-            if param.target == "model" and param.arg in fixed:
-                fixed_values[param.key] = encoded(param, fixed[param.arg])
+            if param.arg in by_target[param.target]:
+                value = by_target[param.target][param.arg]
+                fixed_values[param.key] = encoded(param, value)
                 if param.kind == "list":
-                    fixed_values[f"{param.key}.length"] = len(fixed[param.arg])
+                    fixed_values[f"{param.key}.length"] = len(value)
                 continue
             chain = tuple((parent, values) for parent, values in param.chain if parent not in fixed_values)
             if any(parent in fixed_values and fixed_values[parent] not in values for parent, values in param.chain):
@@ -223,6 +225,26 @@ def _unknown(key, where, model_args, recipe_args) -> ConfigError:
                        f"Accepted keys: {', '.join(accepted)}.")
 
 
+def settle_fixed_conditions(raw: Mapping, fixed: Mapping[str, Any]) -> dict:
+    """A `search_space:` block whose `when:` conditions name parameters not searched but fixed (`--set`,
+    an overlay's `model:`) with those conditions decided: a met one is dropped, a parameter whose
+    condition is not met leaves the space (it would never be active)."""
+    if not isinstance(raw, Mapping):
+        return raw
+    out, declared = {}, set()
+    for key, spec in raw.items():
+        when = spec.get("when") if isinstance(spec, Mapping) else None
+        if isinstance(when, Mapping) and len(when) == 1:
+            (parent, values), = when.items()
+            if parent not in declared and parent in fixed:
+                if plain(fixed[parent]) not in [plain(v) for v in (values if isinstance(values, list) else [values])]:
+                    continue
+                spec = {k: v for k, v in spec.items() if k != "when"}
+        declared.add(key)
+        out[key] = spec
+    return out
+
+
 def _parse_when(when, declared: dict, at: str) -> tuple:
     if when is None:
         return ()
@@ -232,7 +254,7 @@ def _parse_when(when, declared: dict, at: str) -> tuple:
     (parent, values), = when.items()
     if parent not in declared:
         raise ConfigError(f"{at}: `when` names {parent!r}, which is not a parameter declared above it. "
-                          f"Declared so far: {', '.join(declared) or 'none'}.")
+                          f"Declared so far: {', '.join(declared) or 'none'}; or fix it (--set {parent}=VALUE).")
     possible, encoded_possible, chain = declared[parent]
     values = list(values) if isinstance(values, list) else [values]
     if possible is None:

@@ -20,9 +20,22 @@ from pathlib import Path
 
 from kerazoo.errors import TuningError
 
-__all__ = ["RECORD", "write_atomic", "write_json", "read_json", "check_resume", "recover"]
+__all__ = ["RECORD", "UnreadableState", "write_atomic", "write_json", "read_json", "check_resume", "recover",
+           "set_aside"]
 
 RECORD = "kerazoo_search.json"
+# What KerasTuner 1.4 writes and reads back: a trial's `trial.json` (Trial.get_state) and `oracle.json`
+# (Oracle.get_state; each tuner adds its own keys). A file without them is JSON KerasTuner cannot resume from.
+_TRIAL_KEYS = {"trial_id": str, "hyperparameters": dict, "metrics": dict, "score": object, "best_step": object,
+               "status": str, "message": object}
+_ORACLE_KEYS = {"ongoing_trials": dict, "hyperparameters": dict, "start_order": list, "end_order": list,
+                "run_times": dict, "retry_queue": list, "seed": object, "seed_state": object, "tried_so_far": list,
+                "id_to_hash": dict}
+
+
+class UnreadableState(Exception):
+    """KerasTuner could not load the search's state files (raised by the tuner's `reload`; the search sets the
+    directory aside and starts over)."""
 
 
 def write_atomic(path: str | Path, text: str) -> Path:
@@ -80,18 +93,48 @@ def recover(project: Path) -> Path | None:
         return None
     files = [project / RECORD, project / "oracle.json", *sorted(project.glob("trial_*/trial.json")),
              *sorted(p for p in project.glob("*.json") if p.name not in (RECORD, "oracle.json", "results.json"))]
+    trials, oracle = set(), None
     for path in files:
         if not path.exists():
             continue
         try:
-            read_json(path)
+            data = read_json(path)
+            _check_shape(path, data)
         except ValueError as e:
-            n = 1
-            while project.with_name(f"{project.name}.unreadable-{n}").exists():
-                n += 1
-            aside = project.with_name(f"{project.name}.unreadable-{n}")
-            os.rename(project, aside)
-            print(f"kerazoo tune: {e}: the search in {project} cannot be resumed; it was moved to {aside} and "
-                  "this search starts over.", file=sys.stderr)
-            return aside
+            return set_aside(project, str(e))
+        if path.name == "trial.json":
+            trials.add(data["trial_id"])
+        elif path.name == "oracle.json":
+            oracle = data
+    named = {str(t) for key in ("start_order", "end_order") for t in (oracle or {}).get(key, [])}
+    if named - trials:
+        return set_aside(project, f"{project / 'oracle.json'} names trial(s) {', '.join(sorted(named - trials))} "
+                                  "without a trial_ID/trial.json")
     return None
+
+
+def _check_shape(path: Path, data) -> None:
+    """A `ValueError` naming the file when its JSON is not what KerasTuner (or kerazoo) wrote there."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} holds a JSON {type(data).__name__}, not the object of a search's state")
+    keys = _TRIAL_KEYS if path.name == "trial.json" else _ORACLE_KEYS if path.name == "oracle.json" else {}
+    missing = [k for k in keys if k not in data]
+    if missing:
+        raise ValueError(f"{path} lacks {', '.join(missing)}: not the state KerasTuner wrote")
+    wrong = [f"{k} ({type(data[k]).__name__}, not {t.__name__})" for k, t in keys.items() if not isinstance(data[k], t)]
+    if wrong:
+        raise ValueError(f"{path} holds {', '.join(wrong)}: not the state KerasTuner wrote")
+    if path.name == "trial.json" and path.parent.name != f"trial_{data['trial_id']}":
+        raise ValueError(f"{path} holds trial_id {data['trial_id']!r}, not the {path.parent.name} it is in")
+
+
+def set_aside(project: Path, why: str) -> Path:
+    """Moves the search in `project` to `<project>.unreadable-N`, saying `why` on stderr; returns where it went."""
+    n = 1
+    while project.with_name(f"{project.name}.unreadable-{n}").exists():
+        n += 1
+    aside = project.with_name(f"{project.name}.unreadable-{n}")
+    os.rename(project, aside)
+    print(f"kerazoo tune: {why}: the search in {project} cannot be resumed; it was moved to {aside} and "
+          "this search starts over.", file=sys.stderr)
+    return aside

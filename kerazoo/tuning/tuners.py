@@ -32,7 +32,7 @@ from kerazoo.patches import (atomic_kerastuner_state, quiet_new_model_retracing_
                              silence_kerastuner_debug_print)
 from kerazoo.tuning.results import PRUNED_METRIC, epochs_run, trial_status
 from kerazoo.tuning.specs import plain
-from kerazoo.tuning.state import write_json
+from kerazoo.tuning.state import UnreadableState, write_json
 
 __all__ = ["ObjectiveCheck", "MedianStopping", "EpochReport", "TrialDisplay", "tuner_class"]
 
@@ -143,6 +143,14 @@ class _Kerazoo:
             display = TrialDisplay(self.oracle, verbose=self.oracle.verbose)
             display.set_state(self.oracle._display.get_state())
             self.oracle._display = display
+
+    def reload(self):
+        """KerasTuner's; state it cannot load (JSON of another shape: a hand edit, another version) is an
+        `UnreadableState`, on which the search sets the directory aside and starts over."""
+        try:
+            super().reload()
+        except (KeyError, TypeError, AttributeError, ValueError, IndexError, RuntimeError) as e:
+            raise UnreadableState(f"its KerasTuner state cannot be loaded ({type(e).__name__}: {e})") from e
 
     def run_trial(self, trial, *args, **kwargs):
         extra = [ObjectiveCheck(self.oracle.objective.name, self.hypermodel.model_name, self.has_val)]

@@ -20,6 +20,7 @@ from typing import Literal
 import keras
 from keras import ops
 
+from kerazoo.errors import ConfigError
 from kerazoo.models.common import check_choice, check_positive
 from kerazoo.registry import register_model
 
@@ -136,15 +137,15 @@ def autoencoder(
     check_choice("variant", variant, ["dense", "conv", "variational"])
     check_positive(latent_dim=latent_dim, units=units, filters=filters)
     if noise < 0:
-        raise ValueError(f"The `noise` argument should be >= 0 (a standard deviation). Received: noise={noise}")
+        raise ConfigError(f"The `noise` argument should be >= 0 (a standard deviation). Received: noise={noise}")
     if len(input_shape) not in (2, 3):
-        raise ValueError(f"autoencoder: `input_shape` should be (height, width) or (height, width, channels). "
+        raise ConfigError(f"autoencoder: `input_shape` should be (height, width) or (height, width, channels). "
                          f"Received: input_shape={input_shape}")
     check_positive(input_shape=input_shape)
     shape = tuple(input_shape) if len(input_shape) == 3 else (*input_shape, 1)
     scale = 2 ** len(filters)
     if variant != "dense" and (shape[0] % scale or shape[1] % scale):
-        raise ValueError(f"autoencoder: a {variant} autoencoder with {len(filters)} stride-2 layers needs height and "
+        raise ConfigError(f"autoencoder: a {variant} autoencoder with {len(filters)} stride-2 layers needs height and "
                          f"width divisible by {scale}. Received: input_shape={input_shape}")
 
     # === Layers ===

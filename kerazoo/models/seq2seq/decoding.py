@@ -11,6 +11,7 @@ from typing import Sequence
 import numpy as np
 
 from kerazoo.data.parallel import END, START
+from kerazoo.inputs import check_sources
 from kerazoo.models.common import check_positive
 
 __all__ = ["Translation", "FLAGS", "OUTPUT_CHECKS", "translate", "flag_of", "iso_date"]
@@ -130,11 +131,7 @@ def translate(model, texts: str | Sequence[str], *, beam_width: int | None = Non
       'not_a_date'
     """
     single = isinstance(texts, (str, bytes))
-    texts = [texts] if single else list(texts)
-    bad = [type(t).__name__ for t in texts if not isinstance(t, (str, bytes))]
-    if bad:
-        raise TypeError(f"translate takes a string or a sequence of strings. Received items of type {bad[:3]}")
-    texts = [t.decode("utf-8") if isinstance(t, bytes) else t for t in texts]
+    texts = check_sources([texts] if single else texts, name="translate")  # strings, bounded, no controls
     if beam_width is not None:
         check_positive(beam_width=beam_width)
     max_length = max_length or (model.vectorizer.max_target_length or 49) + 1
