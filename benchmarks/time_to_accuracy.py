@@ -67,7 +67,11 @@ FAMILIES = {
     "lenet5": Family(0.99, "test accuracy (10,000 MNIST test digits)", "max", 0.5,
                      "keras-io Simple MNIST convnet", 40),
 }
-RUNNERS = ("reference", "fast", "recipe")
+# Leave-one-out ablations of the `fast` recipe (`--runners fast fast+augment ...`): each is `recipe="fast"` with the
+# card recipe's own values of these keys put back (a config overlay), so it says what leaving that out of `fast` buys.
+ABLATIONS = {"fast+augment": ("augment",), "fast+validation": ("validation_split",), "fast+batch128": ("batch_size",),
+             "fast+cosine": ("learning_rate", "callbacks")}
+RUNNERS = ("reference", "fast", "recipe", *ABLATIONS)
 
 
 # === In the child: the clock, the tracker, the evaluators ===
@@ -186,14 +190,21 @@ EVALUATORS = {"lenet5": (mnist_accuracy, 10000)}
 
 # === In the child: one run ===
 
-def run_kerazoo(tracker, name, recipe, data_dir, seed):
-    """`kerazoo.train(name)` (`recipe == "recipe"`) or `kerazoo.train(name, recipe=recipe)`, into a temporary run
-    folder, with the tracker's callback last."""
+def run_kerazoo(tracker, name, runner, data_dir, seed):
+    """`kerazoo.train(name)` (`runner == "recipe"`), `kerazoo.train(name, recipe=runner)`, or for an ablation the
+    `fast` recipe with the card recipe's values of its keys as a config overlay; into a temporary run folder,
+    with the tracker's callback last."""
     import kerazoo
+    from kerazoo.registry import load_config
 
+    overlay = None
+    if runner in ABLATIONS:
+        card = load_config(name).recipe
+        overlay, runner = {"recipe": {key: card[key] for key in ABLATIONS[runner]}}, "fast"
     with tempfile.TemporaryDirectory(prefix="kerazoo-tta-") as out:
-        kerazoo.train(name, recipe=None if recipe == "recipe" else recipe, data_dir=data_dir, seed=seed,
-                      output=Path(out) / "run", callbacks=[tracker.keras_callback(FAMILIES[name].every)], verbose=0)
+        kerazoo.train(name, recipe=None if runner == "recipe" else runner, data_dir=data_dir, seed=seed,
+                      output=Path(out) / "run", callbacks=[tracker.keras_callback(FAMILIES[name].every)], verbose=0,
+                      config=overlay)
 
 
 def run_reference(tracker, name, data_dir, seed):
@@ -282,6 +293,11 @@ def summarise(runs: list[dict]) -> dict:
 def ratios(family: dict) -> None:
     """reference / kerazoo (ratio of medians) for each kerazoo runner; `at_least` when the reference never got there."""
     ref = family["runners"].get("reference")
+    fast = family["runners"].get("fast")
+    for runner in ABLATIONS:  # an ablation against `fast` run beside it: > 1 means slower to the target
+        mine = family["runners"].get(runner)
+        if fast and mine and fast["median_seconds"] is not None and mine["median_seconds"] is not None:
+            family[f"{runner}_over_fast"] = round(mine["median_seconds"] / fast["median_seconds"], 2)
     for runner in ("fast", "recipe"):
         mine = family["runners"].get(runner)
         if not ref or not mine or mine["median_seconds"] is None:
