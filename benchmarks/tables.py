@@ -1,6 +1,7 @@
 """The README's Performance tables, printed as Markdown from the committed results files.
 
-    python benchmarks/tables.py [speed] [tuning] [serving] [word2vec] [mirrors] [--results benchmarks/results]
+    python benchmarks/tables.py [speed] [tuning] [serving] [word2vec] [mirrors] [time_to_accuracy]
+                                [time_to_accuracy_ablation] [--results benchmarks/results]
 
 Copy its output into README.md after re-running a benchmark: every figure then comes from the
 results file (tests/test_readme_figures.py checks that), and none is typed by hand.
@@ -158,10 +159,88 @@ def import_table(speed: dict) -> str:
     return "\n".join(lines)
 
 
+TARGETS = {"lenet5": "LeNet-5: 99.0 % MNIST test accuracy"}  # benchmarks/time_to_accuracy.py FAMILIES
+
+
+def _seconds(runner: dict | None, direction: str) -> str:
+    """A runner's seconds to target: median [range] of the repeats, or how long it trained without getting there."""
+    if runner is None:
+        return "not run"
+    if runner["median_seconds"] is None:
+        best = runner.get("best_median")
+        best = "" if best is None else f", best {best * 100:.2f} %" if direction == "max" else f", best {best:.2f}"
+        return f"not reached in {_n(runner.get('not_reached_within_seconds') or 0)} s{best} ({runner['reached']})"
+    spread = "" if runner["min_seconds"] == runner["max_seconds"] else \
+        f" ({_n(runner['min_seconds'])}–{_n(runner['max_seconds'])})"
+    return f"{_n(runner['median_seconds'])}{spread}"
+
+
+def _ratio(family: dict, runner: str) -> str:
+    if f"reference_over_{runner}" in family:
+        return f"{family[f'reference_over_{runner}']:.2f}x"
+    if f"reference_over_{runner}_at_least" in family:
+        return f"> {family[f'reference_over_{runner}_at_least']:.2f}x"
+    return ""
+
+
+def _bold(text: str) -> str:
+    return f"**{text}**" if text else ""
+
+
+def time_to_accuracy_table(report: dict) -> str:
+    """One row per family: kerazoo's `fast` and card recipes and the outside reference, seconds to the target
+    (median and range of the repeats) and the reference / kerazoo ratios of medians (the load of every run is in
+    the JSON and the line `load_line` prints: tests/test_readme_figures.py reads no table figure from a load)."""
+    lines = [f"| family: target on held-out data | kerazoo `fast`, s (median of {report['repeats']}, range) | "
+             "outside reference | reference, s | **reference / `fast`** | CPU s, reference / `fast` | "
+             "kerazoo recipe (the card's), s | reference / recipe |",
+             "|---|---|---|---|---|---|---|---|"]
+    for name, family in report["families"].items():
+        runners, direction = family["runners"], family["direction"]
+        cpu = family.get("reference_over_fast_cpu")
+        lines.append(f"| {TARGETS.get(name, name)} | {_seconds(runners.get('fast'), direction)} | {family['reference']} | "
+                     f"{_seconds(runners.get('reference'), direction)} | {_bold(_ratio(family, 'fast'))} | "
+                     f"{'' if cpu is None else f'{cpu:.2f}x'} | {_seconds(runners.get('recipe'), direction)} | "
+                     f"{_ratio(family, 'recipe')} |")
+    return "\n".join(lines)
+
+
+ABLATED = {"fast": "lenet5's `fast` recipe as shipped", "fast+augment": "`fast` + the card's distortions",
+           "fast+validation": "`fast` + the card's 10 % validation split", "fast+batch128": "`fast` at the card's batch 128",
+           "fast+cosine": "`fast` with the card's schedule (cosine decay from 0.001)"}
+
+
+def ablation_table(report: dict) -> str:
+    """Leave-one-out ablations of `fast` (time_to_accuracy.py --runners fast fast+augment ...): seconds to the target
+    and the ratio to `fast` run beside them."""
+    lines = [f"| `fast` with one card setting put back | seconds to target, median of {report['repeats']} (range) | "
+             "x `fast` | best accuracy seen, median |", "|---|---|---|---|"]
+    for name, family in report["families"].items():
+        for runner, summary in family["runners"].items():
+            ratio = family.get(f"{runner}_over_fast")
+            lines.append(f"| {ABLATED.get(runner, runner)} | {_seconds(summary, family['direction'])} | "
+                         f"{'1.00' if runner == 'fast' else '' if ratio is None else f'{ratio:.2f}'} | "
+                         f"{100 * summary['best_median']:.2f} % |")
+    return "\n".join(lines)
+
+
+def load_line(report: dict) -> str:
+    """The 1-minute load averages before the runs of each family (min-max), for the prose beside the table."""
+    parts = []
+    for name, family in report["families"].items():
+        loads = [v for r in family["runners"].values() for v in r.get("loadavg_1min_before", []) if v is not None]
+        if loads:
+            parts.append(f"{name} {min(loads):.1f}-{max(loads):.1f}")
+    return "1-minute load average before the runs: " + ", ".join(parts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("which", nargs="*", choices=("speed", "tuning", "serving", "word2vec", "mirrors"),
-                        default=["speed", "tuning", "serving", "word2vec", "mirrors"])
+    parser.add_argument("which", nargs="*",
+                        choices=("speed", "tuning", "serving", "word2vec", "mirrors", "time_to_accuracy",
+                                 "time_to_accuracy_ablation"),
+                        default=["speed", "tuning", "serving", "word2vec", "mirrors", "time_to_accuracy",
+                                 "time_to_accuracy_ablation"])
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder of speed.json and tuning_workers.json")
     args = parser.parse_args()
     if "speed" in args.which:
@@ -187,6 +266,14 @@ def main() -> None:
         print(f"\nload average (1, 5, 15 min) before {mirrors['machine']['loadavg_before']}, "
               f"after {mirrors['machine']['loadavg_after']}\n")
         print(mirrors_table(mirrors))
+    if "time_to_accuracy" in args.which:
+        report = json.loads((args.results / "time_to_accuracy.json").read_text())
+        print(f"\nload average (1, 5, 15 min) before {report['machine']['loadavg_before']}, "
+              f"after {report['machine']['loadavg_after']}\n")
+        print(load_line(report), end="\n\n")
+        print(time_to_accuracy_table(report))
+    if "time_to_accuracy_ablation" in args.which:
+        print(ablation_table(json.loads((args.results / "time_to_accuracy_ablation.json").read_text())))
 
 
 if __name__ == "__main__":

@@ -83,7 +83,9 @@ def _generated() -> dict[str, str]:
                                        "epochs", 64),
            tables.scaling_table(speed["scaling"]), tables.import_table(speed),
            tables.tuning_table(_results("tuning_workers.json")), w2v_speed, w2v_equal,
-           formats.table(_results("formats.json")), tables.mirrors_table(_results("mirrors.json"))]
+           formats.table(_results("formats.json")), tables.mirrors_table(_results("mirrors.json")),
+           tables.time_to_accuracy_table(_results("time_to_accuracy.json")),
+           tables.ablation_table(_results("time_to_accuracy_ablation.json"))]
     return {tuple(_parse(t)[0]): t for t in [*out, serving_full, serving_short]}
 
 

@@ -1,0 +1,371 @@
+"""Time to accuracy: how soon a recipe's model first reaches its card's target on held-out data, against an outside
+recipe run side by side.
+
+    python benchmarks/time_to_accuracy.py --data-dir ../shared/data [--only lenet5] [--runners fast reference]
+                                          [--repeats 3] [--quick]
+
+For a family, on this machine, the wall seconds from the start of training (data read from the files, model
+built, compilation and every per-epoch task of the recipe included) to the first evaluation at or past the
+target on the held-out split. Measured so far for LeNet-5 only (issue 29):
+
+  family     target                                               outside reference (benchmarks/references.py)
+  lenet5     99.0 % accuracy, the 10,000 MNIST test digits        keras-io "Simple MNIST convnet"
+
+(The other families' targets, evaluators and references were drafted, unmeasured, in commit 911635e; their
+draft `fast` recipes are in benchmarks/notes/unmeasured_fast_recipes.md.)
+
+Runners: `recipe` is `kerazoo.train(NAME)` (the config's recipe, its card's), `fast` is
+`kerazoo.train(NAME, recipe="fast")` (the config's `recipes: {fast: ...}`), `reference` the outside recipe. Every
+run is a fresh process. The held-out evaluation runs at fixed intervals, every `every` epochs of the runner's own
+training split (the same for all runners of a family: `FAMILIES`; with `steps_per_execution` it runs at the first
+callback at or past each point), and once more when training ends; the clock stops while it runs (evaluation is
+not the recipe's work; the recipe's own validation, scoring and checkpoints are, and count). A run stops at the
+target, or at its budget: the recipe's own epochs, the reference's (published), or `max_minutes` of training.
+
+Each measurement is repeated `--repeats` times, interleaved (repeat r of every runner of every family before
+repeat r+1) and seeded `seed + r`; a row gives the median and range of the seconds to target (a run that did not
+reach it counts as slower than any that did), and the ratio of medians reference / kerazoo. The load averages
+(1, 5, 15 min) before and after every run, and each run's CPU seconds, are recorded: the machine may be shared,
+so only ratios measured side by side mean anything. `--quick` caps every run at 45 s of training and scores a
+1,000-example prefix of the held-out data: a smoke run of the plumbing, not a measurement.
+
+Writes benchmarks/results/time_to_accuracy.json; `python benchmarks/tables.py time_to_accuracy` prints the
+README's table from it.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+@dataclasses.dataclass(frozen=True)
+class Family:
+    target: float
+    metric: str
+    direction: str                 # "max": accuracy-like; "min": FID
+    every: float                   # evaluations every `every` epochs of the runner's training split
+    reference: str                 # what the outside recipe is
+    max_minutes: float             # training minutes a run may take (evaluation not counted)
+
+
+FAMILIES = {
+    "lenet5": Family(0.99, "test accuracy (10,000 MNIST test digits)", "max", 0.5,
+                     "keras-io Simple MNIST convnet", 40),
+}
+# Leave-one-out ablations of the `fast` recipe (`--runners fast fast+augment ...`): each is `recipe="fast"` with the
+# card recipe's own values of these keys put back (a config overlay), so it says what leaving that out of `fast` buys.
+ABLATIONS = {"fast+augment": ("augment",), "fast+validation": ("validation_split",), "fast+batch128": ("batch_size",),
+             "fast+cosine": ("learning_rate", "callbacks")}
+RUNNERS = ("reference", "fast", "recipe", *ABLATIONS)
+
+
+# === In the child: the clock, the tracker, the evaluators ===
+
+class Stop(Exception):
+    """Raised by the tracker at the target or at the end of the budget: the run ends there."""
+
+
+class Clock:
+    """Wall seconds since `start`, less the paused ones."""
+
+    def __init__(self):
+        self.started, self.paused, self.cpu = time.perf_counter(), 0.0, time.process_time()
+
+    def seconds(self) -> float:
+        return time.perf_counter() - self.started - self.paused
+
+    def exclude(self, seconds: float) -> None:
+        self.paused += seconds
+
+    @contextlib.contextmanager
+    def pause(self):
+        began, cpu = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self.paused += time.perf_counter() - began
+            self.cpu += time.process_time() - cpu  # the evaluation's CPU time is not counted either
+
+
+class Tracker:
+    """Evaluates `tracker.model` at fixed points, records the curve, raises `Stop` at the target or past the budget."""
+
+    def __init__(self, evaluate, family: Family, max_seconds: float):
+        self.evaluate, self.family, self.max_seconds = evaluate, family, max_seconds
+        self.model, self.extra, self.curve, self.clock = None, {}, [], Clock()
+        self.reached_at = self.cpu_at = None
+        self.last_progress = None
+
+    def reached(self, value: float) -> bool:
+        return value >= self.family.target if self.family.direction == "max" else value <= self.family.target
+
+    def check(self, progress: float, not_counted: float = 0.0) -> None:
+        seconds, cpu = self.clock.seconds(), time.process_time() - self.clock.cpu
+        with self.clock.pause():
+            value = float(self.evaluate(self))
+        self.clock.exclude(not_counted)  # counted at this point only (e.g. a classifier fitted to score the features)
+        self.curve.append([round(progress, 3), round(seconds, 2), round(value, 5)])
+        self.last_progress = progress
+        print(f"    {progress:.2f} epochs, {seconds:.1f} s: {value:.4f}", file=sys.stderr, flush=True)
+        if self.reached(value):
+            self.reached_at, self.cpu_at = seconds, cpu
+            raise Stop
+        if seconds > self.max_seconds:
+            raise Stop
+
+    def over_budget(self) -> bool:
+        return self.clock.seconds() > self.max_seconds
+
+    def finish(self) -> None:
+        """End of a hand-written training loop (each of its epochs was evaluated): the run ends."""
+        raise Stop
+
+    def keras_callback(self, every: float):
+        import keras
+
+        tracker = self
+
+        class Every(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                self.steps, self.next, self.epoch = self.params.get("steps") or 1, every, 0
+                if tracker.model is None:
+                    tracker.model = self.model
+
+            def on_epoch_begin(self, epoch, logs=None):
+                self.epoch = epoch
+
+            def on_train_batch_end(self, batch, logs=None):
+                done = self.epoch + min(batch + 1, self.steps) / self.steps
+                if done >= self.next - 1e-9:
+                    self.next = (int(done / every + 1e-9) + 1) * every
+                    tracker.check(done)
+                elif tracker.over_budget():
+                    tracker.check(done)
+
+            def on_train_end(self, logs=None):
+                done = self.epoch + 1
+                if tracker.last_progress is None or tracker.last_progress < done - 1e-9:
+                    tracker.check(done)
+                raise Stop
+
+        return Every()
+
+
+def _mnist_test(data_dir, n):
+    with np.load(f"{data_dir}/mnist/mnist.npz") as f:
+        return f["x_test"][:n], f["y_test"][:n]
+
+
+def mnist_accuracy(data_dir, n):
+    x, y = _mnist_test(data_dir, n)
+
+    def evaluate(tracker):
+        model = tracker.model
+        if len(model.input_shape) == 4:  # keras-io: float images in [0, 1] with a channel axis
+            probs = model.predict(np.expand_dims(x.astype("float32") / 255, -1), batch_size=1000, verbose=0)
+        else:  # kerazoo: raw uint8 digits
+            probs = model.predict(x, batch_size=1000, verbose=0)
+        return np.mean(np.asarray(probs).argmax(-1) == y)
+
+    return evaluate
+
+
+EVALUATORS = {"lenet5": (mnist_accuracy, 10000)}
+
+
+# === In the child: one run ===
+
+def run_kerazoo(tracker, name, runner, data_dir, seed):
+    """`kerazoo.train(name)` (`runner == "recipe"`), `kerazoo.train(name, recipe=runner)`, or for an ablation the
+    `fast` recipe with the card recipe's values of its keys as a config overlay; into a temporary run folder,
+    with the tracker's callback last."""
+    import kerazoo
+    from kerazoo.registry import load_config
+
+    overlay = None
+    if runner in ABLATIONS:
+        card = load_config(name).recipe
+        overlay, runner = {"recipe": {key: card[key] for key in ABLATIONS[runner]}}, "fast"
+    with tempfile.TemporaryDirectory(prefix="kerazoo-tta-") as out:
+        kerazoo.train(name, recipe=None if runner == "recipe" else runner, data_dir=data_dir, seed=seed,
+                      output=Path(out) / "run", callbacks=[tracker.keras_callback(FAMILIES[name].every)], verbose=0,
+                      config=overlay)
+
+
+def run_reference(tracker, name, data_dir, seed):
+    import references
+
+    if name != "lenet5":
+        raise ValueError(f"no reference for {name}")
+    references.lenet_keras_io(tracker, data_dir, seed, every=FAMILIES[name].every)
+
+
+def child(name, runner, seed, data_dir, quick) -> dict:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras  # noqa: F401  imported before the clock starts, as kerazoo's side imports it
+    import tensorflow  # noqa: F401
+
+    import kerazoo  # noqa: F401
+
+    family = FAMILIES[name]
+    make, n = EVALUATORS[name]
+    evaluate = make(data_dir, 1000 if quick else n)
+    load = [round(v, 2) for v in os.getloadavg()]
+    tracker = Tracker(evaluate, family, 45 if quick else 60 * family.max_minutes)
+    error = None
+    tracker.clock = Clock()
+    try:
+        if runner == "reference":
+            run_reference(tracker, name, data_dir, seed)
+        else:
+            run_kerazoo(tracker, name, runner, data_dir, seed)
+    except Stop:
+        pass
+    except Exception as e:  # noqa: BLE001 - a run that fails is reported, not hidden
+        import traceback
+
+        traceback.print_exc()
+        error = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+    values = [v for _, _, v in tracker.curve]
+    best = (max if family.direction == "max" else min)(values) if values else None
+    return {"seed": seed, "reached": tracker.reached_at is not None,
+            "seconds": None if tracker.reached_at is None else round(tracker.reached_at, 2),
+            "cpu_seconds": None if tracker.cpu_at is None else round(tracker.cpu_at, 2),
+            "trained_seconds": tracker.curve[-1][1] if tracker.curve else None,
+            "best": best, "curve": tracker.curve, "loadavg_start": load,
+            "loadavg_end": [round(v, 2) for v in os.getloadavg()], **({"error": error} if error else {})}
+
+
+# === In the parent: interleaved repeats, summaries ===
+
+def _launch(name, runner, seed, data_dir, quick, timeout) -> dict:
+    command = [sys.executable, __file__, "--_child", name, runner, "--seed", str(seed), "--data-dir", str(data_dir)]
+    command += ["--quick"] if quick else []
+    before = [round(v, 2) for v in os.getloadavg()]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, start_new_session=True,
+                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    try:
+        out, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, 9)
+        process.wait()
+        return {"seed": seed, "reached": False, "error": f"killed after {timeout} s", "loadavg_before": before}
+    lines = [line for line in out.splitlines() if line.startswith("{")]
+    if not lines:
+        return {"seed": seed, "reached": False, "error": f"exit code {process.returncode}", "loadavg_before": before}
+    return {**json.loads(lines[-1]), "loadavg_before": before, "loadavg_after": [round(v, 2) for v in os.getloadavg()]}
+
+
+def summarise(runs: list[dict]) -> dict:
+    """Median and range of the seconds to target; a run that did not reach it counts as slower than any that did."""
+    keyed = sorted((r["seconds"] if r.get("reached") else float("inf")) for r in runs)
+    median = statistics.median(keyed) if keyed else float("inf")
+    reached = [r["seconds"] for r in runs if r.get("reached")]
+    cpu = [r["cpu_seconds"] for r in runs if r.get("reached")]
+    budget = [r["trained_seconds"] for r in runs if not r.get("reached") and r.get("trained_seconds") is not None]
+    bests = [r["best"] for r in runs if r.get("best") is not None]
+    out = {"reached": f"{len(reached)}/{len(runs)}",
+           "median_seconds": None if median == float("inf") else round(median, 1),
+           "min_seconds": min(reached) if reached else None, "max_seconds": max(reached) if reached else None,
+           "median_cpu_seconds": round(statistics.median(cpu), 1) if cpu and len(cpu) == len(runs) else None,
+           "best_median": round(statistics.median(bests), 4) if bests else None,
+           "loadavg_1min_before": [r.get("loadavg_before", [None])[0] for r in runs]}
+    if median == float("inf") and budget:
+        out["not_reached_within_seconds"] = round(min(budget), 1)  # the shortest budget a failed run used
+    return out
+
+
+def ratios(family: dict) -> None:
+    """reference / kerazoo (ratio of medians) for each kerazoo runner; `at_least` when the reference never got there."""
+    ref = family["runners"].get("reference")
+    fast = family["runners"].get("fast")
+    for runner in ABLATIONS:  # an ablation against `fast` run beside it: > 1 means slower to the target
+        mine = family["runners"].get(runner)
+        if fast and mine and fast["median_seconds"] is not None and mine["median_seconds"] is not None:
+            family[f"{runner}_over_fast"] = round(mine["median_seconds"] / fast["median_seconds"], 2)
+    for runner in ("fast", "recipe"):
+        mine = family["runners"].get(runner)
+        if not ref or not mine or mine["median_seconds"] is None:
+            continue
+        if ref["median_seconds"] is not None:
+            family[f"reference_over_{runner}"] = round(ref["median_seconds"] / mine["median_seconds"], 2)
+        elif ref.get("not_reached_within_seconds"):
+            family[f"reference_over_{runner}_at_least"] = round(ref["not_reached_within_seconds"]
+                                                                / mine["median_seconds"], 2)
+        if ref.get("median_cpu_seconds") and mine.get("median_cpu_seconds"):
+            family[f"reference_over_{runner}_cpu"] = round(ref["median_cpu_seconds"] / mine["median_cpu_seconds"], 2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=os.environ.get("KERAZOO_DATA_DIR") or os.environ.get("KERAZOO_SHARED_DATA"))
+    parser.add_argument("--only", nargs="*", choices=list(FAMILIES), help="families (default: every one)")
+    parser.add_argument("--runners", nargs="*", choices=RUNNERS, default=list(RUNNERS))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=1337)
+    parser.add_argument("--quick", action="store_true", help="45 s of training per run, 1,000 held-out examples")
+    parser.add_argument("--output", default=str(REPO / "benchmarks" / "results" / "time_to_accuracy.json"))
+    parser.add_argument("--merge", action="store_true", help="keep the output file's other families")
+    parser.add_argument("--_child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if not args.data_dir:
+        parser.error("--data-dir is needed (the folder with mnist/mnist.npz and aclImdb/aclImdb_v1.tar.gz)")
+    if args._child:
+        print(json.dumps(child(*args._child, args.seed, args.data_dir, args.quick)), flush=True)
+        return
+    names = args.only or list(FAMILIES)
+    repeats = 1 if args.quick else args.repeats
+    out = Path(args.output)
+    result = json.loads(out.read_text()) if args.merge and out.is_file() else {"families": {}}
+    result.update({"machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
+                               "loadavg_before": [round(v, 2) for v in os.getloadavg()]},
+                   "quick": args.quick, "repeats": repeats,
+                   "evaluation": "every `every` epochs of the runner's training split and at its end, clock paused"})
+    started = time.time()
+    runs = {(n, r): [] for n in names for r in args.runners}
+    for repeat in range(repeats):  # interleaved: repeat r of every run before repeat r + 1
+        for name in names:
+            for runner in args.runners:
+                timeout = 60 * FAMILIES[name].max_minutes * 3 + 1800
+                run = _launch(name, runner, args.seed + repeat, args.data_dir, args.quick, timeout)
+                runs[(name, runner)].append(run)
+                shown = {k: v for k, v in run.items() if k != "curve"}
+                print(f"{name} {runner} repeat {repeat + 1}/{repeats}: {shown}", flush=True)
+    for name in names:
+        family = FAMILIES[name]
+        entry = {"target": family.target, "metric": family.metric, "direction": family.direction,
+                 "every_epochs": family.every, "reference": family.reference, "max_minutes": family.max_minutes,
+                 "runners": {r: {**summarise(runs[(name, r)]), "runs": runs[(name, r)]} for r in args.runners}}
+        ratios(entry)
+        result["families"][name] = entry
+    from kerazoo.training.run import versions
+
+    result["machine"]["loadavg_after"] = [round(v, 2) for v in os.getloadavg()]
+    result["seconds"] = round(time.time() - started)
+    result["versions"] = versions()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    for name in names:
+        entry = result["families"][name]
+        print(name, {r: {k: v for k, v in s.items() if k != "runs"} for r, s in entry["runners"].items()},
+              {k: v for k, v in entry.items() if k.startswith("reference_over")})
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
