@@ -14,6 +14,9 @@ Sections:
   parity  every shipped artifact loaded by `kerazoo.get` under KERAS_BACKEND=jax against its TensorFlow
           SavedModel on the held-out data its card was measured on (kerazoo.parity.compare): max abs difference,
           top-1 agreement, identical translations.
+  kernels the convolutional families on TensorFlow, TensorFlow with oneDNN off (TF_ENABLE_ONEDNN_OPTS=0) and JAX,
+          interleaved as in speed (--only kernels --families lenet5 autoencoder dcgan): whether JAX's gap is the
+          convolution kernels (oneDNN against XLA:CPU's Eigen and naive transposed convolutions).
   sparse  word2vec's RowwiseAdagrad on TensorFlow: its sparse path (tf.IndexedSlices) against the dense update
           every other backend runs, same model and batches: why TensorFlow keeps the sparse path.
 
@@ -124,8 +127,8 @@ def child(family: str, n: int, epochs: int, batch: int, data_dir: str, seed: int
 
 # === The parent: interleaved repeats, fresh processes ===
 
-def _launch(backend: str, args: list[str], timeout: int = 3600) -> dict:
-    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
+def _launch(backend: str, args: list[str], timeout: int = 3600, **extra_env: str) -> dict:
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2", **extra_env}
     done = subprocess.run([sys.executable, __file__, *args], env=env, capture_output=True, text=True, timeout=timeout)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode or not lines:
@@ -170,6 +173,40 @@ def bench_speed(families, data_dir, repeats, seed, quick):
                 row[backend].update({"metric": metric, "test": statistics.median(values), "test_min": min(values),
                                      "test_max": max(values)})
         row["jax_over_tensorflow"] = row["jax"]["samples_per_s"] / row["tensorflow"]["samples_per_s"]
+        rows.append(row)
+    return {"repeats": repeats, "seed": seed, "rows": rows}
+
+
+# Why JAX is slower on the convolutional families: TensorFlow's CPU convolutions are oneDNN kernels, XLA:CPU's (what
+# JAX runs) are Eigen's, and its transposed convolutions fall back to a naive loop (jax-ml/jax#23783). The check:
+# TensorFlow with oneDNN switched off (TF_ENABLE_ONEDNN_OPTS=0) beside both defaults, same workloads, interleaved.
+KERNEL_VARIANTS = (("tensorflow", "tensorflow", {}), ("tensorflow, oneDNN off", "tensorflow", {"TF_ENABLE_ONEDNN_OPTS": "0"}),
+                   ("jax", "jax", {}))
+
+
+def bench_kernels(families, data_dir, repeats, seed, quick):
+    runs = {(f, label): [] for f in families for label, _, _ in KERNEL_VARIANTS}
+    for r in range(repeats):
+        for family in families:
+            n, epochs, batch = WORKLOADS[family]
+            n = n // 8 if quick else n
+            for label, backend, env in KERNEL_VARIANTS:
+                load = round(os.getloadavg()[0], 2)
+                out = _launch(backend, ["--child", family, str(n), str(epochs), str(batch), str(data_dir), str(seed + r)],
+                              **env)
+                runs[(family, label)].append({**out, "loadavg_before": load})
+                print(f"kernels: {family} {label} repeat {r}: {out['samples_per_s']:,.0f} samples/s, load {load}",
+                      flush=True)
+    rows = []
+    for family in families:
+        row = {"family": family, "examples": WORKLOADS[family][0] // 8 if quick else WORKLOADS[family][0]}
+        for label, _, _ in KERNEL_VARIANTS:
+            speeds = [run["samples_per_s"] for run in runs[(family, label)]]
+            row[label] = {"samples_per_s": statistics.median(speeds), "min": min(speeds), "max": max(speeds),
+                          "loadavg_before": [run["loadavg_before"] for run in runs[(family, label)]]}
+        base = row["tensorflow"]["samples_per_s"]
+        row["onednn_off_over_tensorflow"] = row["tensorflow, oneDNN off"]["samples_per_s"] / base
+        row["jax_over_tensorflow"] = row["jax"]["samples_per_s"] / base
         rows.append(row)
     return {"repeats": repeats, "seed": seed, "rows": rows}
 
@@ -247,7 +284,8 @@ def main() -> None:
         return sparse_child(int(sys.argv[2]))
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", required=True)
-    parser.add_argument("--only", nargs="*", choices=("speed", "parity", "sparse"), default=["speed", "parity", "sparse"])
+    parser.add_argument("--only", nargs="*", choices=("speed", "parity", "sparse", "kernels"),
+                        default=["speed", "parity", "sparse"])
     parser.add_argument("--families", nargs="*", choices=sorted(WORKLOADS), default=sorted(WORKLOADS))
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1337)
@@ -263,6 +301,8 @@ def main() -> None:
         result["sparse"] = bench_sparse(args.repeats)
     if "speed" in args.only:
         result["speed"] = bench_speed(args.families, args.data_dir, args.repeats, args.seed, args.quick)
+    if "kernels" in args.only:
+        result["kernels"] = bench_kernels(args.families, args.data_dir, args.repeats, args.seed, args.quick)
     if "parity" in args.only:
         result["parity"] = bench_parity(args.data_dir, args.parity_limit)
     result["machine"]["loadavg_after"] = [round(v, 2) for v in os.getloadavg()]

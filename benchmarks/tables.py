@@ -1,7 +1,7 @@
 """The README's Performance tables, printed as Markdown from the committed results files.
 
     python benchmarks/tables.py [speed] [tuning] [serving] [word2vec] [mirrors] [time_to_accuracy]
-                                [time_to_accuracy_ablation] [--results benchmarks/results]
+                                [time_to_accuracy_ablation] [backends] [--results benchmarks/results]
 
 Copy its output into README.md after re-running a benchmark: every figure then comes from the
 results file (tests/test_readme_figures.py checks that), and none is typed by hand.
@@ -234,13 +234,48 @@ def load_line(report: dict) -> str:
     return "1-minute load average before the runs: " + ", ".join(parts)
 
 
+BACKEND_FAMILIES = {"lenet5": "LeNet-5 (MNIST)", "dbn": "DBN, fine-tuning (MNIST)", "autoencoder": "autoencoder (MNIST)",
+                    "dcgan": "DCGAN (MNIST)", "imdb_lstm": "IMDB LSTM", "word2vec": "word2vec skip-gram",
+                    "seq2seq_attention": "seq2seq with attention (dates)"}
+
+
+def backends_speed_table(report: dict) -> str:
+    """benchmarks/backends.py's speed section: `model.fit` samples/s per family on TensorFlow and JAX (medians and
+    ranges of the interleaved repeats, each in a fresh process) and the held-out figure after the same epochs."""
+    speed = report["speed"]
+    lines = [f"| family | examples x epochs, batch | TensorFlow samples/s, median of {speed['repeats']} (range) | "
+             "JAX samples/s (range) | **JAX / TensorFlow** | held-out figure, TensorFlow / JAX |",
+             "|---|---|---|---|---|---|"]
+    for row in speed["rows"]:
+        tf, jax = row["tensorflow"], row["jax"]
+        test = (f"{tf['metric']} {tf['test']:.3f} / {jax['test']:.3f}" if "test" in tf and "test" in jax
+                else "(no held-out figure)")
+        lines.append(f"| {BACKEND_FAMILIES.get(row['family'], row['family'])} | {_n(row['examples'])} x "
+                     f"{row['epochs']}, {row['batch']} | {_n(tf['samples_per_s'])} ({_n(tf['min'])}–{_n(tf['max'])}) | "
+                     f"{_n(jax['samples_per_s'])} ({_n(jax['min'])}–{_n(jax['max'])}) | "
+                     f"**{row['jax_over_tensorflow']:.2f}x** | {test} |")
+    return "\n".join(lines)
+
+
+def backends_parity_table(report: dict) -> str:
+    """benchmarks/backends.py's parity section: each shipped artifact on JAX against its TensorFlow SavedModel."""
+    lines = ["| artifact on JAX | held-out inputs | max abs difference from the SavedModel | same answers |",
+             "|---|---|---|---|"]
+    for row in report["parity"]["rows"]:
+        same = (f"top-1 {100 * row['top1']:.2f} %" if row.get("top1") is not None
+                else f"translations {100 * row['equal']:.2f} %" if row.get("equal") is not None else "")
+        diff = "" if row.get("max_abs_diff") is None else f"{row['max_abs_diff']:.1e}"
+        lines.append(f"| {row['name']} | {row['inputs']} | {diff} | {same} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("which", nargs="*",
                         choices=("speed", "tuning", "serving", "word2vec", "mirrors", "time_to_accuracy",
-                                 "time_to_accuracy_ablation"),
+                                 "time_to_accuracy_ablation", "backends"),
                         default=["speed", "tuning", "serving", "word2vec", "mirrors", "time_to_accuracy",
-                                 "time_to_accuracy_ablation"])
+                                 "time_to_accuracy_ablation", "backends"])
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder of speed.json and tuning_workers.json")
     args = parser.parse_args()
     if "speed" in args.which:
@@ -274,6 +309,14 @@ def main() -> None:
         print(time_to_accuracy_table(report))
     if "time_to_accuracy_ablation" in args.which:
         print(ablation_table(json.loads((args.results / "time_to_accuracy_ablation.json").read_text())))
+    if "backends" in args.which:
+        report = json.loads((args.results / "backends.json").read_text())
+        print(f"\nload average (1 min) before the speed runs: "
+              f"{min(v for r in report['speed']['rows'] for b in ('tensorflow', 'jax') for v in r[b]['loadavg_before'])}"
+              f"-{max(v for r in report['speed']['rows'] for b in ('tensorflow', 'jax') for v in r[b]['loadavg_before'])}\n")
+        print(backends_speed_table(report), end="\n\n")
+        if "parity" in report:
+            print(backends_parity_table(report))
 
 
 if __name__ == "__main__":
