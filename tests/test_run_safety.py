@@ -76,6 +76,39 @@ def test_second_train_stops_and_a_killed_runs_lock_is_taken_over(mnist_dir, tmp_
     assert not (run / LOCK_NAME).exists() and (run / "model.keras").is_file()
 
 
+@pytest.mark.slow
+def test_ctrl_c_stops_a_training_run_keeping_its_backup(mnist_dir, tmp_path):
+    """One SIGINT mid-training stops `kerazoo train` for good: exit code 130, no traceback of kerazoo's, the
+    message saying where the backup is, and the run folder as the interrupted-run contract says (the backup of
+    the finished epochs, their history rows, the lock released, no results)."""
+    import re
+
+    run = tmp_path / "run"
+    # SIGINT as a terminal's Ctrl-C delivers it (a background shell's children inherit SIGINT ignored)
+    proc = subprocess.Popen(_kerazoo("train", "lenet5", "--epochs", 1000, "--batch-size", 32, "--data-dir", mnist_dir,
+                                     "--output", run), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        _wait_for(lambda: (run / "backup" / "training_metadata.json").exists(), proc)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err[-3000:]
+    ours = re.sub(r"Exception ignored in[^\n]*\nTraceback \(most recent call last\):\n(?:[ \t][^\n]*\n)*[^\n]*\n?",
+                  "", err)  # Python's own notes of an interrupt landing in a finaliser are not kerazoo's
+    assert "Traceback" not in ours, err[-3000:]
+    assert f"kerazoo train: interrupted. The finished epochs are backed up in {run / 'backup'}; rerun the same " \
+           "command to resume" in err, err[-3000:]
+    done = json.loads((run / "backup" / "training_metadata.json").read_text())["epoch"]
+    logged = _epochs_logged(run)  # the backup is written just before the epoch's row: one row fewer at most
+    assert done >= 1 and logged == list(range(len(logged))) and done - 1 <= len(logged) <= done
+    assert not (run / LOCK_NAME).exists() and not (run / "run.json").exists()
+
+
 def test_lock_in_process_names_the_holder(tmp_path):
     with RunLock(tmp_path):
         with pytest.raises(RunLockedError, match=f"pid {os.getpid()} on host {socket.gethostname()}"):
