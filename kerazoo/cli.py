@@ -22,6 +22,7 @@ import kerazoo
 from kerazoo import distribute
 from kerazoo.config import builder_sets, parse_sets
 from kerazoo.errors import DataError, KerazooError
+from kerazoo.interrupts import INTERRUPTED_EXIT, until_interrupted
 from kerazoo.training.cli import add_finetune_command, check_weights_file
 
 
@@ -185,6 +186,13 @@ def _cmd_train(args) -> int:
     return 0
 
 
+def _train_interrupted(args) -> str:
+    """What a Ctrl-C leaves of `kerazoo train` (the interrupted-run contract of kerazoo/training/run.py)."""
+    out = args.output or os.path.join("kerazoo_runs", args.name)
+    return (f"The finished epochs are backed up in {os.path.join(out, 'backup')}; rerun the same command to resume "
+            "(a run stopped before its first epoch ended leaves nothing).")
+
+
 def _corpus_overlay(args) -> dict:
     """`--corpus PATH [--text-column C]`: the config overlay that trains on the user's text with the
     recipe's other settings (dataset `text`, the recipe's `data` options plus `path`)."""
@@ -336,7 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "line), a folder of .txt files, or a .csv/.tsv table (with --text-column)")
     p.add_argument("--text-column", metavar="NAME", help="the column of a --corpus table that holds the text")
     distribute.add_arguments(p)
-    p.set_defaults(func=_cmd_train)
+    p.set_defaults(func=_cmd_train, interrupted=_train_interrupted)
 
     p = sub.add_parser("evaluate", help="test-split metrics of shipped weights or a .keras file")
     p.add_argument("name")
@@ -416,7 +424,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.output = f"{args.name}.png"
     _quiet_tensorflow(args)
     try:
-        return args.func(args)
+        return until_interrupted(lambda: args.func(args))  # one Ctrl-C stops any command for good
+    except KeyboardInterrupt:  # after the work has stopped: what it left is the command's to say
+        said = getattr(args, "interrupted", None)
+        print(f"\nkerazoo {args.command}: interrupted." + (f" {said(args)}" if said else ""), file=sys.stderr)
+        return INTERRUPTED_EXIT
     except (KerazooError, ValueError, FileNotFoundError, NotImplementedError) as e:  # our errors say what was wrong
         print(f"kerazoo {args.command}: {_one_line(str(e))}", file=sys.stderr)
         return 2

@@ -10,6 +10,8 @@ import logging
 import re
 from typing import Any
 
+from kerazoo.distribute import strategy_of
+
 __all__ = ["Recipe", "make_optimizer", "compile_model", "recipe_of", "named_recipe", "MERGED_KEYS", "infer_direction"]
 logger = logging.getLogger(__name__)
 
@@ -135,7 +137,7 @@ def _mirrored_replicas(model) -> int:
         return 0
     import tensorflow as tf
 
-    strategy = getattr(model, "distribute_strategy", None)
+    strategy = strategy_of(model)
     return strategy.num_replicas_in_sync if isinstance(strategy, tf.distribute.MirroredStrategy) else 0
 
 

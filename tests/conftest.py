@@ -1,5 +1,7 @@
 import importlib.util
+import json
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -25,6 +27,45 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data not found at {SHARED_DATA} (set KERAZOO_SHARED_DATA)")
     return SHARED_DATA
+
+
+def shipped_lenet5() -> Path:
+    """The shipped lenet5.mnist artifact folder (the package's saved_models/)."""
+    from kerazoo import artifacts
+
+    return artifacts.shipped_dir() / "lenet5.mnist"
+
+
+def copy_shipped(store: Path, name: str = "lenet5.mine", **card_fields) -> Path:
+    """A copy of the shipped lenet5.mnist as artifact `name` in `store`, as `kerazoo export` leaves it: its card
+    renamed, updated with `card_fields` and stamped by card.sha256. (Tests import it: `from conftest import ...`.)"""
+    from kerazoo import artifacts
+
+    folder = store / name
+    shutil.copytree(shipped_lenet5(), folder)
+    card = json.loads((folder / "card.json").read_text())
+    card.update(name=name, tag=name.split(".")[1], **card_fields)
+    (folder / "card.json").write_text(json.dumps(card, indent=2))
+    (folder / "card.sha256").write_text(artifacts.sha256(folder / "card.json") + "  card.json\n")
+    return folder
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    """An empty user store, `tmp_path/store`, made KERAZOO_MODELS."""
+    monkeypatch.setenv("KERAZOO_MODELS", str(tmp_path / "store"))
+    (tmp_path / "store").mkdir()
+    return tmp_path / "store"
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A tiny `kerazoo train` run directory (model.keras + run.json) made from the shipped LeNet-5."""
+    run = tmp_path_factory.mktemp("run")
+    card = json.loads((shipped_lenet5() / "card.json").read_text())
+    shutil.copy(shipped_lenet5() / "model.keras", run / "model.keras")
+    (run / "run.json").write_text(json.dumps({**card, "name": "lenet5"}))
+    return run
 
 
 @pytest.fixture(autouse=True)

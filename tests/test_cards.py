@@ -12,13 +12,6 @@ from kerazoo import artifacts, cards, cli
 SHIPPED = artifacts.shipped_dir() / "lenet5.mnist"
 
 
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAZOO_MODELS", str(tmp_path / "store"))
-    (tmp_path / "store").mkdir()
-    return tmp_path / "store"
-
-
 def _user_card(store, edit, *, rehash=True, name="lenet5.mine"):
     """A user copy of lenet5.mnist whose card `edit` changed (its card.sha256 updated to match when `rehash`,
     as someone editing it by hand would do to get past the hash check)."""

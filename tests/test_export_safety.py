@@ -98,22 +98,6 @@ def _wait_for(path: Path, timeout=120):
         time.sleep(0.05)
 
 
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAZOO_MODELS", str(tmp_path / "store"))
-    (tmp_path / "store").mkdir()
-    return tmp_path / "store"
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    """A `kerazoo train` run directory (model.keras + run.json) made from the shipped LeNet-5."""
-    run = tmp_path_factory.mktemp("run")
-    (run / "model.keras").write_bytes((SHIPPED / "model.keras").read_bytes())
-    (run / "run.json").write_text(json.dumps({**artifacts.read_card(SHIPPED), "name": "lenet5"}))
-    return run
-
-
 def _notes(store, name):
     return artifacts.read_card(store / name)["notes"]
 

@@ -7,13 +7,12 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from conftest import copy_shipped
 
 import kerazoo
 from kerazoo import artifacts, modelcard
@@ -24,16 +23,6 @@ hf = pytest.importorskip("huggingface_hub")  # the kerazoo[hub] extra (in kerazo
 SHIPPED = artifacts.shipped_dir() / "lenet5.mnist"
 COMMIT = "ab" * 20
 HASH = r"[0-9a-f]{64}"
-
-
-def _copy(store: Path, name: str, **card_fields) -> Path:
-    folder = store / name
-    shutil.copytree(SHIPPED, folder)
-    card = json.loads((folder / "card.json").read_text())
-    card.update(name=name, tag=name.split(".")[1], **card_fields)
-    (folder / "card.json").write_text(json.dumps(card, indent=2))
-    (folder / "card.sha256").write_text(artifacts.sha256(folder / "card.json") + "  card.json\n")
-    return folder
 
 
 def _cli(*args, env):
@@ -82,7 +71,7 @@ def hub(tmp_path):
     (tmp_path / "repo").mkdir()
     publisher = tmp_path / "publisher"
     publisher.mkdir()
-    _copy(publisher, "lenet5.mine", notes="on the Hub")
+    copy_shipped(publisher, "lenet5.mine", notes="on the Hub")
     with LoopbackServer(tmp_path / "repo", hub=True, commit=COMMIT) as server:
         env = {"HF_ENDPOINT": server.url, "HF_HOME": str(tmp_path / "hf-home"), "KERAZOO_MODELS": str(publisher)}
         yield {"server": server, "env": env, "tmp": tmp_path, "repo": tmp_path / "repo"}
@@ -138,7 +127,7 @@ def test_a_second_push_keeps_the_first_and_merges_the_repository_card(hub):
     text = (hub["repo"] / "README.md").read_text()
     assert [entry["name"] for entry in modelcard.read_front_matter(text)["model-index"]] == ["lenet5.mine", "lenet5.mnist"]
     assert len(hf.ModelCard(text).data.eval_results) == 8  # both artifacts' 4 metrics parse
-    out, _ = _push(hub, str(_copy(hub["tmp"], "lenet5.mnist", notes="changed")), "hf://org/repo")
+    out, _ = _push(hub, str(copy_shipped(hub["tmp"], "lenet5.mnist", notes="changed")), "hf://org/repo")
     assert out.returncode == 2 and "holds another lenet5.mnist" in out.stderr and "--overwrite" in out.stderr
 
 
@@ -192,7 +181,7 @@ def test_online_round_trip_through_the_hub(tmp_path, monkeypatch):
     <user>/kerazoo-mirror-test), pull it into an empty store, and verify it."""
     repo = os.environ.get("KERAZOO_HF_TEST_REPO") or f"{hf.HfApi().whoami()['name']}/kerazoo-mirror-test"
     publisher, consumer = tmp_path / "publisher", tmp_path / "consumer"
-    _copy(publisher, "lenet5.online", notes=f"kerazoo online test {os.getpid()}")
+    copy_shipped(publisher, "lenet5.online", notes=f"kerazoo online test {os.getpid()}")
     monkeypatch.setenv("KERAZOO_MODELS", str(publisher))
     kerazoo.push("lenet5.online", f"hf://{repo}", overwrite=True)
     monkeypatch.setenv("KERAZOO_MODELS", str(consumer))

@@ -105,7 +105,7 @@ def test_models_sit_below_loading_training_tuning_and_the_cli():
 
 
 def test_ground_floor_imports_nothing_above_it():
-    leaves = ("kerazoo.errors", "kerazoo.modelcard", "kerazoo.rundir")  # import nothing of kerazoo but the errors
+    leaves = ("kerazoo.errors", "kerazoo.modelcard", "kerazoo.rundir", "kerazoo.interrupts")  # import nothing of kerazoo but the errors
     ground = ("kerazoo.cards", "kerazoo.family", "kerazoo.artifacts", "kerazoo._typecheck", "kerazoo.patches")
     graph = _graph()
     for name in leaves:

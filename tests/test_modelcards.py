@@ -3,28 +3,15 @@
 rendered from card.json, and says what the model is for and what it was not measured on. huggingface_hub's own
 `ModelCard` parses them here, as the Hub would."""
 import json
-import shutil
-from pathlib import Path
 
 import pytest
+from conftest import copy_shipped
 
 import kerazoo
 from kerazoo import artifacts, modelcard
 from kerazoo.registry import load_config
 
 hf = pytest.importorskip("huggingface_hub")  # the kerazoo[hub] extra (in kerazoo[test])
-
-SHIPPED = artifacts.shipped_dir() / "lenet5.mnist"
-
-
-def _copy(store: Path, name: str, **card_fields) -> Path:
-    folder = store / name
-    shutil.copytree(SHIPPED, folder)
-    card = json.loads((folder / "card.json").read_text())
-    card.update(name=name, tag=name.split(".")[1], **card_fields)
-    (folder / "card.json").write_text(json.dumps(card, indent=2))
-    (folder / "card.sha256").write_text(artifacts.sha256(folder / "card.json") + "  card.json\n")
-    return folder
 
 
 @pytest.mark.parametrize("name", kerazoo.list_models(pretrained=True))
@@ -48,16 +35,16 @@ def test_shipped_readmes_carry_hub_metadata_rendered_from_the_card(name):
 def test_a_fine_tune_names_its_hub_base_model_only_when_it_has_one(tmp_path, monkeypatch):
     store = tmp_path / "store"
     monkeypatch.setenv("KERAZOO_MODELS", str(store))
-    base = _copy(store, "lenet5.base")
+    base = copy_shipped(store, "lenet5.base")
     entry = {"card": {"bytes": (base / "card.json").stat().st_size, "sha256": artifacts.sha256(base / "card.json")},
              "files": {}}
     (base / "card.sha256").unlink()
     (base / "mirror.json").write_text(json.dumps({"mirror": "hf://org/base@v1", "name": "lenet5.base", "entry": entry}))
     assert kerazoo.verify("lenet5.base") == {"lenet5.base": None}  # the pull's record pins its card
     held = {"validation": 16}
-    _copy(store, "lenet5.tuned", dataset="letters: your folder of 80 images", source={"name": "lenet5.base"},
+    copy_shipped(store, "lenet5.tuned", dataset="letters: your folder of 80 images", source={"name": "lenet5.base"},
           data={"held_out": held})
-    _copy(store, "lenet5.local", dataset="letters: your folder of 80 images", source={"name": "lenet5.mnist"})
+    copy_shipped(store, "lenet5.local", dataset="letters: your folder of 80 images", source={"name": "lenet5.mnist"})
     for name in ("lenet5.tuned", "lenet5.local"):
         kerazoo.push(name, tmp_path / "mirror")
     tuned = hf.ModelCard((tmp_path / "mirror" / "lenet5.tuned" / "README.md").read_text())

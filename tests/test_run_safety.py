@@ -76,6 +76,39 @@ def test_second_train_stops_and_a_killed_runs_lock_is_taken_over(mnist_dir, tmp_
     assert not (run / LOCK_NAME).exists() and (run / "model.keras").is_file()
 
 
+@pytest.mark.slow
+def test_ctrl_c_stops_a_training_run_keeping_its_backup(mnist_dir, tmp_path):
+    """One SIGINT mid-training stops `kerazoo train` for good: exit code 130, no traceback of kerazoo's, the
+    message saying where the backup is, and the run folder as the interrupted-run contract says (the backup of
+    the finished epochs, their history rows, the lock released, no results)."""
+    import re
+
+    run = tmp_path / "run"
+    # SIGINT as a terminal's Ctrl-C delivers it (a background shell's children inherit SIGINT ignored)
+    proc = subprocess.Popen(_kerazoo("train", "lenet5", "--epochs", 1000, "--batch-size", 32, "--data-dir", mnist_dir,
+                                     "--output", run), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        _wait_for(lambda: (run / "backup" / "training_metadata.json").exists(), proc)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err[-3000:]
+    ours = re.sub(r"Exception ignored in[^\n]*\nTraceback \(most recent call last\):\n(?:[ \t][^\n]*\n)*[^\n]*\n?",
+                  "", err)  # Python's own notes of an interrupt landing in a finaliser are not kerazoo's
+    assert "Traceback" not in ours, err[-3000:]
+    assert f"kerazoo train: interrupted. The finished epochs are backed up in {run / 'backup'}; rerun the same " \
+           "command to resume" in err, err[-3000:]
+    done = json.loads((run / "backup" / "training_metadata.json").read_text())["epoch"]
+    logged = _epochs_logged(run)  # the backup is written just before the epoch's row: one row fewer at most
+    assert done >= 1 and logged == list(range(len(logged))) and done - 1 <= len(logged) <= done
+    assert not (run / LOCK_NAME).exists() and not (run / "run.json").exists()
+
+
 def test_lock_in_process_names_the_holder(tmp_path):
     with RunLock(tmp_path):
         with pytest.raises(RunLockedError, match=f"pid {os.getpid()} on host {socket.gethostname()}"):
@@ -243,7 +276,7 @@ import os, signal, sys
 import keras
 import kerazoo
 
-class KillWhenFitEnds(keras.callbacks.Callback):  # after the backups are deleted, before run.json is written
+class KillWhenFitEnds(keras.callbacks.Callback):  # as training ends: before the finished state is saved
     def on_train_end(self, logs=None):
         os.kill(os.getpid(), signal.SIGKILL)
 
@@ -253,21 +286,57 @@ kerazoo.train("lenet5", epochs=2, batch_size=32, data_dir=sys.argv[1], output=sy
 
 
 @pytest.mark.long  # a real process killed in a window after fit: a minute on 2 cores
-def test_a_run_killed_after_training_before_its_results_says_it_trains_again(mnist_dir, tmp_path, capsys):
-    """Killed after its backup was removed at the end but before run.json was written, a run retrained from epoch
-    0 on the rerun without saying so. (Resuming instead needs the backup kept until run.json is written: see
-    kerazoo/training/backup.py.)"""
+def test_a_run_killed_as_training_ends_resumes_at_its_last_epoch(mnist_dir, tmp_path, capsys):
+    """Killed as `fit` ended, before run.json was written, a run keeps its backup (issue 25: it was deleted at the
+    end of fit, and the rerun trained again from epoch 0): the rerun resumes after the last epoch and trains none."""
     run = tmp_path / "run"
     killed = subprocess.run([sys.executable, "-c", KILL_WHEN_FIT_ENDS, str(mnist_dir), str(run)], capture_output=True,
                             text=True, timeout=600)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
-    assert not (run / "backup").exists() and not (run / "run.json").exists() and _epochs_logged(run) == [0, 1]
+    assert json.loads((run / "backup" / "training_metadata.json").read_text())["epoch"] == 2
+    assert not (run / "run.json").exists() and _epochs_logged(run) == [0, 1]
     assert cli.main(["train", "lenet5", "--epochs", "2", "--batch-size", "32", "--data-dir", str(mnist_dir),
                      "--output", str(run)]) == 0
-    err = capsys.readouterr().err
-    assert (f"The last run in {run} finished training (2 epochs logged in history.csv) but stopped before it wrote its "
-            "results (run.json)") in err and "trains again from epoch 0" in err, err[-3000:]
-    assert (run / "run.json").is_file() and _epochs_logged(run) == [0, 1]
+    out, err = capsys.readouterr()
+    assert f"Resuming the interrupted run in {run} after epoch 2" in out and "Epoch 1/2" not in out, out[-3000:]
+    assert "trains again from epoch 0" not in err, err[-3000:]
+    assert (run / "run.json").is_file() and _epochs_logged(run) == [0, 1] and not (run / "backup").exists()
     assert cli.main(["train", "lenet5", "--epochs", "1", "--batch-size", "32", "--data-dir", str(mnist_dir),
                      "--output", str(run)]) == 0
     assert "finished training" not in capsys.readouterr().err, "a run that wrote its results is not flagged"
+
+
+def test_a_run_stopped_before_its_results_resumes_with_its_final_weights(mnist_dir, tmp_path, monkeypatch):
+    """Stopped after training but before run.json was written, a run keeps its backup, the weights `fit` ended
+    with marked finished (issue 25: the backup was deleted at the end of fit and the rerun trained from epoch 0).
+    The rerun trains no epoch, writes the results, and its model holds those weights; then the backup goes."""
+    import keras
+
+    from kerazoo.training import run as run_module
+
+    run = tmp_path / "run"
+
+    def killed(out, results):  # as a kill there would: the model is saved, run.json is not
+        raise Interrupt
+
+    monkeypatch.setattr(run_module, "_write_results", killed)
+    with pytest.raises(Interrupt):
+        kerazoo.train("lenet5", epochs=2, batch_size=32, data_dir=mnist_dir, output=run, verbose=0)
+    monkeypatch.undo()
+    record = json.loads((run / "backup" / "training_metadata.json").read_text())
+    assert record["epoch"] == 2 and record["finished"] is True and not (run / "run.json").exists()
+    trained = keras.saving.load_model(run / "model.keras").get_weights()
+    started = []
+
+    class Watch(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            started.append(epoch)
+
+    kerazoo.train("lenet5", epochs=2, batch_size=32, data_dir=mnist_dir, output=run, callbacks=[Watch()], verbose=0)
+    assert started == [], f"epochs {started} trained again"
+    assert json.loads((run / "run.json").read_text())["epochs_run"] == 2 and _epochs_logged(run) == [0, 1]
+    assert not (run / "backup").exists()
+    resumed = keras.saving.load_model(run / "model.keras").get_weights()
+    assert len(resumed) == len(trained) > 0
+    for a, b in zip(resumed, trained):
+        np.testing.assert_array_equal(a, b)

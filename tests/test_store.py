@@ -8,48 +8,18 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import copy_shipped
 
 import kerazoo
 from kerazoo import artifacts
-
-SHIPPED = artifacts.shipped_dir() / "lenet5.mnist"
 
 
 def _cli(*args, env=None, timeout=300):
     return subprocess.run([sys.executable, "-m", "kerazoo.cli", *args], capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})})
-
-
-def _user_copy(store: Path, name="lenet5.mine") -> Path:
-    """A copy of the shipped lenet5.mnist in a user store, as `kerazoo export` would leave it."""
-    folder = store / name
-    shutil.copytree(SHIPPED, folder)
-    card = json.loads((folder / "card.json").read_text())
-    card.update(name=name, tag=name.split(".")[1])
-    (folder / "card.json").write_text(json.dumps(card, indent=2))
-    (folder / "card.sha256").write_text(artifacts.sha256(folder / "card.json") + "  card.json\n")
-    return folder
-
-
-@pytest.fixture
-def store(tmp_path, monkeypatch):
-    monkeypatch.setenv("KERAZOO_MODELS", str(tmp_path / "store"))
-    (tmp_path / "store").mkdir()
-    return tmp_path / "store"
-
-
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    """A tiny `kerazoo train` run directory (model.keras + run.json) made from the shipped LeNet-5."""
-    run = tmp_path_factory.mktemp("run")
-    card = json.loads((SHIPPED / "card.json").read_text())
-    shutil.copy(SHIPPED / "model.keras", run / "model.keras")
-    (run / "run.json").write_text(json.dumps({**card, "name": "lenet5"}))
-    return run
 
 
 @pytest.mark.parametrize("name", ["lenet5./etc/passwd", "lenet5.", "../../etc/passwd", "lenet5.MNIST", "lenet5.a/b"])
@@ -109,7 +79,7 @@ def test_a_killed_export_leaves_the_old_or_the_new_artifact(run_dir, store):
 
 
 def test_an_edited_card_is_refused(store):
-    folder = _user_copy(store)
+    folder = copy_shipped(store)
     card = json.loads((folder / "card.json").read_text())
     card["model"]["rescaling"] = 1.0  # the issue's silent 0.989 -> 0.668
     (folder / "card.json").write_text(json.dumps(card, indent=2))
@@ -121,7 +91,7 @@ def test_an_edited_card_is_refused(store):
 
 def test_card_arguments_must_rebuild_the_stored_network(store):
     """Even with its hash updated, a card whose builder arguments do not match model.keras is refused."""
-    folder = _user_copy(store)
+    folder = copy_shipped(store)
     card = json.loads((folder / "card.json").read_text())
     card["model"]["rescaling"] = 1.0
     (folder / "card.json").write_text(json.dumps(card, indent=2))
@@ -131,7 +101,7 @@ def test_card_arguments_must_rebuild_the_stored_network(store):
 
 
 def test_a_flipped_byte_in_the_saved_model_is_refused(store):
-    folder = _user_copy(store)
+    folder = copy_shipped(store)
     pb = bytearray((folder / "saved_model" / "saved_model.pb").read_bytes())
     pb[len(pb) // 3] ^= 0x01
     (folder / "saved_model" / "saved_model.pb").write_bytes(bytes(pb))
@@ -141,7 +111,7 @@ def test_a_flipped_byte_in_the_saved_model_is_refused(store):
 
 
 def test_reexporting_a_changed_folder_refuses_to_resign_it(store, tmp_path):
-    folder = _user_copy(store)
+    folder = copy_shipped(store)
     other = kerazoo.get("lenet5", variant="modern", input_shape=(28, 28), rescaling=1 / 255)
     other.save(folder / "model.keras")  # swapped weights; the card still claims the old metrics
     out = _cli("export", str(folder), "--destination", str(tmp_path / "elsewhere"))
@@ -150,7 +120,7 @@ def test_reexporting_a_changed_folder_refuses_to_resign_it(store, tmp_path):
 
 
 def test_one_truncated_card_breaks_only_its_artifact(store):
-    folder = _user_copy(store, "lenet5.broken")
+    folder = copy_shipped(store, "lenet5.broken")
     text = (folder / "card.json").read_text()
     (folder / "card.json").write_text(text[: len(text) // 2])
     out = _cli("list", "--pretrained")

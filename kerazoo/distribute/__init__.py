@@ -51,10 +51,10 @@ from kerazoo.distribute.keras_distribution import is_distribution
 from kerazoo.distribute.loop import fit_multiworker
 from kerazoo.distribute.strategies import (KINDS, add_arguments, as_strategy, copy_model, from_arguments,
                                            global_batch_size, keras_backend, kind_of, precision_policy,
-                                           refuse_multiworker, replicas, scope, strategy, unwrap)
+                                           refuse_multiworker, replicas, scope, strategy, strategy_of, unwrap)
 from kerazoo.errors import StrategyError
 
-__all__ = ["KINDS", "StrategyError", "strategy", "as_strategy", "kind_of", "scope", "precision_policy",
+__all__ = ["KINDS", "StrategyError", "strategy", "as_strategy", "strategy_of", "kind_of", "scope", "precision_policy",
            "global_batch_size", "replicas", "keras_backend", "is_distribution", "is_multiprocess", "add_arguments", "from_arguments", "refuse_multiworker", "copy_model", "unwrap",
            "is_multiworker", "is_chief", "worker_info", "output_dir", "fit_multiworker", "sync_moving_statistics",
            "SyncMovingStatistics", "tf_config", "slurm_tf_config"]

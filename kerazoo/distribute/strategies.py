@@ -327,6 +327,16 @@ def global_batch_size(per_replica: int, strategy=None) -> int:
     return int(per_replica) * replicas(strategy)
 
 
+def strategy_of(model):
+    """The `tf.distribute.Strategy` `model` was built under, or None: on JAX and torch models have no
+    `distribute_strategy` (a JAX run's `keras.distribution` is global, not the model's).
+
+    Example:
+      >>> replicas(strategy_of(model))       # 1 on one device or another backend
+    """
+    return getattr(model, "distribute_strategy", None)
+
+
 def replicas(strategy=None) -> int:
     """The replicas a batch is split between: `num_replicas_in_sync` of a TF strategy (default: the current
     one), the devices of a JAX `DataParallel`, 1 on JAX without distribution."""

@@ -10,6 +10,8 @@ import weakref
 
 import keras
 
+from kerazoo.distribute.strategies import strategy_of
+
 __all__ = ["sync_moving_statistics", "SyncMovingStatistics"]
 
 _SYNC_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> its traced sync
@@ -62,6 +64,6 @@ class SyncMovingStatistics(keras.callbacks.Callback):
     """
 
     def _sync(self, *_):
-        sync_moving_statistics(self.model, getattr(self.model, "distribute_strategy", None))
+        sync_moving_statistics(self.model, strategy_of(self.model))
 
     on_test_begin = on_epoch_end = on_train_end = _sync

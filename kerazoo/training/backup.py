@@ -12,9 +12,14 @@ Keras' file names and layout but:
 - before `fit`, `restore_point()` picks the newest whole state (current, then the one being
   written, then the previous) and says so when it falls back; with none, the run restarts from
   epoch 0, saying why, and the unreadable files are removed;
+- `finish()`, called when `fit` has returned, saves the model as it then is (early stopping may have
+  restored its best weights) as a last state marked finished; with `delete_checkpoint=False` the
+  folder is kept until the caller removes it: `kerazoo train` keeps it until `run.json` is written,
+  so a run killed in between resumes with its final weights and trains no more;
 - with no backup at all, a run folder whose `history.csv` logged epochs but that has no `run.json`
-  was killed after `fit` ended (the backups are deleted then, as Keras does) and before it wrote its
-  results: the rerun trains again from epoch 0, and says so instead of starting over silently.
+  was killed after `fit` ended and before it wrote its results by a kerazoo that deleted the backups
+  when `fit` ended (as Keras does): the rerun trains again from epoch 0, and says so instead of
+  starting over silently.
 """
 from __future__ import annotations
 
@@ -35,7 +40,8 @@ _STATES = ((METADATA, WEIGHTS), (_INCOMING_METADATA, _INCOMING_WEIGHTS), (f"{MET
 
 
 class RestorePoint(dict):
-    """`{"epoch", "weights": Path, "metadata": Path}` of a whole backed-up state."""
+    """`{"epoch", "weights": Path, "metadata": Path, "finished": bool}` of a whole backed-up state (`finished`:
+    saved by `AtomicBackupAndRestore.finish` when `fit` had returned)."""
 
 
 class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
@@ -43,7 +49,8 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
 
     Args:
       backup_dir: the folder of the backups (used by this callback only).
-      delete_checkpoint: remove the folder when `fit` ends, as Keras does.
+      delete_checkpoint: remove the folder when `fit` ends, as Keras does; False keeps it (call `finish()` when
+        `fit` has returned, and remove the folder when the run's results are written).
       restore_from: restore from this folder instead, and never move or remove anything in it: the processes of
         a multi-process run other than the chief (JAX), which restore the chief's backup and write their own
         (every process must save alike: saving creates variables, a collective step on JAX).
@@ -62,6 +69,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         self.write_folder = Path(backup_dir)
         self._point: RestorePoint | None = None
         self._checked = False
+        self._finished = False
         self.saved = False   # a state was written by this process
 
     def restore_point(self, log=None) -> RestorePoint | None:
@@ -81,7 +89,8 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
                     states.append(found)
             elif metadata != _INCOMING_METADATA and (self.folder / weights).exists():
                 problems.append((self.folder / weights, f"{self.folder / weights} has no {metadata} beside it"))
-        point = max(states, key=lambda state: state["epoch"], default=None)
+        # the newest; of one epoch, the finished state (the weights `fit` ended with) before that epoch's own save
+        point = max(states, key=lambda state: (state["epoch"], state["finished"]), default=None)
         if self.read_only:
             self._point = point
             return point
@@ -100,7 +109,8 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         if point is not None:  # the restored state takes Keras' names; the next save keeps it as *.bkp
             os.replace(point["weights"], self.folder / WEIGHTS)
             os.replace(point["metadata"], self.folder / METADATA)
-            point = RestorePoint(epoch=point["epoch"], weights=self.folder / WEIGHTS, metadata=self.folder / METADATA)
+            point = RestorePoint(epoch=point["epoch"], weights=self.folder / WEIGHTS, metadata=self.folder / METADATA,
+                                 finished=point["finished"])
         elif self.folder.is_dir() and not any(self.folder.iterdir()):
             self.folder.rmdir()
         self._point = point
@@ -122,6 +132,14 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
                              f"({e}). Rerun with the arguments of the interrupted run, or remove {self.folder} to "
                              "start over.") from None
         self.model._initial_epoch = point["epoch"]   # as Keras' own restore does
+        self._current_epoch = point["epoch"]         # what `finish()` records if no epoch is left to run
+
+    def finish(self):
+        """`fit` has returned: saves the model as it is now (callbacks such as early stopping may have restored
+        other weights when training ended) as the last state, marked finished: a run stopped before it wrote
+        its results resumes from it and trains no more (`restore_point()["finished"]`)."""
+        self._finished = True
+        self._save_model()
 
     def _save_model(self):
         folder = self.write_folder
@@ -130,7 +148,8 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
         self.model.save_weights(str(incoming_weights), overwrite=True)
         _sync(incoming_weights)
         incoming_metadata.write_text(json.dumps({"epoch": self._current_epoch, "batch": self._last_batch_seen,
-                                                 "weights_sha256": sha256(incoming_weights)}))
+                                                 "weights_sha256": sha256(incoming_weights),
+                                                 **({"finished": True} if self._finished else {})}))
         _sync(incoming_metadata)
         for name in (WEIGHTS, METADATA):  # the current state becomes the previous one
             if (folder / name).exists():
@@ -143,7 +162,7 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
 
 def _finished_before(run: Path, log) -> None:
     """Says so when the run in `run` logged epochs but wrote no results and has no backup: it was stopped after
-    `fit` ended (the backups were deleted) and before `run.json` was written."""
+    `fit` ended and before `run.json` was written by a kerazoo that deleted the backups when `fit` ended."""
     try:
         with open(run / "history.csv", encoding="utf-8") as f:
             epochs = max(sum(1 for line in f if line.strip()) - 1, 0)
@@ -173,7 +192,8 @@ def _check_state(metadata: Path, weights: Path, candidates: list[Path]) -> Resto
     if expected is not None:
         for path in [weights, *(c for c in candidates if c != weights)]:
             if path.is_file() and sha256(path) == expected:
-                return RestorePoint(epoch=epoch, weights=path, metadata=metadata)
+                return RestorePoint(epoch=epoch, weights=path, metadata=metadata,
+                                    finished=record.get("finished") is True)
         return f"{metadata} (epoch {epoch}): no weights file has the sha256 recorded with it ({weights} is torn or " \
                "missing)"
     if not weights.is_file():
@@ -185,7 +205,7 @@ def _check_state(metadata: Path, weights: Path, candidates: list[Path]) -> Resto
             f.visit(lambda name: None)
     except (OSError, ValueError) as e:
         return f"{weights} (epoch {epoch}) is unreadable ({type(e).__name__}: {e})"
-    return RestorePoint(epoch=epoch, weights=weights, metadata=metadata)
+    return RestorePoint(epoch=epoch, weights=weights, metadata=metadata, finished=False)
 
 
 def _sync(path: Path) -> None:

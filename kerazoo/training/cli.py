@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
 
 import yaml
 
@@ -62,7 +61,14 @@ def add_finetune_command(sub) -> None:
     p.add_argument("--data-dir", help="where named data sets are (--dataset)")
     p.add_argument("--output", help="run folder (--data; default kerazoo_runs/NAME.TAG) or the .keras file (--dataset)")
     distribute.add_arguments(p)
-    p.set_defaults(func=_cmd_finetune)
+    p.set_defaults(func=_cmd_finetune, interrupted=_interrupted)
+
+
+def _interrupted(args) -> str:
+    """What a Ctrl-C leaves (printed by the command line after `kerazoo finetune: interrupted.`)."""
+    if args.data is None:  # --dataset: nothing is backed up, the .keras file is written at the end
+        return "Nothing was saved; rerun the command to start again."
+    return "The finished epochs are backed up in the run folder; rerun the same command to resume."
 
 
 def check_weights_file(weights) -> None:
@@ -119,15 +125,10 @@ def _finetune_data(args, finetune_data, strategy) -> int:
         raise ConfigError("--set with --data: the model is the pretrained artifact's, with a new head sized from your "
                           "classes; builder overrides are not accepted here")
     options = {k: getattr(args, k) for k in _DATA_ONLY if getattr(args, k) is not None}
-    try:
-        result = finetune_data(args.name, args.data, weights=args.weights, head_epochs=args.head_epochs,
-                               finetune_epochs=args.finetune_epochs, learning_rate=args.learning_rate,
-                               batch_size=args.batch_size, seed=args.seed, output=args.output, strategy=strategy,
-                               patience=args.patience, **options)
-    except KeyboardInterrupt:
-        print("\nkerazoo finetune: interrupted. The finished epochs are backed up in the run folder; rerun the same "
-              "command to resume.", file=sys.stderr)
-        return 130
+    result = finetune_data(args.name, args.data, weights=args.weights, head_epochs=args.head_epochs,
+                           finetune_epochs=args.finetune_epochs, learning_rate=args.learning_rate,
+                           batch_size=args.batch_size, seed=args.seed, output=args.output, strategy=strategy,
+                           patience=args.patience, **options)
     name = result.artifact.name
     line = ", ".join(f"{k}={v:.4f}" for k, v in result.metrics.items())
     if result.baseline:

@@ -116,16 +116,16 @@ def finetune(model, train=None, validation=None, *, data=None, head: Sequence[st
     if unknown:
         raise ValueError(f"finetune: head layers {unknown} are not in model {model.name!r}. "
                          f"Its last layers: {[layer.name for layer in model.layers[-4:]]}")
-    distribute.refuse_multiworker(strategy or _strategy_of(model), "finetune",
+    distribute.refuse_multiworker(strategy or distribute.strategy_of(model), "finetune",
                                   instead="kerazoo.train(..., strategy='multiworker') trains a recipe on several "
                                           "machines.")
     for part, given in (("train", train), ("validation", validation)):
         _check_not_empty(given, f"finetune {part} data")
     check_model_data(model, train, where="finetune train data")  # before any training: NaN, range, labels
     strategy = distribute.as_strategy(strategy, what="finetune strategy")
-    target = (model if strategy is None or _strategy_of(model) is strategy
+    target = (model if strategy is None or distribute.strategy_of(model) is strategy
               else distribute.copy_model(model, strategy, compile=False))
-    replicas = distribute.replicas(_strategy_of(target))
+    replicas = distribute.replicas(distribute.strategy_of(target))
     train = _as_dataset(train, batch_size * replicas, True, seed)
     validation = _as_dataset(validation, batch_size * replicas, False, seed)
     loss = loss or ("sparse_categorical_crossentropy" if model.output_shape[-1] > 1 else "binary_crossentropy")
@@ -143,7 +143,8 @@ def finetune(model, train=None, validation=None, *, data=None, head: Sequence[st
                 layer.trainable = False
 
     def compile_for(m, lr):
-        with _strategy_of(m).scope() if _strategy_of(m) is not None else contextlib.nullcontext():
+        built_under = distribute.strategy_of(m)
+        with built_under.scope() if built_under is not None else contextlib.nullcontext():
             m.compile(optimizer=keras.optimizers.Adam(lr), loss=loss, metrics=list(metrics))
 
     def run(phase, epochs, lr):
@@ -390,8 +391,3 @@ def _train_and_export(*, arch, tag, weights, user, parts, held_out, source, sett
     artifact = export(out, tag=tag, destination=destination, overwrite=overwrite, shadow=shadow)
     backups.clear()  # done: the next run starts afresh
     return FinetuneResult(final, artifact, metrics, history, out, list(user.class_names), shown, scratch)
-
-
-def _strategy_of(model):
-    """The TensorFlow strategy a model was built under, or None on the other backends (no `distribute_strategy`)."""
-    return getattr(model, "distribute_strategy", None)

@@ -1,6 +1,7 @@
 """`kerazoo.train` and `kerazoo.evaluate`: a model's recipe run with Keras' own machinery.
 
-`fit` with callbacks: `BackupAndRestore` (a killed run resumes at the epoch it reached),
+`fit` with callbacks: `BackupAndRestore` (a killed run resumes at the epoch it reached; the backup is
+kept until `run.json` is written, so a run killed after training resumes with its final weights),
 best-model checkpointing, the recipe's early stopping / learning-rate schedule, TensorBoard logs
 and a CSV log; Keras' progress bar. At the end: test metrics, the trained model in its shipped
 raw-input form (`model.keras`), `run.json` (everything `kerazoo export` needs) and plots.
@@ -15,6 +16,7 @@ import contextlib
 import dataclasses
 import json
 import platform
+import shutil
 import time
 import warnings
 from pathlib import Path
@@ -138,11 +140,12 @@ def _train(name, cfg, recipe, kwargs, model, out: Path, strategy, data_dir, call
     files = distribute.output_dir(out, strategy) if several else out  # a temporary directory off the chief
     backup = out / "backup"
     restore = None if multiworker else AtomicBackupAndRestore(  # JAX, off the chief: restores the chief's backup
-        files / "backup", restore_from=backup)
+        files / "backup", restore_from=backup, delete_checkpoint=False)  # kept until run.json is written
     point = _restore_point(restore, strategy) if restore else None  # a torn backup falls back to the last whole one
     resuming = backup.exists() if multiworker else point is not None
     if point is not None:
         _trim_history(files / "history.csv", point["epoch"])
+    finished = point is not None and point["finished"]  # killed after training, before run.json: no epoch left
     started = time.time()
 
     global_batch = distribute.global_batch_size(recipe.batch_size, strategy)
@@ -173,7 +176,8 @@ def _train(name, cfg, recipe, kwargs, model, out: Path, strategy, data_dir, call
     plot_paths = []
     if resuming:
         if chief:
-            print(f"Resuming the interrupted run in {out}" + (f" after epoch {point['epoch']}" if point else ""))
+            print(f"Resuming the interrupted run in {out}" + (f" after epoch {point['epoch']}" if point else "")
+                  + (": its training had finished, its results are written now" if finished else ""))
     else:  # e.g. DBN: greedy RBM pretraining initialises the network fit then tunes
         plot_paths += fit_assembly.run_pretraining(name, family, model, data, recipe, files)
     if multiworker:
@@ -181,8 +185,9 @@ def _train(name, cfg, recipe, kwargs, model, out: Path, strategy, data_dir, call
                                    checkpoint_dir=backup, strategy=strategy, callbacks=cbs, verbose=verbose)
         model = distribute.unwrap(model)  # every worker: saving is collective; evaluate needs a plain model
     else:
-        model.fit(data.train, validation_data=data.val, epochs=recipe.epochs, callbacks=cbs, verbose=verbose,
-                  shuffle=False)  # the pipeline already shuffles, seeded
+        model.fit(data.train, validation_data=data.val, epochs=point["epoch"] if finished else recipe.epochs,
+                  callbacks=cbs, verbose=verbose, shuffle=False)  # the pipeline already shuffles, seeded
+        restore.finish()  # the weights fit ended with (early stopping may have restored its best), until run.json
         if several:  # JAX, several processes: each evaluates and saves a plain copy (the same weights everywhere)
             model = distribute.unwrap(model)
             keras.distribution.set_distribution(None)  # training is over: the rest runs in each process on its copy
@@ -209,9 +214,15 @@ def _train(name, cfg, recipe, kwargs, model, out: Path, strategy, data_dir, call
                             **({"distribution": type(strategy).__name__} if distribute.is_distribution(strategy)
                                else {})},
                "versions": versions()}
-        (out / "run.json").write_text(json.dumps(run, indent=2, default=_jsonable))
+        _write_results(out, run)
+        shutil.rmtree(backup, ignore_errors=True)  # the run is complete: a rerun starts afresh
     print(f"Trained {name}: {', '.join(f'{k}={v:.4f}' for k, v in metrics.items())}; everything is in {out}")
     return TrainResult(final, history, metrics, out, plot_paths)
+
+
+def _write_results(out: Path, run: dict) -> None:
+    """`run.json`, the last file of a run: until it exists the backup is kept, and a rerun resumes."""
+    (out / "run.json").write_text(json.dumps(run, indent=2, default=_jsonable))
 
 
 def _restore_point(restore, strategy):

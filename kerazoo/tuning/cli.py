@@ -6,72 +6,19 @@ start-up.
 from __future__ import annotations
 
 import argparse
-import gc
 import os
-import signal
 import sys
-import threading
 from typing import Sequence
 
 from kerazoo import distribute
 from kerazoo.config import parse_sets
 from kerazoo.errors import TuningError
+from kerazoo.interrupts import INTERRUPTED_EXIT, until_interrupted
 from kerazoo.tuning.best import export_best, retrain_best
 from kerazoo.tuning.results import results_table
 from kerazoo.tuning.search import TUNERS, tune
 
 __all__ = ["add_tune_command", "main"]
-
-
-def _until_interrupted(run):
-    """`run()`, stopped for good by one Ctrl-C. A KeyboardInterrupt raised inside a garbage collection's
-    callbacks (JAX's `_xla_gc_callback`, which Keras imports) is printed and dropped, and the search went on:
-    after the first SIGINT it is raised again every 2 s, never inside a collection, until `run` has stopped."""
-    if threading.current_thread() is not threading.main_thread() or \
-            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:  # ignored, or the caller's own
-        return run()
-    stopped, repeater = threading.Event(), []
-
-    def again():
-        while not stopped.wait(2.0):
-            os.kill(os.getpid(), signal.SIGINT)
-
-    def interrupted(signum, frame):
-        if stopped.is_set():  # the repeater's last one, sent as `run` stopped: the interrupt is being handled
-            return
-        if not repeater:
-            repeater.append(threading.Thread(target=again, name="kerazoo-ctrl-c", daemon=True))
-            repeater[0].start()
-        if not collecting:  # else the repeater raises it again in 2 s, outside the collection
-            raise KeyboardInterrupt
-
-    collecting = []  # inside a garbage collection: an exception raised in its callbacks is printed and dropped
-
-    def started(phase, info):
-        if phase == "start":
-            collecting.append(True)
-
-    def ended(phase, info):
-        if phase == "stop" and collecting:
-            collecting.pop()
-
-    gc.callbacks.insert(0, started)
-    gc.callbacks.append(ended)
-    signal.signal(signal.SIGINT, interrupted)
-    try:
-        return run()
-    finally:
-        while True:  # a repeated interrupt may land here before `stopped` is set: then set it again
-            try:
-                stopped.set()
-                for thread in repeater:
-                    thread.join()
-                break
-            except KeyboardInterrupt:
-                continue
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        gc.callbacks.remove(started)
-        gc.callbacks.remove(ended)
 
 
 def add_tune_command(subparsers) -> argparse.ArgumentParser:
@@ -124,7 +71,7 @@ def add_tune_command(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--no-tensorboard", action="store_true", help="skip the TensorBoard/HParams logs")
     p.add_argument("--quiet", action="store_true", help="only the results table (and TensorFlow's errors only)")
     distribute.add_arguments(p)
-    p.set_defaults(func=_cmd_tune)
+    p.set_defaults(func=_cmd_tune, interrupted=_interrupted)
     return p
 
 
@@ -137,13 +84,7 @@ def _cmd_tune(args) -> int:
         raise TuningError("--export-best and --retrain-best run on the chief (or a single machine), not a worker.")
     strategy = distribute.from_arguments(args)
     model_sets, recipe_sets = split_sets(args.name, parse_sets(args.set))
-    try:
-        result = _until_interrupted(lambda: _search(args, options, strategy, model_sets, recipe_sets))
-    except KeyboardInterrupt:
-        project = os.path.join(args.directory, args.project_name or args.name)
-        print(f"\nkerazoo tune: interrupted. The finished trials are kept in {project}; rerun the same command to "
-              "resume (the interrupted trial runs again), or add --overwrite to start over.", file=sys.stderr)
-        return 130
+    result = _search(args, options, strategy, model_sets, recipe_sets)
     if result.role == "worker":
         return 0
     if args.quiet:
@@ -163,6 +104,13 @@ def _cmd_tune(args) -> int:
     if args.export_best:
         print(f"wrote {export_best(result, args.export_best, run_dir=run.output if run else None)}")
     return 0
+
+
+def _interrupted(args) -> str:
+    """What a Ctrl-C leaves (printed by the command line after `kerazoo tune: interrupted.`)."""
+    project = os.path.join(args.directory, args.project_name or args.name)
+    return (f"The finished trials are kept in {project}; rerun the same command to resume (the interrupted trial "
+            "runs again), or add --overwrite to start over.")
 
 
 def split_sets(name: str, sets: dict) -> tuple[dict, dict]:
@@ -206,7 +154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_tune_command(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
     args = parser.parse_args(argv)
     try:
-        return args.func(args)
+        return until_interrupted(lambda: args.func(args))
+    except KeyboardInterrupt:
+        print(f"\nkerazoo {args.command}: interrupted. {args.interrupted(args)}", file=sys.stderr)
+        return INTERRUPTED_EXIT
     except (ValueError, FileNotFoundError, NotImplementedError) as e:
         print(f"kerazoo {args.command}: {e}", file=sys.stderr)
         return 2

@@ -142,9 +142,9 @@ class ZooHyperModel(kt.HyperModel):
         kwargs.setdefault("epochs", recipe.epochs if "epochs" in sampled else self.epochs or recipe.epochs)
         # as kerazoo.train: sync and the family's metric callbacks first (they add to the logs the tuner reads)
         first, last = fit_assembly.fit_callbacks(self.config.hooks, recipe, task,
-                                                 replicas=distribute.replicas(getattr(model, "distribute_strategy", None)))
+                                                 replicas=distribute.replicas(distribute.strategy_of(model)))
         kwargs["callbacks"] = [*first, *kwargs.get("callbacks", []), *last]
-        batch_size = distribute.global_batch_size(recipe.batch_size, getattr(model, "distribute_strategy", None))
+        batch_size = distribute.global_batch_size(recipe.batch_size, distribute.strategy_of(model))
         kwargs["verbose"] = self.verbose
         keras.utils.set_random_seed(seed)
         if recipe.pretrain and not kwargs.get("initial_epoch"):  # as kerazoo.train: e.g. DBN's RBMs first
