@@ -17,7 +17,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["STANDARDIZE", "standardize", "Tokenizer", "make_vectorizer"]
+__all__ = ["STANDARDIZE", "standardize", "Tokenizer", "make_vectorizer", "vectorize"]
 
 # `kerazoo.layers.text_standardize` as data. TensorFlow's `strings.lower` lower-cases ASCII only, and
 # RE2's `\w` and `\s` are ASCII classes ([0-9A-Za-z_] and [\t\n\f\r ]): every other character
@@ -135,3 +135,21 @@ def make_vectorizer(texts, *, vocab_size: int, sequence_length: int, batch_size:
                                                 standardize=text_standardize, name="vectorizer")
     vectorizer.adapt(tf.data.Dataset.from_tensor_slices(texts).batch(batch_size))
     return vectorizer
+
+
+def vectorize(vectorizer, texts, *, batch_size: int = 1024) -> np.ndarray:
+    """Token ids of `texts` by a `TextVectorization` called eagerly, `batch_size` strings at a time: a NumPy
+    `(n, sequence_length)` array on every Keras backend (the ids a text recipe's pipeline batches).
+
+    Eagerly, not in a `tf.data` map: since Keras 3.15 (keras-team/keras#22626) a callable `standardize`
+    such as kerazoo's `text_standardize` is handed NumPy strings on backends other than TensorFlow, which
+    a symbolic tensor inside a `tf.data` graph cannot become ("Cannot convert a symbolic tf.Tensor to a
+    numpy array"). The layer's documented way off TensorFlow is eager; the ids are the graph's.
+    """
+    import keras
+
+    texts = np.asarray(texts, dtype=object).astype(str)
+    if not len(texts):
+        return np.zeros((0, vectorizer.get_config()["output_sequence_length"] or 0), "int64")
+    return np.concatenate([keras.ops.convert_to_numpy(vectorizer(texts[i:i + batch_size]))
+                           for i in range(0, len(texts), batch_size)])

@@ -45,6 +45,7 @@ class TokenizedModel(keras.Model):
         super().__init__(name=source.name, **kwargs)
         self.source, self.vectorizer, self.network = source, vectorizer, network
         self.tokenizer = Tokenizer.of_vectorizer(vectorizer)
+        self.built = True  # its network is (count_params, summary and save work before a first call)
 
     @property
     def inputs(self):  # what the model takes: strings (kerazoo.inputs checks batches against it)

@@ -70,6 +70,24 @@ def test_a_text_model_takes_strings_and_saves_as_the_string_model(tmp_path):
                                scores, atol=1e-6)
 
 
+def test_a_text_recipe_vectorizes_reviews_on_this_backend():
+    """The ids a text recipe (`kerazoo.train`) and a text fine-tune (`kerazoo finetune --data`) train on come from
+    the adapted `TextVectorization` called eagerly, in batches: on JAX its callable standardisation takes NumPy
+    strings, which inside a tf.data map it could not (issue 24). They are the pure-Python Tokenizer's ids."""
+    import types
+
+    from kerazoo.text import Tokenizer, make_vectorizer, vectorize
+    from kerazoo.training.userdata import network_inputs
+
+    texts = np.array(["A great film!", "Awful.<br />Boring, dull plot", "", "the film was a plot", "Café GREAT"],
+                     dtype=object)
+    vectorizer = make_vectorizer(texts, vocab_size=12, sequence_length=4)
+    ids = vectorize(vectorizer, texts, batch_size=2)
+    np.testing.assert_array_equal(ids, Tokenizer.of_vectorizer(vectorizer)(texts))
+    assert ids.shape == (5, 4) and ids[0, 1] > 1 and vectorize(vectorizer, texts[:0]).shape == (0, 4)
+    np.testing.assert_array_equal(network_inputs(types.SimpleNamespace(x=texts), vectorizer), ids)
+
+
 # === Training, fine-tuning and search on this backend: each family's recipe, tiny ===
 
 def _planted_digits(folder, n_train=200, n_test=40):
@@ -122,15 +140,9 @@ RECIPES = {
 }
 
 
-# Known failure, open (issue 24): on JAX the IMDB recipe's tf.data pipeline calls the TextVectorization layer on
-# symbolic tf.Tensors ("Cannot convert a symbolic tf.Tensor to a numpy array"); strict: CI says when it is fixed
-IMDB_ON_JAX = pytest.mark.xfail(strict=True, raises=NotImplementedError,
-                                reason="IMDB recipe's TextVectorization in tf.data on JAX (issue 24, open)")
-
-
 @pytest.mark.slow
 @ON_OTHER_BACKENDS
-@pytest.mark.parametrize("name", [pytest.param(n, marks=IMDB_ON_JAX) if n == "imdb_gru" else n for n in sorted(RECIPES)])
+@pytest.mark.parametrize("name", sorted(RECIPES))
 def test_each_family_recipe_trains_on_this_backend(name, tmp_path):
     """`kerazoo.train` runs the family's own recipe (its data pipeline, pretraining, callbacks, held-out metrics)
     for one epoch on this backend, saves a model that loads back, and records the backend in run.json."""

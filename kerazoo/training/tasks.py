@@ -1,8 +1,9 @@
 """What a recipe trains on, per task: the pipelines and the raw-input model that ships.
 
 Classifiers get kerazoo.data pipelines; text classifiers also get a `TextVectorization` adapted
-on the training texts, applied in the (cached) input pipeline while training and put in front of
-the trained network afterwards, so the shipped model takes raw review strings. Other tasks get
+on the training texts, whose token ids (computed once, eagerly: `kerazoo.text.vectorize`) the
+pipelines batch while training, and which is put in front of the trained network afterwards, so
+the shipped model takes raw review strings. Other tasks get
 their data from their family's `recipe_data` hook (see `kerazoo.family`).
 """
 from __future__ import annotations
@@ -11,7 +12,7 @@ from kerazoo.family import TaskData, hooks
 from kerazoo.inputs import check_images
 from kerazoo.loading import used_artifacts
 from kerazoo.models.common import string_model
-from kerazoo.text import make_vectorizer
+from kerazoo.text import make_vectorizer, vectorize
 
 __all__ = ["TaskData", "prepare", "held_out_data", "raw_splits", "bucket_by_length"]
 
@@ -89,10 +90,7 @@ def _texts(recipe, model_kwargs, data_dir, seed) -> TaskData:
     def pipeline(xy, shuffle):
         if xy is None:
             return None
-        ids = (tf.data.Dataset.from_tensor_slices(xy[0].astype(str)).batch(1024).map(vectorizer).unbatch()
-               .apply(tf.data.experimental.assert_cardinality(len(xy[1]))))
-        labels = tf.data.Dataset.from_tensor_slices(xy[1].astype("float32"))
-        ds = tf.data.Dataset.zip((ids, labels)).cache()
+        ds = tf.data.Dataset.from_tensor_slices((vectorize(vectorizer, xy[0]), xy[1].astype("float32")))
         if shuffle:
             ds = ds.shuffle(len(xy[1]), seed=seed, reshuffle_each_iteration=True)
         if shuffle and buckets:

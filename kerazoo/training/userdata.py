@@ -21,6 +21,7 @@ from kerazoo.artifacts import TAG_PATTERN, check_tag
 from kerazoo.data import folders
 from kerazoo.errors import ArtifactError, ConfigError, DataError, WeightsError
 from kerazoo.rundir import check_writable
+from kerazoo.text import vectorize
 
 __all__ = ["FinetuneResult", "source_record", "default_tag", "check_destination", "read_parts", "head_for",
            "reinitialise", "network_inputs", "pipeline", "measure", "write_history"]
@@ -131,8 +132,7 @@ def network_inputs(part: folders.UserData, vectorizer):
     """What the network trains on: the images as they are, texts as the model's own token ids."""
     if vectorizer is None:
         return part.x
-    texts = part.x.astype(str)
-    return np.concatenate([vectorizer(texts[i:i + 1024]).numpy() for i in range(0, len(texts), 1024)])
+    return vectorize(vectorizer, part.x)
 
 
 def targets(part: folders.UserData, binary: bool) -> np.ndarray:
