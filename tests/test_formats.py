@@ -245,8 +245,8 @@ def test_int8_bidirectional_gru_loop_over_padding_runs_and_keeps_both_directions
     (tmp_path / "int8.tflite").write_bytes(_litert(tmp_path / "core", _calibration_inputs(core, texts)))
     from tensorflow.lite.tools import flatbuffer_utils
 
-    scales = [float(t.quantization.scale[0]) for g in flatbuffer_utils.read_model(str(tmp_path / "int8.tflite")).subgraphs
-              for t in g.tensors if t.quantization is not None and t.quantization.scale is not None
+    graphs = flatbuffer_utils.read_model(str(tmp_path / "int8.tflite")).subgraphs
+    scales = [float(t.quantization.scale[0]) for g in graphs for t in g.tensors if t.quantization is not None and t.quantization.scale is not None
               and len(t.quantization.scale)]
     assert max(scales) < 10.0, max(scales)  # was 1.3e36 on the pool and the backward outputs
     ids = core.tokenizer(texts[:8])
@@ -270,6 +270,40 @@ def test_stacked_recurrent_layers_say_why_litert_cannot_hold_them():
     vectorizer = make_vectorizer(np.array(["good bad film"] * 4), vocab_size=30, sequence_length=9)
     core = export_core(string_model(vectorizer, network, "imdb_lstm"))
     assert "TensorList" in core.unsupported["litert"] and "onnx" not in core.unsupported
+
+
+# === seq2seq's id-level core ===
+
+def test_seq2seq_id_core_gives_the_savedmodels_translations_in_tensorflow_and_litert(tmp_path):
+    """`id_core` (source ids -> greedy target ids, no string or TensorList ops) against the shipped SavedModel's
+    translations, in TensorFlow and as a LiteRT file run in a child process (benchmarks/seq2seq_core.py measures
+    the whole test split: 4,000 of 4,000, and ONNX)."""
+    import tensorflow as tf
+
+    from kerazoo.formats import _litert, _saved_core
+    from kerazoo.models.seq2seq.tf_export import id_core
+
+    sources = ["Sept. 3rd, '98", "29 February 2000", "2011/6/29", "the 1st of january 1990", "12.10.2030",
+               "hello world", "march 5 1977", "5/6/07", "Tuesday, 14 July 2015", "x", "31 DEC 1999", "1-2-2003"]
+    model = kerazoo.get("seq2seq_attention.dates")
+    expected = _runner("seq2seq_attention.dates", "saved_model").run(np.array(sources, object))["translation"]
+    vec = model.vectorizer
+    ids = vec.encode_source(sources).numpy()
+    core = tf.function(id_core(model), input_signature=[tf.TensorSpec((None, None), tf.int32, name="source")])
+    text = lambda rows: [vec.join(vec.decode_tokens(r)) for r in rows]  # noqa: E731
+    assert text(core(ids)["tokens"].numpy()) == list(expected)
+    _saved_core(core, [], tmp_path / "core")
+    (tmp_path / "model.tflite").write_bytes(_litert(tmp_path / "core"))
+    np.save(tmp_path / "ids.npy", ids)
+    code = ("import sys, numpy as np; from ai_edge_litert.interpreter import Interpreter; "
+            "r = Interpreter(model_path=sys.argv[1]).get_signature_runner('serving_default'); "
+            "np.save(sys.argv[3], r(source=np.load(sys.argv[2]))['tokens'])")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "model.tflite"), str(tmp_path / "ids.npy"),
+                           str(tmp_path / "out.npy")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert text(np.load(tmp_path / "out.npy")) == list(expected)
+    card, _ = _card("seq2seq_attention.dates")  # the card says what exists and what is missing, measured
+    assert "4,000 of the 4,000" in card["formats"]["litert"]["unsupported"]
 
 
 # === Integrity and errors ===
