@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-BENCHMARKS = sorted((Path(__file__).resolve().parents[1] / "benchmarks").glob("*.py"))
+BENCHMARKS = sorted((Path(__file__).resolve().parents[1] / "benchmarks").glob("**/*.py"))  # repro/ too
 
 
 def kerazoo_imports(path: Path) -> list[tuple[int, str, str | None]]:
@@ -31,7 +31,7 @@ def test_the_benchmarks_are_found():
     assert len(BENCHMARKS) >= 5, BENCHMARKS
 
 
-@pytest.mark.parametrize("script", BENCHMARKS, ids=lambda p: p.name)
+@pytest.mark.parametrize("script", BENCHMARKS, ids=lambda p: str(p.relative_to(p.parents[1])) if p.parent.name != "benchmarks" else p.name)
 def test_every_kerazoo_import_of_a_benchmark_resolves(script):
     missing = []
     for line, module, name in kerazoo_imports(script):

@@ -215,14 +215,50 @@ def test_recurrent_export_loop_computes_what_keras_computes(arch, bidirectional,
     vectorizer = make_vectorizer(np.array(["good bad film great awful boring"] * 4), vocab_size=30,
                                  sequence_length=9)
     core = export_core(string_model(vectorizer, network, arch))
-    # the one loop LiteRT's int8 interpreter cannot run (it aborts the process) is said, not skipped
-    assert set(core.unsupported) == ({"litert_int8"} if arch == "imdb_gru" else set()) and core.masked_padding
+    assert not core.unsupported and core.masked_padding  # every format, int8 GRU too (test below)
     rng = np.random.default_rng(0)
     ids = rng.integers(1, 30, (6, 9)).astype("int32") * (np.arange(9) < rng.integers(1, 10, (6, 1)))
     expected = network.predict(ids, verbose=0)
     np.testing.assert_allclose(core.fn(ids)["predictions"].numpy(), expected, atol=1e-6)
     trimmed = ids[:, :int(np.flatnonzero(ids.any(0))[-1]) + 1]  # what runners do: padding changes nothing
     np.testing.assert_allclose(core.fn(trimmed)["predictions"].numpy(), expected, atol=1e-6)
+
+
+def test_int8_bidirectional_gru_loop_over_padding_runs_and_keeps_both_directions(tmp_path):
+    """benchmarks/repro/gru_int8_abort.py: a max pool that started at float32's lowest value, kept by the backward
+    direction over trailing padding, gave that direction's outputs an int8 scale of 1.3e36; the GRU's ADD then made
+    ai-edge-litert abort the process (an LSTM's or SimpleRNN's outputs silently became one constant)."""
+    import tensorflow as tf
+
+    from kerazoo.formats import _calibration_inputs, _litert, _saved_core
+    from kerazoo.models.common import string_model
+    from kerazoo.models.imdb_rnn import export_core
+    from kerazoo.text import make_vectorizer
+
+    network = kerazoo.get("imdb_gru", vocab_size=50, embedding_dim=8, units=(8,), bidirectional=True, pooling="max")
+    words = [f"w{i}" for i in range(60)]
+    vectorizer = make_vectorizer(np.array([" ".join(words)] * 4), vocab_size=50, sequence_length=20)
+    core = export_core(string_model(vectorizer, network, "imdb_gru"))
+    rng = np.random.default_rng(0)
+    texts = np.array([" ".join(rng.choice(words, rng.integers(1, 20))) for _ in range(48)])  # padded batches
+    _saved_core(core.fn, core.track, tmp_path / "core")
+    (tmp_path / "int8.tflite").write_bytes(_litert(tmp_path / "core", _calibration_inputs(core, texts)))
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    graphs = flatbuffer_utils.read_model(str(tmp_path / "int8.tflite")).subgraphs
+    scales = [float(t.quantization.scale[0]) for g in graphs for t in g.tensors if t.quantization is not None and t.quantization.scale is not None
+              and len(t.quantization.scale)]
+    assert max(scales) < 10.0, max(scales)  # was 1.3e36 on the pool and the backward outputs
+    ids = core.tokenizer(texts[:8])
+    np.save(tmp_path / "ids.npy", ids)
+    code = ("import sys, numpy as np; from ai_edge_litert.interpreter import Interpreter; "
+            "r = Interpreter(model_path=sys.argv[1]).get_signature_runner('serving_default'); "
+            "out, = r(tokens=np.load(sys.argv[2])).values(); np.save(sys.argv[3], out)")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "int8.tflite"), str(tmp_path / "ids.npy"),
+                           str(tmp_path / "out.npy")], capture_output=True, text=True)
+    assert done.returncode == 0, (done.returncode, done.stderr[-2000:])  # -6 (SIGABRT) before the fix
+    assert np.load(tmp_path / "out.npy").shape == (8, 1)
+    assert tf.reduce_all(tf.math.is_finite(core.fn(ids)["predictions"]))
 
 
 def test_stacked_recurrent_layers_say_why_litert_cannot_hold_them():
@@ -234,6 +270,40 @@ def test_stacked_recurrent_layers_say_why_litert_cannot_hold_them():
     vectorizer = make_vectorizer(np.array(["good bad film"] * 4), vocab_size=30, sequence_length=9)
     core = export_core(string_model(vectorizer, network, "imdb_lstm"))
     assert "TensorList" in core.unsupported["litert"] and "onnx" not in core.unsupported
+
+
+# === seq2seq's id-level core ===
+
+def test_seq2seq_id_core_gives_the_savedmodels_translations_in_tensorflow_and_litert(tmp_path):
+    """`id_core` (source ids -> greedy target ids, no string or TensorList ops) against the shipped SavedModel's
+    translations, in TensorFlow and as a LiteRT file run in a child process (benchmarks/seq2seq_core.py measures
+    the whole test split: 4,000 of 4,000, and ONNX)."""
+    import tensorflow as tf
+
+    from kerazoo.formats import _litert, _saved_core
+    from kerazoo.models.seq2seq.tf_export import id_core
+
+    sources = ["Sept. 3rd, '98", "29 February 2000", "2011/6/29", "the 1st of january 1990", "12.10.2030",
+               "hello world", "march 5 1977", "5/6/07", "Tuesday, 14 July 2015", "x", "31 DEC 1999", "1-2-2003"]
+    model = kerazoo.get("seq2seq_attention.dates")
+    expected = _runner("seq2seq_attention.dates", "saved_model").run(np.array(sources, object))["translation"]
+    vec = model.vectorizer
+    ids = vec.encode_source(sources).numpy()
+    core = tf.function(id_core(model), input_signature=[tf.TensorSpec((None, None), tf.int32, name="source")])
+    text = lambda rows: [vec.join(vec.decode_tokens(r)) for r in rows]  # noqa: E731
+    assert text(core(ids)["tokens"].numpy()) == list(expected)
+    _saved_core(core, [], tmp_path / "core")
+    (tmp_path / "model.tflite").write_bytes(_litert(tmp_path / "core"))
+    np.save(tmp_path / "ids.npy", ids)
+    code = ("import sys, numpy as np; from ai_edge_litert.interpreter import Interpreter; "
+            "r = Interpreter(model_path=sys.argv[1]).get_signature_runner('serving_default'); "
+            "np.save(sys.argv[3], r(source=np.load(sys.argv[2]))['tokens'])")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "model.tflite"), str(tmp_path / "ids.npy"),
+                           str(tmp_path / "out.npy")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert text(np.load(tmp_path / "out.npy")) == list(expected)
+    card, _ = _card("seq2seq_attention.dates")  # the card says what exists and what is missing, measured
+    assert "4,000 of the 4,000" in card["formats"]["litert"]["unsupported"]
 
 
 # === Integrity and errors ===

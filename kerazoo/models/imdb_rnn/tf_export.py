@@ -53,7 +53,12 @@ def _step(layer):
 def _loop_network(network):
     """The id network (embedding -> one recurrent layer, either direction -> pooling -> predictions) as a
     function of one `tf.while_loop` over time, both directions in the same step, pooling accumulated in
-    the loop (no TensorList ops): what LiteRT holds at any batch size and length. None for other shapes."""
+    the loop (no TensorList ops): what LiteRT holds at any batch size and length. None for other shapes.
+
+    Max pooling starts from each direction's first unmasked output, not from the lowest float: int8
+    calibration ties a MAXIMUM's inputs and output to one scale, so a -3.4e38 start that the backward
+    direction keeps over trailing padding gave its outputs a scale of 1.3e36 (all zero in int8), and
+    the GRU's ADD then aborted LiteRT (benchmarks/repro/gru_int8_abort.py)."""
     names = {layer.name for layer in network.layers}
     recurrent = [layer for layer in network.layers if layer.name.startswith(("bidirectional_", "rnn_"))]
     if len(recurrent) != 1 or "predictions" not in names:
@@ -71,7 +76,6 @@ def _loop_network(network):
     head = network.get_layer("predictions")
     head_kernel, head_bias = np.asarray(head.kernel), np.asarray(head.bias)
     head_act = keras.activations.get(head.activation)
-    lowest = np.float32(np.finfo(np.float32).min)
 
     def run(ids):
         ids = tf.cast(ids, tf.int32)
@@ -84,25 +88,27 @@ def _loop_network(network):
                      for _, _, kernel, bias in steps]                               # (time, batch, gates)
         zeros = tf.zeros([batch, units])
         states = [tuple(zeros for _ in range(n)) for _, n, _, _ in steps]
-        pooled = [tf.fill([batch, units], lowest) if pooling == "max" else zeros for _ in steps]
+        pooled = [zeros for _ in steps]
+        seen = [tf.zeros([batch, 1], tf.bool) for _ in steps]                       # an unmasked step was pooled
 
-        def body(t, states, pooled):
-            new_states, new_pooled = [], []
+        def body(t, states, pooled, seen):
+            new_states, new_pooled, new_seen = [], [], []
             for d, (step, _, _, _) in enumerate(steps):
                 at = t if d == 0 else length - 1 - t                                # the backward layer reads in reverse
                 m = tf.gather(mask_t, at)
                 out, state = step(tf.gather(projected[d], at), states[d])
                 state = tuple(m * new + (1.0 - m) * old for new, old in zip(state, states[d]))  # masked: state kept
                 new_states.append(state)
-                if pooling == "max":
-                    new_pooled.append(tf.where(m > 0, tf.maximum(pooled[d], out), pooled[d]))
+                if pooling == "max":  # the first unmasked output, then the running maximum
+                    new_pooled.append(tf.where(m > 0, tf.where(seen[d], tf.maximum(pooled[d], out), out), pooled[d]))
                 elif pooling == "avg":
                     new_pooled.append(pooled[d] + m * out)
                 else:
                     new_pooled.append(state[0])
-            return t + 1, new_states, new_pooled
+                new_seen.append(seen[d] | (m > 0))
+            return t + 1, new_states, new_pooled, new_seen
 
-        _, _, pooled = tf.while_loop(lambda t, s, p: t < length, body, [tf.constant(0), states, pooled])
+        _, _, pooled, _ = tf.while_loop(lambda t, s, p, n: t < length, body, [tf.constant(0), states, pooled, seen])
         if pooling == "avg":
             pooled = [p / tf.reduce_sum(tf.cast(mask, tf.float32), axis=1, keepdims=True) for p in pooled]
         elif pooling == "max":  # MaskedGlobalMaxPooling1D: a review with no token pools to zeros
@@ -129,13 +135,8 @@ def export_core(model: keras.Model) -> ExportCore:
     loop = _loop_network(network)
     text = f"int32 token ids (batch, length <= {tokenizer.sequence_length}; 0 pads) from tokenizer.json"
     if loop is not None:
-        gru = any(isinstance(getattr(layer, "forward_layer", layer), keras.layers.GRU) for layer in network.layers)
-        crash = ("ai-edge-litert 2.3.0's interpreter aborts the process (SIGABRT, no message) while running the "
-                 "full-integer GRU loop over the IMDB test reviews (found re-exporting imdb_gru.imdb, 2026-11); "
-                 "the float LiteRT file ships")
         return ExportCore(tf.function(loop, input_signature=[spec]), text, tokenizer=tokenizer,
-                          masked_padding=network.get_layer("embedding").mask_zero,
-                          unsupported={"litert_int8": crash} if gru else {})
+                          masked_padding=network.get_layer("embedding").mask_zero)
     fn = tf.function(lambda ids: {"predictions": network(ids, training=False)}, input_signature=[spec])
     why = ("Keras' stacked recurrent layers lower to TensorList ops whose dynamic batch LiteRT's builtin ops "
            "cannot hold; kerazoo's own loop covers one recurrent layer")

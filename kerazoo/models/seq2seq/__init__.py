@@ -10,4 +10,4 @@ __all__ = ["seq2seq_attention", "Seq2SeqAttention", "Translation", "FLAGS", "plo
 __getattr__ = lazy_attributes(__name__, training=["plot_attention", "exact_match", "date_metrics", "recipe_data",
                                                   "recipe_metrics", "recipe_plots", "ExactMatch", "metric_callbacks",
                                                   "example_batch"],
-                              tf_export=["serving_endpoint", "export_core"])
+                              tf_export=["serving_endpoint", "export_core", "id_core"])
