@@ -106,6 +106,8 @@ def child(family: str, n: int, epochs: int, batch: int, data_dir: str, seed: int
 
     recipe_model = {k: tuple(v) if isinstance(v, list) else v for k, v in load_config(family).recipe.get("model", {}).items()}
     model = kerazoo.get(family, compile=True, **{**recipe_model, **overrides})  # the recipe's variant
+    if os.environ.get("KERAZOO_BENCH_OP_BY_OP"):  # what JAX ran before it compiled every recipe's step
+        model.jit_compile = False
     seconds = []
 
     class Timer(keras.callbacks.Callback):
@@ -179,9 +181,11 @@ def bench_speed(families, data_dir, repeats, seed, quick):
 
 # Why JAX is slower on the convolutional families: TensorFlow's CPU convolutions are oneDNN kernels, XLA:CPU's (what
 # JAX runs) are Eigen's, and its transposed convolutions fall back to a naive loop (jax-ml/jax#23783). The check:
-# TensorFlow with oneDNN switched off (TF_ENABLE_ONEDNN_OPTS=0) beside both defaults, same workloads, interleaved.
+# TensorFlow with oneDNN switched off (TF_ENABLE_ONEDNN_OPTS=0) beside both defaults, same workloads, interleaved; and
+# JAX running the step op by op (jit_compile=False, what every recipe but word2vec's did on JAX before recipe.py
+# compiled the step there).
 KERNEL_VARIANTS = (("tensorflow", "tensorflow", {}), ("tensorflow, oneDNN off", "tensorflow", {"TF_ENABLE_ONEDNN_OPTS": "0"}),
-                   ("jax", "jax", {}))
+                   ("jax", "jax", {}), ("jax, step op by op", "jax", {"KERAZOO_BENCH_OP_BY_OP": "1"}))
 
 
 def bench_kernels(families, data_dir, repeats, seed, quick):
@@ -207,6 +211,7 @@ def bench_kernels(families, data_dir, repeats, seed, quick):
         base = row["tensorflow"]["samples_per_s"]
         row["onednn_off_over_tensorflow"] = row["tensorflow, oneDNN off"]["samples_per_s"] / base
         row["jax_over_tensorflow"] = row["jax"]["samples_per_s"] / base
+        row["jax_op_by_op_over_tensorflow"] = row["jax, step op by op"]["samples_per_s"] / base
         rows.append(row)
     return {"repeats": repeats, "seed": seed, "rows": rows}
 
