@@ -125,6 +125,8 @@ def compile_model(model, recipe: Recipe):
     which is Keras' own default there (`jit_compile="auto"`).
     """
     steps = recipe.steps_per_execution
+    if steps > 1 and _backend() == "torch":  # Keras: "`steps_per_execution` must be 1 with the PyTorch backend"
+        steps = 1
     if steps > 1 and _mirrored_replicas(model) > 1:
         logger.warning("steps_per_execution=%d -> 1: Keras' multi-step loop fails under MirroredStrategy "
                        "(keras-team/keras#19246)", steps)

@@ -7,6 +7,7 @@ and its parameter count is the one `describe` states.
 
 Every check runs on every Keras backend (marked `backends`: CI runs this file again with KERAS_BACKEND=jax).
 """
+import keras
 import numpy as np
 import pytest
 
@@ -37,7 +38,7 @@ def test_forward_shape_and_finite(built):
     expected = documented if isinstance(documented[0], list) else [documented]
     assert len(outs) == len(expected)
     for o, shape in zip(outs, expected):
-        o = np.asarray(o)
+        o = keras.ops.convert_to_numpy(o)
         assert o.shape[0] == len(x if not isinstance(x, list) else x[0])
         assert all(e is None or e == s for e, s in zip(shape, o.shape[1:])) and len(shape) == o.ndim - 1, (
             f"{name}: output {o.shape[1:]} differs from the documented {shape}")
@@ -80,5 +81,5 @@ def test_keras_round_trip_reproduces_outputs(built, tmp_path):
     restored = keras.saving.load_model(path, safe_mode=True)
     before, after = model(x, training=False), restored(x, training=False)
     for a, b in zip(*(v if isinstance(v, (list, tuple)) else [v] for v in (before, after))):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
     assert restored.name == model.name

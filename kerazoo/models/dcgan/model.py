@@ -79,6 +79,9 @@ class DCGAN(keras.Model):
             warnings.warn("DCGAN.image_shape is now called input_shape (kerazoo's naming table); the old name stops "
                           "working in kerazoo 0.2.", FutureWarning, stacklevel=2)
             return self.input_shape
+        parent = getattr(super(), "__getattr__", None)  # on PyTorch a Keras layer is a torch Module: sub-models live there
+        if parent is not None:
+            return parent(name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     @property

@@ -9,6 +9,7 @@ import re
 from typing import Sequence
 
 import numpy as np
+from keras import ops
 
 from kerazoo.data.parallel import END, START
 from kerazoo.inputs import check_sources
@@ -86,7 +87,7 @@ def _search(step, encoder_outputs, mask, states, width, max_length, greedy):
     tokens, attention = np.zeros((batch, width, 0), int), np.zeros((batch, width, 0, source_len))
     token = np.full((batch * width, 1), START, "int32")
     for _ in range(max_length):
-        probs, weights, *states = (np.asarray(t) for t in step([token, encoder_outputs, mask, *states], training=False))
+        probs, weights, *states = (ops.convert_to_numpy(t) for t in step([token, encoder_outputs, mask, *states], training=False))
         with np.errstate(divide="ignore"):
             log_p = np.log(probs[:, 0, :]).reshape(batch, width, -1)
         if greedy:
@@ -151,7 +152,7 @@ def translate(model, texts: str | Sequence[str], *, beam_width: int | None = Non
         chunk = [texts[i] for i in todo[start:start + batch_size]]
         ids = model.vectorizer.encode_source(chunk).numpy()
         mask = ids != 0
-        encoder_outputs, *states = (np.asarray(t) for t in encoder(ids, training=False))
+        encoder_outputs, *states = (ops.convert_to_numpy(t) for t in encoder(ids, training=False))
         tokens, attention, log_prob = _search(step, encoder_outputs, mask, states, beam_width or 1,
                                               max_length, greedy=beam_width is None)
         source_tokens = model.vectorizer.tokenize(chunk)[:, :ids.shape[1]].to_list()

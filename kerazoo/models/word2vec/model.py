@@ -79,7 +79,7 @@ class Word2Vec(keras.Model):
     @property
     def vectors(self) -> np.ndarray:
         """The word vectors: the input embedding matrix, `(vocab_size, embedding_dim)`."""
-        return np.asarray(self.get_layer("embedding").embeddings)
+        return keras.ops.convert_to_numpy(self.get_layer("embedding").embeddings)
 
     def with_vocabulary(self, vocabulary: Sequence[str]) -> Word2Vec:
         """The same model and weights, carrying `vocabulary` (the words of ids 0, 1, ...)."""
