@@ -86,6 +86,9 @@ def _generated() -> dict[str, str]:
            formats.table(_results("formats.json")), tables.mirrors_table(_results("mirrors.json")),
            tables.time_to_accuracy_table(_results("time_to_accuracy.json")),
            tables.ablation_table(_results("time_to_accuracy_ablation.json"))]
+    backends = _results("backends.json")
+    out += [tables.backends_speed_table(backends), tables.backends_kernels_table(backends),
+            tables.backends_parity_table(backends)]
     return {tuple(_parse(t)[0]): t for t in [*out, serving_full, serving_short]}
 
 
