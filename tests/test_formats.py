@@ -224,6 +224,18 @@ def test_recurrent_export_loop_computes_what_keras_computes(arch, bidirectional,
     np.testing.assert_allclose(core.fn(trimmed)["predictions"].numpy(), expected, atol=1e-6)
 
 
+def _litert_in_child(tflite, inputs: dict, tmp_path):
+    """`(completed process, outputs)`: a LiteRT file's serving signature run on `inputs` in a child process, so an
+    interpreter abort ends the child only (outputs are empty then)."""
+    np.savez(tmp_path / "inputs.npz", **inputs)
+    code = ("import sys, numpy as np; from ai_edge_litert.interpreter import Interpreter; "
+            "r = Interpreter(model_path=sys.argv[1]).get_signature_runner('serving_default'); "
+            "np.savez(sys.argv[3], **r(**dict(np.load(sys.argv[2]))))")
+    done = subprocess.run([sys.executable, "-c", code, str(tflite), str(tmp_path / "inputs.npz"),
+                           str(tmp_path / "outputs.npz")], capture_output=True, text=True)
+    return done, (dict(np.load(tmp_path / "outputs.npz")) if done.returncode == 0 else {})
+
+
 def test_int8_bidirectional_gru_loop_over_padding_runs_and_keeps_both_directions(tmp_path):
     """benchmarks/repro/gru_int8_abort.py: a max pool that started at float32's lowest value, kept by the backward
     direction over trailing padding, gave that direction's outputs an int8 scale of 1.3e36; the GRU's ADD then made
@@ -250,14 +262,10 @@ def test_int8_bidirectional_gru_loop_over_padding_runs_and_keeps_both_directions
               and len(t.quantization.scale)]
     assert max(scales) < 10.0, max(scales)  # was 1.3e36 on the pool and the backward outputs
     ids = core.tokenizer(texts[:8])
-    np.save(tmp_path / "ids.npy", ids)
-    code = ("import sys, numpy as np; from ai_edge_litert.interpreter import Interpreter; "
-            "r = Interpreter(model_path=sys.argv[1]).get_signature_runner('serving_default'); "
-            "out, = r(tokens=np.load(sys.argv[2])).values(); np.save(sys.argv[3], out)")
-    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "int8.tflite"), str(tmp_path / "ids.npy"),
-                           str(tmp_path / "out.npy")], capture_output=True, text=True)
+    done, outputs = _litert_in_child(tmp_path / "int8.tflite", {"tokens": ids}, tmp_path)
     assert done.returncode == 0, (done.returncode, done.stderr[-2000:])  # -6 (SIGABRT) before the fix
-    assert np.load(tmp_path / "out.npy").shape == (8, 1)
+    (out,) = outputs.values()
+    assert out.shape == (8, 1)
     assert tf.reduce_all(tf.math.is_finite(core.fn(ids)["predictions"]))
 
 
@@ -294,14 +302,9 @@ def test_seq2seq_id_core_gives_the_savedmodels_translations_in_tensorflow_and_li
     assert text(core(ids)["tokens"].numpy()) == list(expected)
     _saved_core(core, [], tmp_path / "core")
     (tmp_path / "model.tflite").write_bytes(_litert(tmp_path / "core"))
-    np.save(tmp_path / "ids.npy", ids)
-    code = ("import sys, numpy as np; from ai_edge_litert.interpreter import Interpreter; "
-            "r = Interpreter(model_path=sys.argv[1]).get_signature_runner('serving_default'); "
-            "np.save(sys.argv[3], r(source=np.load(sys.argv[2]))['tokens'])")
-    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "model.tflite"), str(tmp_path / "ids.npy"),
-                           str(tmp_path / "out.npy")], capture_output=True, text=True)
+    done, outputs = _litert_in_child(tmp_path / "model.tflite", {"source": ids}, tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert text(np.load(tmp_path / "out.npy")) == list(expected)
+    assert text(outputs["tokens"]) == list(expected)
     card, _ = _card("seq2seq_attention.dates")  # the card says what exists and what is missing, measured
     assert "4,000 of the 4,000" in card["formats"]["litert"]["unsupported"]
 
