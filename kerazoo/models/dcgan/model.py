@@ -131,18 +131,23 @@ class DCGAN(keras.Model):
             seed = self.noise if training else EVALUATION_SEED  # evaluate: the same latents every time
             z = keras.random.normal((ops.shape(x)[0], self.latent_dim), seed=seed)
             fake, real_logits = self.generator(z, training=training), y_pred
-        fake_logits = self.discriminator(ops.stop_gradient(fake), training=training)
+        # The generated images are scored twice with the same weights and dropout masks (the same state): once as
+        # constants (for d_loss) and once as they are (for g_loss). Both are one value; subtracting the first's
+        # g_loss keeps g_loss's gradient on the generator alone, without reading the discriminator's weights a
+        # second time (a read TensorFlow's graph could order after this step's update of them).
+        weights = [v.value for v in self.discriminator.trainable_variables]
+        state = [v.value for v in self.discriminator.non_trainable_variables]
+        fake_logits, _ = self.discriminator.stateless_call(weights, state, ops.stop_gradient(fake), training=training)
+        judged, state = self.discriminator.stateless_call(weights, state, fake, training=training)
+        for variable, value in zip(self.discriminator.non_trainable_variables, state):
+            variable.assign(value)  # the dropout seed and the batch-norm statistics move on
         d_loss = (self.bce(ops.full_like(real_logits, 1.0 - self.label_smoothing), real_logits)
                   + self.bce(ops.zeros_like(fake_logits), fake_logits))
-        frozen = [ops.stop_gradient(v.value) for v in self.discriminator.trainable_variables]
-        judged, state = self.discriminator.stateless_call(
-            frozen, [v.value for v in self.discriminator.non_trainable_variables], fake, training=training)
-        for variable, value in zip(self.discriminator.non_trainable_variables, state):
-            variable.assign(value)  # the dropout seed moves on
         g_loss = self.bce(ops.ones_like(judged), judged)
+        g_loss_of_discriminator = self.bce(ops.ones_like(fake_logits), fake_logits)  # = g_loss, reaching D only
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)
-        return d_loss + g_loss
+        return d_loss + g_loss - g_loss_of_discriminator + ops.stop_gradient(g_loss_of_discriminator)
 
     # === Sampling ===
     def latent(self, n: int, seed: int | None = None) -> np.ndarray:
