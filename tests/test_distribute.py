@@ -442,3 +442,38 @@ def test_kerazoo_train_multiworker_resumes_after_a_kill(tmp_path):
     assert (run / "model.keras").is_file() and not (run / "backup").exists()
     recorded = json.loads((run / "run.json").read_text())["strategy"]
     assert recorded == {"kind": "multiworker", "replicas": 2, "global_batch_size": 16}
+
+
+KILLED_BEFORE_RESULTS = textwrap.dedent("""
+    import os, sys
+    from kerazoo.training import run
+    run._write_results = lambda *args, **kwargs: os._exit(9)   # killed after training, before run.json
+    from kerazoo.cli import main
+    main(sys.argv[1:])
+""")
+
+
+@pytest.mark.slow
+@pytest.mark.long
+def test_kerazoo_train_multiworker_keeps_its_checkpoint_until_run_json(tmp_path):
+    """A multi-worker run killed once training ended but before its results were written loses nothing: the
+    chief's checkpoint is still there, and the same command writes the results without training again."""
+    _planted_mnist(tmp_path, 96, 24)
+    run, script = tmp_path / "run", tmp_path / "killed.py"
+    script.write_text(KILLED_BEFORE_RESULTS)
+    args = ["train", "lenet5", "--strategy", "multiworker", "--epochs", "2", "--batch-size", "8",
+            "--data-dir", str(tmp_path), "--output", str(run)]
+    env = _cluster_env(1, tmp_path)[0]
+    with _processes() as procs, open(tmp_path / "killed.log", "w") as log:
+        _start(procs, [str(script), *args], env, log)
+        assert _wait(procs) == [9], (tmp_path / "killed.log").read_text()[-3000:]
+    assert (run / "backup" / "checkpoint").is_file() and not (run / "run.json").exists()
+
+    with _processes() as procs, open(tmp_path / "again.log", "w") as log:
+        _start(procs, ["-m", "kerazoo.cli", *args], _cluster_env(1, tmp_path)[0], log)
+        assert _wait(procs) == [0], (tmp_path / "again.log").read_text()[-3000:]
+    text = (tmp_path / "again.log").read_text()
+    assert "Resuming from" in text and "Epoch 1/2" not in text and "Epoch 2/2" not in text, text[-3000:]
+    with open(run / "history.csv") as f:
+        assert [int(line.split(",")[0]) for line in list(f)[1:]] == [0, 1], "each epoch trained and logged once"
+    assert (run / "run.json").is_file() and (run / "model.keras").is_file() and not (run / "backup").exists()

@@ -182,7 +182,8 @@ def _train(name, cfg, recipe, kwargs, model, out: Path, strategy, data_dir, call
         plot_paths += fit_assembly.run_pretraining(name, family, model, data, recipe, files)
     if multiworker:
         distribute.fit_multiworker(model, data.train, validation_data=data.val, epochs=recipe.epochs,
-                                   checkpoint_dir=backup, strategy=strategy, callbacks=cbs, verbose=verbose)
+                                   checkpoint_dir=backup, strategy=strategy, callbacks=cbs, verbose=verbose,
+                                   delete_checkpoint=False)  # kept until run.json is written, as with fit
         model = distribute.unwrap(model)  # every worker: saving is collective; evaluate needs a plain model
     else:
         model.fit(data.train, validation_data=data.val, epochs=point["epoch"] if finished else recipe.epochs,
