@@ -6,10 +6,11 @@ recipe run side by side.
 
 For a family, on this machine, the wall seconds from the start of training (data read from the files, model
 built, compilation and every per-epoch task of the recipe included) to the first evaluation at or past the
-target on the held-out split. Measured so far for LeNet-5 only (issue 29):
+target on the held-out split. Measured so far for two families (issue 29):
 
   family     target                                               outside reference (benchmarks/references.py)
   lenet5     99.0 % accuracy, the 10,000 MNIST test digits        keras-io "Simple MNIST convnet"
+  dbn        98.5 % accuracy, the 10,000 MNIST test digits        scikit-learn's RBM features + logistic regression
 
 (The other families' targets, evaluators and references were drafted, unmeasured, in commit 911635e; their
 draft `fast` recipes are in benchmarks/notes/unmeasured_fast_recipes.md.)
@@ -66,11 +67,14 @@ class Family:
 FAMILIES = {
     "lenet5": Family(0.99, "test accuracy (10,000 MNIST test digits)", "max", 0.5,
                      "keras-io Simple MNIST convnet", 40),
+    "dbn": Family(0.985, "test accuracy (10,000 MNIST test digits)", "max", 1.0,
+                  "scikit-learn BernoulliRBM (500) + LogisticRegression", 10),
 }
 # Leave-one-out ablations of the `fast` recipe (`--runners fast fast+augment ...`): each is `recipe="fast"` with the
 # card recipe's own values of these keys put back (a config overlay), so it says what leaving that out of `fast` buys.
 ABLATIONS = {"fast+augment": ("augment",), "fast+validation": ("validation_split",), "fast+batch128": ("batch_size",),
-             "fast+cosine": ("learning_rate", "callbacks")}
+             "fast+cosine": ("learning_rate", "callbacks"), "fast+pretrain": ("pretrain",), "fast+dropout": ("model",),
+             "fast+epochs": ("epochs",)}
 RUNNERS = ("reference", "fast", "recipe", *ABLATIONS)
 
 
@@ -176,6 +180,9 @@ def mnist_accuracy(data_dir, n):
 
     def evaluate(tracker):
         model = tracker.model
+        if isinstance(model, tuple):  # scikit-learn: (feature extractor, classifier) on pixels in [0, 1]
+            features, classifier = model
+            return np.mean(classifier.predict(features.transform(x.reshape(len(x), -1) / 255.0)) == y)
         if len(model.input_shape) == 4:  # keras-io: float images in [0, 1] with a channel axis
             probs = model.predict(np.expand_dims(x.astype("float32") / 255, -1), batch_size=1000, verbose=0)
         else:  # kerazoo: raw uint8 digits
@@ -185,7 +192,7 @@ def mnist_accuracy(data_dir, n):
     return evaluate
 
 
-EVALUATORS = {"lenet5": (mnist_accuracy, 10000)}
+EVALUATORS = {"lenet5": (mnist_accuracy, 10000), "dbn": (mnist_accuracy, 10000)}
 
 
 # === In the child: one run ===
@@ -210,9 +217,13 @@ def run_kerazoo(tracker, name, runner, data_dir, seed):
 def run_reference(tracker, name, data_dir, seed):
     import references
 
-    if name != "lenet5":
+    every = FAMILIES[name].every
+    if name == "lenet5":
+        references.lenet_keras_io(tracker, data_dir, seed, every=every)
+    elif name == "dbn":
+        references.dbn_sklearn(tracker, data_dir, seed, every=every)
+    else:
         raise ValueError(f"no reference for {name}")
-    references.lenet_keras_io(tracker, data_dir, seed, every=FAMILIES[name].every)
 
 
 def child(name, runner, seed, data_dir, quick) -> dict:
@@ -332,6 +343,8 @@ def main() -> None:
     repeats = 1 if args.quick else args.repeats
     out = Path(args.output)
     result = json.loads(out.read_text()) if args.merge and out.is_file() else {"families": {}}
+    for kept in result["families"].values():  # the run each kept family was measured in stays beside it
+        kept.setdefault("run", {k: result[k] for k in ("machine", "seconds", "versions") if k in result})
     result.update({"machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
                                "loadavg_before": [round(v, 2) for v in os.getloadavg()]},
                    "quick": args.quick, "repeats": repeats,
@@ -358,6 +371,8 @@ def main() -> None:
     result["machine"]["loadavg_after"] = [round(v, 2) for v in os.getloadavg()]
     result["seconds"] = round(time.time() - started)
     result["versions"] = versions()
+    for name in names:  # with --merge, the top-level machine, seconds and versions are this run's
+        result["families"][name]["run"] = {k: result[k] for k in ("machine", "seconds", "versions")}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
     for name in names:

@@ -307,3 +307,20 @@ def test_cli_trains_a_named_recipe_and_names_the_recipes_there_are(mnist_dir, tm
     assert saved["epochs_run"] == 1 and saved["model"]["variant"] == "modern"  # the recipe's model block kept
     assert cli.main(["train", "lenet5", "--recipe", "quick", "--data-dir", str(mnist_dir)]) == 2
     assert "no recipe named 'quick'" in capsys.readouterr().err
+
+
+def test_dbn_fast_recipe_pretrains_briefly_and_fine_tunes_without_distortions(mnist_dir, tmp_path):
+    """`kerazoo train dbn --recipe fast` (benchmarks/time_to_accuracy.py): its own pretraining, dropout and
+    schedule, the card recipe's input (raw 28x28 digits) kept."""
+    from kerazoo.training.run import resolve
+
+    run = tmp_path / "dbn-fast"
+    assert cli.main(["train", "dbn", "--recipe", "fast", "--epochs", "1", "--data-dir", str(mnist_dir),
+                     "--output", str(run)]) == 0
+    saved, fast = json.loads((run / "run.json").read_text()), resolve("dbn", recipe="fast")[1]
+    assert saved["recipe"]["pretrain"] == fast.pretrain != resolve("dbn")[1].pretrain
+    assert saved["recipe"]["augment"] == {} and saved["recipe"]["callbacks"] == {"one_cycle": {"warmup": 0.2}}
+    assert saved["model"]["input_shape"] == [28, 28] and saved["model"]["dropout"] == 0.2
+    import keras
+
+    assert keras.saving.load_model(run / "model.keras").predict(np.zeros((2, 28, 28), "uint8"), verbose=0).shape == (2, 10)
