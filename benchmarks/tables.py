@@ -159,7 +159,8 @@ def import_table(speed: dict) -> str:
     return "\n".join(lines)
 
 
-TARGETS = {"lenet5": "LeNet-5: 99.0 % MNIST test accuracy", "dbn": "DBN: 98.5 % MNIST test accuracy"}  # benchmarks/time_to_accuracy.py FAMILIES
+# benchmarks/time_to_accuracy.py FAMILIES
+TARGETS = {"lenet5": "LeNet-5: 99.0 % MNIST test accuracy", "dbn": "DBN: 98.5 % MNIST test accuracy"}
 
 
 def _seconds(runner: dict | None, direction: str) -> str:
