@@ -146,6 +146,21 @@ def test_shipped_named_recipes_resolve_to_valid_recipes():
     assert kerazoo.describe("lenet5")["recipes"]["fast"]["epochs"] == resolve("lenet5", recipe="fast")[1].epochs
 
 
+def test_an_overlay_recipe_merges_model_and_data_as_a_named_recipe_does():
+    """`config={"recipe": {"model": {...}}}` changes the builder arguments it names and keeps the recipe's others
+    (the DBN's `input_shape`), on the card's recipe and on a named one; its other keys replace."""
+    from kerazoo.training.run import resolve
+
+    _, recipe, kwargs = resolve("dbn", config={"recipe": {"model": {"dropout": 0.4}}})
+    assert kwargs["dropout"] == 0.4 and tuple(kwargs["input_shape"]) == (28, 28)
+    assert kwargs["input_dropout"] == resolve("dbn")[2]["input_dropout"]
+    _, fast, kwargs = resolve("dbn", recipe="fast", config={"recipe": {"model": {"dropout": 0.4}, "callbacks": {}}})
+    assert kwargs["dropout"] == 0.4 and kwargs["input_dropout"] == resolve("dbn", recipe="fast")[2]["input_dropout"]
+    assert fast.callbacks == {} and fast.epochs == resolve("dbn", recipe="fast")[1].epochs
+    _, recipe, _ = resolve("imdb_lstm", config={"recipe": {"data": {"sequence_length": 16}}})
+    assert recipe.data == {**resolve("imdb_lstm")[1].data, "sequence_length": 16}
+
+
 def test_recipe_optimizer_may_carry_its_own_arguments():
     """`optimizer: {name: adam, beta_1: 0.5}` (Radford et al.'s GAN setting); a misspelt argument is named."""
     from kerazoo.config import check_dataclass

@@ -26,7 +26,7 @@ import numpy as np
 
 from kerazoo.config import check_dataclass, check_kwargs, read_overlay, recipe_named
 from kerazoo.loading import build
-from kerazoo.recipe import Recipe, infer_direction
+from kerazoo.recipe import Recipe, infer_direction, named_recipe
 from kerazoo.registry import load_config
 from kerazoo.rundir import claim
 from kerazoo.training import callbacks as fit_assembly
@@ -54,7 +54,7 @@ def resolve(name: str, *, config: str | Path | dict | None = None, model_overrid
     overlay = read_overlay(config) if isinstance(config, (str, Path)) else (config or {})
     source = str(config) if isinstance(config, (str, Path)) else "the config overlay"
     check_dataclass(Recipe, overlay.get("recipe", {}), f"{source} (recipe)")
-    recipe_raw = {**base, **overlay.get("recipe", {}),
+    recipe_raw = {**named_recipe(base, overlay.get("recipe", {})),  # its model: and data: merge, as a named recipe's
                   **{k: v for k, v in recipe_overrides.items() if v is not None}}
     recipe = Recipe(**check_dataclass(Recipe, recipe_raw, f"{name} recipe"))
     kwargs = check_kwargs(fn, {**cfg.model, **recipe.model, **overlay.get("model", {}), **(model_overrides or {})},
@@ -78,7 +78,8 @@ def train(name: str, *, output: str | Path | None = None, epochs: int | None = N
       epochs, batch_size, learning_rate, dataset, seed: recipe overrides (`batch_size` is per replica).
       data_dir: where the data set's files are (see `kerazoo.data`).
       config: a config overlay (YAML path or dict with `model:`/`recipe:` blocks), e.g. the
-        best hyperparameters of a search.
+        best hyperparameters of a search. Its `recipe:` goes on top of the recipe as a named recipe
+        does: its `model:` and `data:` merge key by key, its other keys replace.
       recipe: a named recipe of the config's `recipes:` block (e.g. `"fast"`) instead of its `recipe:`.
       model_overrides: builder arguments on top of the recipe's.
       callbacks: extra Keras callbacks.
