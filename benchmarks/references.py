@@ -1,7 +1,7 @@
 """The outside recipes `time_to_accuracy.py` times kerazoo's against: written here after each one's
 published recipe (their code is not copied; the settings are theirs, the source cited in each function).
-LeNet-5's and the DBN's are measured so far; the drafts for the other families (keras-io's IMDB, DCGAN
-and seq2seq examples, gensim) are in commit 911635e, unmeasured.
+LeNet-5's, the DBN's and the IMDB classifiers' are measured so far; the drafts for the other families
+(keras-io's DCGAN and seq2seq examples, gensim) are in commit 911635e, unmeasured.
 
 Every reference trains on the same files kerazoo reads and is scored by the same evaluator, at the
 same intervals. Where a published recipe has a validation pass (Keras' `validation_split` /
@@ -67,3 +67,41 @@ def dbn_sklearn(tracker, data_dir, seed: int, epochs: int = 20, components: int 
         tracker.model = (rbm, classifier)
         tracker.check(epoch, not_counted=tracker.clock.seconds() - started)
     tracker.finish()
+
+
+def _imdb_ids(texts, vocabulary: int, length: int):
+    """keras.datasets.imdb's form from raw reviews: the top `vocabulary` words, then `pad_sequences(maxlen=length)`
+    (its defaults, as the example uses it: the last `length` words, padded at the front)."""
+    import keras
+
+    vectorize = keras.layers.TextVectorization(max_tokens=vocabulary)
+    vectorize.adapt(list(texts), batch_size=1024)
+    ids = [np.asarray(vectorize(list(texts[i:i + 1024]))) for i in range(0, len(texts), 1024)]
+    return keras.utils.pad_sequences([row[row != 0] for part in ids for row in part], maxlen=length), vectorize
+
+
+def imdb_keras_io(tracker, data_dir, seed: int, cell: str = "lstm", epochs: int = 2, every: float = 0.5):
+    """keras-io "Bidirectional LSTM on IMDB" (fchollet, examples/nlp/bidirectional_lstm_imdb.py): the top 20,000
+    words, reviews cut to their last 200 by `pad_sequences(maxlen=200)`, Embedding 128, two bidirectional
+    LSTM(64), sigmoid; Adam, binary cross-entropy, batch 32, 2 epochs (its `validation_data` left out). The
+    example reads keras.datasets' preprocessed ids; here the same raw reviews kerazoo reads are tokenised by
+    `TextVectorization` (counted, as kerazoo's vectorising is). `cell="gru"`: the same with GRU cells (keras-io
+    has no GRU example on IMDB)."""
+    import keras
+    from keras import layers
+
+    from kerazoo.data.imdb import load_imdb
+
+    keras.utils.set_random_seed(seed)
+    texts, y = load_imdb(data_dir=data_dir)["train"]
+    x, tracker.extra["vectorize"] = _imdb_ids(texts.astype(str), 20000, 200)
+    rnn = {"lstm": layers.LSTM, "gru": layers.GRU}[cell]
+    inputs = keras.Input((None,), dtype="int32")
+    h = layers.Embedding(20000, 128)(inputs)
+    h = layers.Bidirectional(rnn(64, return_sequences=True))(h)
+    h = layers.Bidirectional(rnn(64))(h)
+    model = keras.Model(inputs, layers.Dense(1, activation="sigmoid")(h))
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    tracker.model = model
+    model.fit(x, y.astype("float32"), batch_size=32, epochs=epochs, verbose=0,
+              callbacks=[tracker.keras_callback(every)])

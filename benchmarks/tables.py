@@ -160,7 +160,8 @@ def import_table(speed: dict) -> str:
 
 
 # benchmarks/time_to_accuracy.py FAMILIES
-TARGETS = {"lenet5": "LeNet-5: 99.0 % MNIST test accuracy", "dbn": "DBN: 98.5 % MNIST test accuracy"}
+TARGETS = {"lenet5": "LeNet-5: 99.0 % MNIST test accuracy", "dbn": "DBN: 98.5 % MNIST test accuracy",
+           "imdb_lstm": "IMDB LSTM: 88 % test accuracy", "imdb_gru": "IMDB GRU: 88 % test accuracy"}
 
 
 def _seconds(runner: dict | None, direction: str) -> str:

@@ -6,11 +6,13 @@ recipe run side by side.
 
 For a family, on this machine, the wall seconds from the start of training (data read from the files, model
 built, compilation and every per-epoch task of the recipe included) to the first evaluation at or past the
-target on the held-out split. Measured so far for two families (issue 29):
+target on the held-out split. Measured so far for four families (issue 29):
 
   family     target                                               outside reference (benchmarks/references.py)
   lenet5     99.0 % accuracy, the 10,000 MNIST test digits        keras-io "Simple MNIST convnet"
   dbn        98.5 % accuracy, the 10,000 MNIST test digits        scikit-learn's RBM features + logistic regression
+  imdb_lstm  88 % accuracy, the 25,000 IMDB test reviews         keras-io "Bidirectional LSTM on IMDB"
+  imdb_gru   88 % accuracy, the 25,000 IMDB test reviews         the same with GRU cells
 
 (The other families' targets, evaluators and references were drafted, unmeasured, in commit 911635e; their
 draft `fast` recipes are in benchmarks/notes/unmeasured_fast_recipes.md.)
@@ -69,6 +71,10 @@ FAMILIES = {
                      "keras-io Simple MNIST convnet", 40),
     "dbn": Family(0.985, "test accuracy (10,000 MNIST test digits)", "max", 1.0,
                   "scikit-learn BernoulliRBM (500) + LogisticRegression", 10),
+    "imdb_lstm": Family(0.88, "test accuracy (25,000 IMDB test reviews)", "max", 0.5,
+                        "keras-io Bidirectional LSTM on IMDB", 15),
+    "imdb_gru": Family(0.88, "test accuracy (25,000 IMDB test reviews)", "max", 0.5,
+                       "keras-io Bidirectional LSTM on IMDB, GRU cells", 15),
 }
 # Leave-one-out ablations of the `fast` recipe (`--runners fast fast+augment ...`): each is `recipe="fast"` with the
 # card recipe's own values of these keys put back (a config overlay), so it says what leaving that out of `fast` buys.
@@ -192,10 +198,56 @@ def mnist_accuracy(data_dir, n):
     return evaluate
 
 
-EVALUATORS = {"lenet5": (mnist_accuracy, 10000), "dbn": (mnist_accuracy, 10000)}
+def imdb_accuracy(data_dir, n):
+    """Accuracy on the IMDB test reviews. The reference's model reads its own ids (its vocabulary, the last 200
+    words, padded at the front, unmasked); kerazoo's network reads the recipe's test pipeline (its vectorizer's
+    ids, masked), here sorted by length and cut to each batch's longest review: masking makes that the same
+    output, sooner."""
+    from kerazoo.data.imdb import load_imdb
+
+    texts, labels = load_imdb(data_dir=data_dir)["test"]
+    texts, labels = texts[:n].astype(str), labels[:n] > 0.5
+
+    def evaluate(tracker):
+        import keras
+
+        if "vectorize" in tracker.extra:
+            ids = [np.asarray(tracker.extra["vectorize"](list(texts[i:i + 1024]))) for i in range(0, len(texts), 1024)]
+            x = keras.utils.pad_sequences([row[row != 0] for part in ids for row in part], maxlen=200)
+            probs = np.asarray(tracker.model.predict(x, batch_size=256, verbose=0)).reshape(-1)
+        else:
+            x = np.concatenate([xb for xb, _ in tracker.extra["data"].test.as_numpy_iterator()])[:n]
+            lengths = np.count_nonzero(x, axis=1)
+            order = np.argsort(lengths, kind="stable")
+            probs = np.empty(len(x), "float32")
+            for i in range(0, len(x), 256):
+                rows = order[i:i + 256]
+                cut = max(int(lengths[rows].max()), 1)
+                probs[rows] = np.asarray(tracker.model.predict_on_batch(x[rows, :cut])).reshape(-1)
+        return np.mean((probs > 0.5) == labels[:len(probs)])
+
+    return evaluate
+
+
+EVALUATORS = {"lenet5": (mnist_accuracy, 10000), "dbn": (mnist_accuracy, 10000), "imdb_lstm": (imdb_accuracy, 25000),
+              "imdb_gru": (imdb_accuracy, 25000)}
 
 
 # === In the child: one run ===
+
+def _capture_task_data(tracker):
+    """The recipe's `TaskData` as `kerazoo.train` prepares it (its test pipeline in the network's input form),
+    handed to the evaluator: a wrapper of `kerazoo.training.tasks.prepare`."""
+    from kerazoo.training import tasks
+
+    prepare = tasks.prepare
+
+    def capturing(*args, **kwargs):
+        tracker.extra["data"] = data = prepare(*args, **kwargs)
+        return data
+
+    tasks.prepare = capturing
+
 
 def run_kerazoo(tracker, name, runner, data_dir, seed):
     """`kerazoo.train(name)` (`runner == "recipe"`), `kerazoo.train(name, recipe=runner)`, or for an ablation the
@@ -208,6 +260,7 @@ def run_kerazoo(tracker, name, runner, data_dir, seed):
     if runner in ABLATIONS:
         card = load_config(name).recipe
         overlay, runner = {"recipe": {key: card[key] for key in ABLATIONS[runner]}}, "fast"
+    _capture_task_data(tracker)
     with tempfile.TemporaryDirectory(prefix="kerazoo-tta-") as out:
         kerazoo.train(name, recipe=None if runner == "recipe" else runner, data_dir=data_dir, seed=seed,
                       output=Path(out) / "run", callbacks=[tracker.keras_callback(FAMILIES[name].every)], verbose=0,
@@ -222,6 +275,8 @@ def run_reference(tracker, name, data_dir, seed):
         references.lenet_keras_io(tracker, data_dir, seed, every=every)
     elif name == "dbn":
         references.dbn_sklearn(tracker, data_dir, seed, every=every)
+    elif name in ("imdb_lstm", "imdb_gru"):
+        references.imdb_keras_io(tracker, data_dir, seed, cell=name.split("_")[1], every=every)
     else:
         raise ValueError(f"no reference for {name}")
 
