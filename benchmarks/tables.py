@@ -209,9 +209,9 @@ def time_to_accuracy_table(report: dict) -> str:
 
 ABLATED = {"fast": "`fast` as shipped", "fast+augment": "+ the card's distortions",
            "fast+validation": "+ the card's 10 % validation split", "fast+batch128": "at the card's batch size",
-           "fast+cosine": "with the card's schedule (cosine decay from 0.001)",
+           "fast+cosine": "with the card's learning rate and schedule",
            "fast+pretrain": "+ the card's RBM pretraining (10 epochs each)", "fast+dropout": "with the card's dropout",
-           "fast+epochs": "over the card's epochs"}
+           "fast+epochs": "over the card's epochs", "fast-word2vec": "without the card's word2vec.imdb embedding init"}
 
 
 def ablation_table(report: dict) -> str:

@@ -6,16 +6,16 @@ recipe run side by side.
 
 For a family, on this machine, the wall seconds from the start of training (data read from the files, model
 built, compilation and every per-epoch task of the recipe included) to the first evaluation at or past the
-target on the held-out split. Measured so far for four families (issue 29):
+target on the held-out split. The families (issue 29):
 
   family     target                                               outside reference (benchmarks/references.py)
   lenet5     99.0 % accuracy, the 10,000 MNIST test digits        keras-io "Simple MNIST convnet"
   dbn        98.5 % accuracy, the 10,000 MNIST test digits        scikit-learn's RBM features + logistic regression
-  imdb_lstm  88 % accuracy, the 25,000 IMDB test reviews         keras-io "Bidirectional LSTM on IMDB"
-  imdb_gru   88 % accuracy, the 25,000 IMDB test reviews         the same with GRU cells
+  imdb_lstm  88 % accuracy, the 25,000 IMDB test reviews          keras-io "Bidirectional LSTM on IMDB"
+  imdb_gru   88 % accuracy, the 25,000 IMDB test reviews          the same with GRU cells (not measured yet)
 
-(The other families' targets, evaluators and references were drafted, unmeasured, in commit 911635e; their
-draft `fast` recipes are in benchmarks/notes/unmeasured_fast_recipes.md.)
+(imdb_gru's draft `fast` recipe, and the other families' targets, evaluators and references, drafted unmeasured in
+commit 911635e, are in benchmarks/notes/unmeasured_fast_recipes.md and that commit.)
 
 Runners: `recipe` is `kerazoo.train(NAME)` (the config's recipe, its card's), `fast` is
 `kerazoo.train(NAME, recipe="fast")` (the config's `recipes: {fast: ...}`), `reference` the outside recipe. Every
@@ -77,10 +77,12 @@ FAMILIES = {
                        "keras-io Bidirectional LSTM on IMDB, GRU cells", 15),
 }
 # Leave-one-out ablations of the `fast` recipe (`--runners fast fast+augment ...`): each is `recipe="fast"` with the
-# card recipe's own values of these keys put back (a config overlay), so it says what leaving that out of `fast` buys.
+# card recipe's own values of these keys put back (a config overlay; a key the card leaves out, its `Recipe` default),
+# so it says what leaving that out of `fast` buys; a mapping is a recipe overlay of its own (what `fast` keeps from
+# the card taken out).
 ABLATIONS = {"fast+augment": ("augment",), "fast+validation": ("validation_split",), "fast+batch128": ("batch_size",),
              "fast+cosine": ("learning_rate", "callbacks"), "fast+pretrain": ("pretrain",), "fast+dropout": ("model",),
-             "fast+epochs": ("epochs",)}
+             "fast+epochs": ("epochs",), "fast-word2vec": {"pretrain": {}}}
 RUNNERS = ("reference", "fast", "recipe", *ABLATIONS)
 
 
@@ -254,12 +256,17 @@ def run_kerazoo(tracker, name, runner, data_dir, seed):
     `fast` recipe with the card recipe's values of its keys as a config overlay; into a temporary run folder,
     with the tracker's callback last."""
     import kerazoo
+    from kerazoo.recipe import Recipe
     from kerazoo.registry import load_config
 
     overlay = None
     if runner in ABLATIONS:
-        card = load_config(name).recipe
-        overlay, runner = {"recipe": {key: card[key] for key in ABLATIONS[runner]}}, "fast"
+        change, card = ABLATIONS[runner], load_config(name).recipe
+        defaults = {f.name: f.default_factory() if f.default is dataclasses.MISSING else f.default
+                    for f in dataclasses.fields(Recipe)}
+        overlay = {"recipe": dict(change) if isinstance(change, dict) else
+                   {key: card[key] if key in card else defaults[key] for key in change}}
+        runner = "fast"
     _capture_task_data(tracker)
     with tempfile.TemporaryDirectory(prefix="kerazoo-tta-") as out:
         kerazoo.train(name, recipe=None if runner == "recipe" else runner, data_dir=data_dir, seed=seed,
