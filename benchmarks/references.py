@@ -76,8 +76,15 @@ def _imdb_ids(texts, vocabulary: int, length: int):
 
     vectorize = keras.layers.TextVectorization(max_tokens=vocabulary)
     vectorize.adapt(list(texts), batch_size=1024)
+    return imdb_ids(vectorize, texts, length), vectorize
+
+
+def imdb_ids(vectorize, texts, length: int = 200):
+    """Reviews -> ids of `vectorize`, the last `length` words padded at the front (`pad_sequences`' defaults)."""
+    import keras
+
     ids = [np.asarray(vectorize(list(texts[i:i + 1024]))) for i in range(0, len(texts), 1024)]
-    return keras.utils.pad_sequences([row[row != 0] for part in ids for row in part], maxlen=length), vectorize
+    return keras.utils.pad_sequences([row[row != 0] for part in ids for row in part], maxlen=length)
 
 
 def imdb_keras_io(tracker, data_dir, seed: int, cell: str = "lstm", epochs: int = 2, every: float = 0.5):

@@ -211,14 +211,18 @@ def imdb_accuracy(data_dir, n):
     texts, labels = texts[:n].astype(str), labels[:n] > 0.5
 
     def evaluate(tracker):
-        import keras
+        import references
 
-        if "vectorize" in tracker.extra:
-            ids = [np.asarray(tracker.extra["vectorize"](list(texts[i:i + 1024]))) for i in range(0, len(texts), 1024)]
-            x = keras.utils.pad_sequences([row[row != 0] for part in ids for row in part], maxlen=200)
+        if "vectorize" in tracker.extra:  # the test ids are made once per run, at its first evaluation
+            if "test_ids" not in tracker.extra:
+                tracker.extra["test_ids"] = references.imdb_ids(tracker.extra["vectorize"], texts)
+            x = tracker.extra["test_ids"]
             probs = np.asarray(tracker.model.predict(x, batch_size=256, verbose=0)).reshape(-1)
         else:
-            x = np.concatenate([xb for xb, _ in tracker.extra["data"].test.as_numpy_iterator()])[:n]
+            if "test_ids" not in tracker.extra:
+                test = tracker.extra["data"].test
+                tracker.extra["test_ids"] = np.concatenate([xb for xb, _ in test.as_numpy_iterator()])[:n]
+            x = tracker.extra["test_ids"]
             lengths = np.count_nonzero(x, axis=1)
             order = np.argsort(lengths, kind="stable")
             probs = np.empty(len(x), "float32")
