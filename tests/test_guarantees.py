@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import kerazoo
-from kerazoo import artifacts
+from kerazoo import artifacts, cli
 
 SHIPPED = artifacts.shipped_dir()
 
@@ -66,7 +66,7 @@ def test_evaluate_verifies_the_artifact_before_using_it(shipped_copy, tmp_path):
         kerazoo.evaluate("lenet5", weights="mnist", data_dir=tmp_path / "no-data-here")
 
 
-def test_a_shadow_export_is_loaded_in_place_of_the_shipped_artifact(tmp_path):
+def test_a_shadow_export_is_loaded_in_place_of_the_shipped_artifact(tmp_path, monkeypatch, capsys):
     """`kerazoo export RUN --tag mnist --shadow` writes a user artifact under a shipped artifact's name:
     `kerazoo.get("lenet5.mnist")` then loads the user's weights, verified, and the shipped folder is untouched."""
     card = json.loads((SHIPPED / "lenet5.mnist" / "card.json").read_text())
@@ -79,12 +79,11 @@ def test_a_shadow_export_is_loaded_in_place_of_the_shipped_artifact(tmp_path):
     mine.save(run / "model.keras")
     (run / "run.json").write_text(json.dumps({**card, "name": "lenet5"}))
     before = artifacts.file_table(SHIPPED / "lenet5.mnist")
-    env = {**os.environ, "KERAZOO_MODELS": str(tmp_path / "store")}
-    export = [sys.executable, "-m", "kerazoo.cli", "export", str(run), "--tag", "mnist"]
-    refused = subprocess.run(export, capture_output=True, text=True, env=env)
-    assert refused.returncode == 2 and "--shadow" in refused.stderr
-    done = subprocess.run(export + ["--shadow"], capture_output=True, text=True, env=env)
-    assert done.returncode == 0, done.stderr[-2000:]
+    monkeypatch.setenv("KERAZOO_MODELS", str(tmp_path / "store"))
+    env = {**os.environ}
+    export = ["export", str(run), "--tag", "mnist"]
+    assert cli.main(export) == 2 and "--shadow" in capsys.readouterr().err
+    assert cli.main(export + ["--shadow"]) == 0, capsys.readouterr().err[-2000:]
     code = ("import numpy as np, kerazoo; m = kerazoo.get('lenet5.mnist'); x = np.arange(2 * 784).reshape(2, 28, 28) "
             "% 256; print(kerazoo.artifacts.find('lenet5', 'mnist').folder); "
             "print(m.predict(x.astype('uint8'), verbose=0).round(5).tolist())")

@@ -50,16 +50,20 @@ def _wait_for(condition, process, timeout=240):
         time.sleep(0.2)
 
 
-def test_second_train_stops_and_a_killed_runs_lock_is_taken_over(mnist_dir, tmp_path):
+def test_second_train_stops_and_a_killed_runs_lock_is_taken_over(mnist_dir, tmp_path, capsys):
+    """A live `kerazoo train` process holds its run folder: a second run (here in the test's own process, another
+    pid) is refused with one line and touches nothing; once the live one is killed, the next run takes its lock over
+    and resumes from its backup."""
     run = tmp_path / "run"
     live = subprocess.Popen(_kerazoo("train", "lenet5", "--epochs", 1000, "--batch-size", 32, "--data-dir", mnist_dir,
                                      "--output", run), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         _wait_for(lambda: (run / "backup" / "training_metadata.json").exists(), live)
-        second = subprocess.run(_kerazoo("train", "lenet5", "--epochs", 1, "--data-dir", mnist_dir, "--output", run),
-                                capture_output=True, text=True, timeout=300)
-        assert second.returncode == 2 and "Traceback" not in second.stderr, second.stderr
-        assert f"{run} is in use by another run: pid {live.pid} on host {socket.gethostname()}" in second.stderr
+        capsys.readouterr()
+        assert cli.main(["train", "lenet5", "--epochs", "1", "--data-dir", str(mnist_dir), "--output", str(run)]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err and err.count("\n") == 1, err
+        assert f"{run} is in use by another run: pid {live.pid} on host {socket.gethostname()}" in err
         assert live.poll() is None and (run / "backup").exists()  # the live run is untouched
     finally:
         live.send_signal(signal.SIGKILL)
@@ -67,11 +71,11 @@ def test_second_train_stops_and_a_killed_runs_lock_is_taken_over(mnist_dir, tmp_
     assert json.loads((run / LOCK_NAME).read_text())["pid"] == live.pid  # the killed process's lock is left
     done = json.loads((run / "backup" / "training_metadata.json").read_text())["epoch"]
 
-    again = subprocess.run(_kerazoo("train", "lenet5", "--epochs", done + 1, "--batch-size", 32, "--data-dir",
-                                    mnist_dir, "--output", run), capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert f"took over the stale lock of pid {live.pid}" in again.stderr
-    assert "Resuming the interrupted run" in again.stdout
+    assert cli.main(["train", "lenet5", "--epochs", str(done + 1), "--batch-size", "32", "--data-dir", str(mnist_dir),
+                     "--output", str(run)]) == 0
+    out, err = capsys.readouterr()
+    assert f"took over the stale lock of pid {live.pid}" in err
+    assert "Resuming the interrupted run" in out
     assert _epochs_logged(run)[-1] == done and len(set(_epochs_logged(run))) == len(_epochs_logged(run))
     assert not (run / LOCK_NAME).exists() and (run / "model.keras").is_file()
 

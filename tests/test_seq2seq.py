@@ -19,10 +19,10 @@ def trained():
 
     keras.utils.set_random_seed(0)
     model = kerazoo.get("seq2seq_attention", units=48, embedding_dim=24, compile=True)
-    model.optimizer.learning_rate.assign(3e-3)
-    splits = date_datasets(6000, 200, 200, batch_size=64, seed=0)
-    model.fit(splits["train"], epochs=6, verbose=0, shuffle=False)  # the pipeline shuffles
-    return model, date_splits(6000, 200, 200, seed=0)["test"]
+    model.optimizer.learning_rate.assign(5e-3)
+    splits = date_datasets(4000, 200, 200, batch_size=64, seed=0)
+    model.fit(splits["train"], epochs=4, verbose=0, shuffle=False)  # the pipeline shuffles
+    return model, date_splits(4000, 200, 200, seed=0)["test"]
 
 
 def test_short_training_translates_held_out_dates(trained):
@@ -187,7 +187,7 @@ def test_empty_inputs_translate_to_empty_and_do_not_disturb_the_batch(trained):
 
 def test_every_input_translates_the_same_alone_and_in_any_batch(trained):
     model, test = trained
-    sources = [e.source for e in test[:40]] + ["x" * 60, "hello world", "30 February 2001"]
+    sources = [e.source for e in test[:12]] + ["x" * 60, "hello world", "30 February 2001"]  # every kind of input
     alone = [model.translate(s) for s in sources]
     together = model.translate(sources)
     rng = random.Random(0)
