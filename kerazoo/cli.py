@@ -26,7 +26,7 @@ from kerazoo.interrupts import INTERRUPTED_EXIT, until_interrupted
 from kerazoo.training.cli import add_finetune_command, check_weights_file
 
 
-WITHOUT_TENSORFLOW = {"list", "info", "verify", "push", "pull"}  # commands that never import TensorFlow (and stay fast)
+WITHOUT_TENSORFLOW = {"verify", "push", "pull"}  # never import TensorFlow (list and info do: they count parameters)
 # Errors of the machine, not of kerazoo: a read-only or full disk, a path that is not a folder. The CLI prints them as
 # one line (the file and the system's reason) instead of a traceback.
 USER_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.ENOTDIR, errno.EISDIR,
@@ -233,9 +233,7 @@ def _cmd_export(args) -> int:
 
 
 def _cmd_verify(args) -> int:
-    from kerazoo.exporting import verify
-
-    report = verify(args.name)
+    report = kerazoo.verify(args.name)
     for name, problem in report.items():
         print(f"{name}: {'ok' if problem is None else 'FAILED'}")
         if problem is not None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from kerazoo import artifacts
 from kerazoo.artifacts import check_tag, shipped_dir, user_dir
+from kerazoo.artifacts import check as verify  # noqa: F401  (kerazoo.verify: in artifacts, which imports no TensorFlow)
 from kerazoo.formats import parse_formats, serving_spec, shipped_formats, write_formats
 from kerazoo.registry import load_config
 from kerazoo.errors import ArtifactError
@@ -197,38 +198,6 @@ def render_readme(folder: str | Path) -> Path:
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, folder / artifacts.README)
     return folder / artifacts.README
-
-
-def verify(name_or_path: str | Path | None = None) -> dict[str, str | None]:
-    """Checks artifacts against their cards: one (a name such as `"lenet5.mnist"` or a folder) or all.
-
-    Returns `{name: None if it verifies, else what differs}`.
-    """
-    if name_or_path is None:
-        found = {a.name: a.folder for a in artifacts.artifacts().values()}
-    elif isinstance(name_or_path, Path) or "/" in str(name_or_path):
-        folder = Path(name_or_path).expanduser()
-        if not (folder / artifacts.CARD).is_file() and not (folder / artifacts.CARD).is_symlink():
-            raise ArtifactError(f"{folder} is not an artifact folder (a folder holding card.json); give an artifact's "
-                                "folder or name (kerazoo list --pretrained), or nothing to check them all")
-        found = {folder.name: folder}
-    else:
-        arch, tag = artifacts.split_name(str(name_or_path))
-        chosen = artifacts.artifacts(arch) if tag is None else {}
-        if tag is not None:
-            artifact = artifacts.find(arch, tag)
-            if artifact is None:
-                raise ArtifactError(f"No artifact {name_or_path!r}. Artifacts: {', '.join(artifacts.artifacts())}")
-            chosen = {artifact.name: artifact}
-        found = {n: a.folder for n, a in chosen.items()}
-    report = {}
-    for name, folder in found.items():
-        try:
-            artifacts.verify(folder)
-            report[name] = None
-        except ArtifactError as e:
-            report[name] = str(e)
-    return report
 
 
 class _CallableModule(type(artifacts)):

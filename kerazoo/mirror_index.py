@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from kerazoo import artifacts
 from kerazoo.artifacts import CARD, CARD_HASH, MIRROR, README, split_name
-from kerazoo.registry import load_config
+from kerazoo.registry import entry
 from kerazoo.errors import ArtifactError, UnknownModelError
 
 __all__ = ["INDEX", "FORMAT", "OFFLINE_VARIABLES", "offline", "read_index", "empty_index", "publish_copy"]
@@ -102,7 +102,7 @@ def _readme(card: dict) -> str:
     task = card.get("task")
     if task is None:
         with contextlib.suppress(UnknownModelError):
-            task = load_config(card["arch"]).task
+            task = entry(card["arch"]).task  # the catalogue's, read without importing the family (nor Keras)
     return artifacts.card_readme(card, task=task, base_model=_hub_base_model(card))
 
 

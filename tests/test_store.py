@@ -135,3 +135,25 @@ def test_one_truncated_card_breaks_only_its_artifact(store):
 def test_verify_checks_every_shipped_artifact():
     report = kerazoo.verify()
     assert report and all(problem is None for problem in report.values()), report
+
+
+def test_store_commands_start_without_tensorflow_and_the_others_keep_its_logs_quiet(tmp_path):
+    """`kerazoo verify`, `push` and `pull` read and copy files: they import neither TensorFlow nor Keras, so they
+    answer at once (verify imported both through the export module, push through the family's builder for its
+    task: 7-20 s). `list` (and `info`) count parameters with Keras: TensorFlow's start-up lines stay off their stderr
+    (they were listed as commands without TensorFlow, so its logs went unquieted)."""
+    code = ("import sys; from kerazoo import cli; "
+            f"mirror, store = {str(tmp_path / 'mirror')!r}, {str(tmp_path / 'store')!r}; "
+            "codes = [cli.main(['verify']), cli.main(['verify', 'lenet5']), cli.main(['push', 'lenet5.mnist', mirror]), "
+            "cli.main(['pull', mirror, 'lenet5.mnist', '--destination', store]), "
+            "cli.main(['verify', store + '/lenet5.mnist'])]; "
+            "assert codes == [0] * 5, codes; "
+            "assert not {'tensorflow', 'keras', 'jax'} & set(sys.modules), sorted(m for m in sys.modules if 'keras' in m)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "9 of 9 artifacts verify." in done.stdout and (tmp_path / "store" / "lenet5.mnist" / "card.json").is_file()
+    assert "absl" not in done.stderr and "cuda" not in done.stderr.lower(), done.stderr
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}  # as a user's shell has it
+    out = subprocess.run([sys.executable, "-m", "kerazoo.cli", "list"], capture_output=True, text=True, env=env)
+    assert out.returncode == 0 and "lenet5.mnist" in out.stdout, out.stderr
+    assert "absl" not in out.stderr and "cuda" not in out.stderr.lower(), out.stderr  # TensorFlow's start-up lines
