@@ -35,7 +35,7 @@ __all__ = ["get", "list_models", "describe", "register_model", "load_saved_model
            "OutputError", "__version__"]
 
 _LAZY = {"train": "kerazoo.training.run", "evaluate": "kerazoo.training.run",
-         "finetune": "kerazoo.training.finetune", "export": "kerazoo.exporting", "verify": "kerazoo.artifacts:check",
+         "finetune": "kerazoo.training.finetune", "export": "kerazoo.exporting", "verify": "kerazoo.mirrors",
          "push": "kerazoo.mirrors", "pull": "kerazoo.mirrors", "predict": "kerazoo.predicting",
          "tune": "kerazoo.tuning", "hypermodel": "kerazoo.tuning"}
 
@@ -44,8 +44,7 @@ def __getattr__(name):  # heavy entry points load on first use, so `import keraz
     import importlib
 
     if name in _LAZY:
-        module, _, attribute = _LAZY[name].partition(":")
-        return getattr(importlib.import_module(module), attribute or name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     if name == "data":
         return importlib.import_module("kerazoo.data")
     raise AttributeError(f"module 'kerazoo' has no attribute {name!r}")

@@ -44,7 +44,7 @@ from kerazoo.errors import ArtifactError, OutputError, WeightsError
 from kerazoo.rundir import RunLock
 
 __all__ = ["ARCH_PATTERN", "TAG_PATTERN", "Artifact", "shipped_dir", "user_dir", "split_name", "check_tag",
-           "artifacts", "available", "find", "sha256", "file_table", "read_card", "verify", "check", "write_artifact",
+           "artifacts", "available", "find", "sha256", "file_table", "read_card", "verify", "write_artifact",
            "check_store", "check_keras_file", "card_readme", "staging", "install"]
 
 ARCH_PATTERN = r"[a-z][a-z0-9_]*"
@@ -263,39 +263,6 @@ def verify(folder: str | Path, *, files: tuple | None = None, shipped: bool | No
         raise ArtifactError(f"{folder.name}: {'; '.join(problems)}. The artifact is damaged or was changed. "
                             "Nothing was loaded.")
     return card
-
-
-def check(name_or_path: str | Path | None = None) -> dict[str, str | None]:
-    """Checks artifacts against their cards: one (a name such as `"lenet5.mnist"` or a folder) or all.
-
-    Returns `{name: None if it verifies, else what differs}`. This is `kerazoo.verify` and `kerazoo verify`;
-    it imports neither TensorFlow nor Keras, so the check starts at once.
-    """
-    if name_or_path is None:
-        found = {a.name: a.folder for a in artifacts().values()}
-    elif isinstance(name_or_path, Path) or "/" in str(name_or_path):
-        folder = Path(name_or_path).expanduser()
-        if not (folder / CARD).is_file() and not (folder / CARD).is_symlink():
-            raise ArtifactError(f"{folder} is not an artifact folder (a folder holding card.json); give an artifact's "
-                                "folder or name (kerazoo list --pretrained), or nothing to check them all")
-        found = {folder.name: folder}
-    else:
-        arch, tag = split_name(str(name_or_path))
-        chosen = artifacts(arch) if tag is None else {}
-        if tag is not None:
-            artifact = find(arch, tag)
-            if artifact is None:
-                raise ArtifactError(f"No artifact {name_or_path!r}. Artifacts: {', '.join(artifacts())}")
-            chosen = {artifact.name: artifact}
-        found = {n: a.folder for n, a in chosen.items()}
-    report = {}
-    for name, folder in found.items():
-        try:
-            verify(folder)
-            report[name] = None
-        except ArtifactError as e:
-            report[name] = str(e)
-    return report
 
 
 def check_keras_file(path: str | Path) -> Path:

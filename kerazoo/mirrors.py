@@ -15,6 +15,7 @@ both hashes), then assembles the artifact with `mirror.json` (the mirror and its
 (`kerazoo.artifacts.install`): a kill leaves the old state, and a rerun resumes the partial file.
 `KERAZOO_OFFLINE=1` or `HF_HUB_OFFLINE=1` never touches the network: a pull then uses what is
 already downloaded (and the index of the last online pull) and names the first missing file.
+`verify(name)` checks artifacts in the stores (or a folder) against their cards, as `kerazoo verify` does.
 
 Libraries, and why: plain HTTP goes through `requests` (already installed with TensorFlow and
 tensorflow-datasets, so nothing new; streaming, `Range` requests, timeouts, connection reuse).
@@ -45,7 +46,7 @@ from kerazoo.artifacts import CARD, MIRROR, README, split_name, user_dir
 from kerazoo.errors import ArtifactError, WeightsError
 from kerazoo.mirror_index import FORMAT, INDEX, empty_index, offline, publish_copy, read_index
 
-__all__ = ["push", "pull", "pull_configured", "open_source", "configured", "offline", "INDEX", "FORMAT"]
+__all__ = ["push", "pull", "verify", "pull_configured", "open_source", "configured", "offline", "INDEX", "FORMAT"]
 
 CHUNK, TIMEOUT, ATTEMPTS = 1 << 16, 30, 4  # read size; seconds a connection may stall; tries per file
 
@@ -460,3 +461,36 @@ def _write_atomic(path: Path, text: str) -> None:
     tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}"
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def verify(name_or_path: str | Path | None = None) -> dict[str, str | None]:
+    """Checks artifacts against their cards: one (a name such as `"lenet5.mnist"` or a folder) or all.
+
+    Returns `{name: None if it verifies, else what differs}`. This is `kerazoo.verify` and `kerazoo verify`;
+    like push and pull it imports neither TensorFlow nor Keras, so the check starts at once.
+    """
+    if name_or_path is None:
+        found = {a.name: a.folder for a in artifacts.artifacts().values()}
+    elif isinstance(name_or_path, Path) or "/" in str(name_or_path):
+        folder = Path(name_or_path).expanduser()
+        if not (folder / CARD).is_file() and not (folder / CARD).is_symlink():
+            raise ArtifactError(f"{folder} is not an artifact folder (a folder holding card.json); give an artifact's "
+                                "folder or name (kerazoo list --pretrained), or nothing to check them all")
+        found = {folder.name: folder}
+    else:
+        arch, tag = split_name(str(name_or_path))
+        chosen = artifacts.artifacts(arch) if tag is None else {}
+        if tag is not None:
+            artifact = artifacts.find(arch, tag)
+            if artifact is None:
+                raise ArtifactError(f"No artifact {name_or_path!r}. Artifacts: {', '.join(artifacts.artifacts())}")
+            chosen = {artifact.name: artifact}
+        found = {n: a.folder for n, a in chosen.items()}
+    report = {}
+    for name, folder in found.items():
+        try:
+            artifacts.verify(folder)
+            report[name] = None
+        except ArtifactError as e:
+            report[name] = str(e)
+    return report

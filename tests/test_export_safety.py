@@ -185,12 +185,12 @@ def _copy(folder, name, notes):
 
 VERIFIER = r"""
 import json, sys, time
-from kerazoo import exporting
+import kerazoo
 reads = errors = 0
 first = None
 end = time.time() + float(sys.argv[2])
 while time.time() < end:
-    problem = exporting.verify(sys.argv[1])[sys.argv[1]]
+    problem = kerazoo.verify(sys.argv[1])[sys.argv[1]]
     reads += 1
     if problem is not None:
         errors += 1
