@@ -217,12 +217,13 @@ ABLATED = {"fast": "`fast` as shipped", "fast+augment": "+ the card's distortion
 def ablation_table(report: dict) -> str:
     """Leave-one-out ablations of `fast` (time_to_accuracy.py --runners fast fast+augment ...): seconds to the target
     and the ratio to `fast` run beside them, a row per family and runner."""
-    lines = [f"| family | `fast` with one card setting put back | seconds to target, median of {report['repeats']} "
-             "(range) | x `fast` | best accuracy seen, median |", "|---|---|---|---|---|"]
+    lines = ["| family | `fast` with one card setting put back | runs (seeds) | seconds to target, median (range) | "
+             "x `fast` | best accuracy seen, median |", "|---|---|---|---|---|---|"]
     for name, family in report["families"].items():
         for runner, summary in family["runners"].items():
             ratio = family.get(f"{runner}_over_fast")
-            lines.append(f"| {name} | {ABLATED.get(runner, runner)} | {_seconds(summary, family['direction'])} | "
+            lines.append(f"| {name} | {ABLATED.get(runner, runner)} | {len(summary['runs'])} | "
+                         f"{_seconds(summary, family['direction'])} | "
                          f"{'1.00' if runner == 'fast' else '' if ratio is None else f'{ratio:.2f}'} | "
                          f"{100 * summary['best_median']:.2f} % |")
     return "\n".join(lines)

@@ -12,9 +12,9 @@ target on the held-out split. The families (issue 29):
   lenet5     99.0 % accuracy, the 10,000 MNIST test digits        keras-io "Simple MNIST convnet"
   dbn        98.5 % accuracy, the 10,000 MNIST test digits        scikit-learn's RBM features + logistic regression
   imdb_lstm  88 % accuracy, the 25,000 IMDB test reviews          keras-io "Bidirectional LSTM on IMDB"
-  imdb_gru   88 % accuracy, the 25,000 IMDB test reviews          the same with GRU cells (not measured yet)
+  imdb_gru   88 % accuracy, the 25,000 IMDB test reviews          the same with GRU cells
 
-(imdb_gru's draft `fast` recipe, and the other families' targets, evaluators and references, drafted unmeasured in
+(The other families' targets, evaluators, references and draft `fast` recipes, drafted unmeasured in
 commit 911635e, are in benchmarks/notes/unmeasured_fast_recipes.md and that commit.)
 
 Runners: `recipe` is `kerazoo.train(NAME)` (the config's recipe, its card's), `fast` is
