@@ -38,9 +38,10 @@ def _outputs(model, x, compiled: bool = False) -> np.ndarray:
     """The model's outputs for a few inputs in one call, eager or `compiled` as one graph: eager runs a recurrent
     model's loop op by op (imdb_gru: 15 s on four sentences, against 1 s compiled). Not `predict`: its step
     functions, one per model of the dozen the demo loads, set off TensorFlow's retracing warning."""
+    import keras
     import tensorflow as tf
 
-    call = tf.function(model) if compiled else model
+    call = tf.function(model) if compiled and keras.backend.backend() == "tensorflow" else model
     return np.asarray(call(tf.constant(x), training=False))
 
 
