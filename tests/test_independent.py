@@ -160,6 +160,7 @@ def test_dcgan_fid_and_score_written_in_numpy_and_scipy(mnist_test):
     assert frechet(f_real[halves[0]], f_real[halves[1]]) < fid / 5  # real digits against real digits: near 0
 
 
+@pytest.mark.long  # the whole 4,000-source test split translated (25 s); the default run compares 96 with the SavedModel
 def test_dates_exact_match_and_flags_by_string_comparison_on_the_recipe_test_split():
     """seq2seq_attention.dates' card: greedy exact match on the recipe's 4,000 test sources, seen and
     unseen formats apart, and the 'not a date' flag. Recounted here by comparing each translation with
