@@ -20,7 +20,6 @@ from pathlib import Path
 
 from kerazoo import artifacts
 from kerazoo.artifacts import check_tag, shipped_dir, user_dir
-from kerazoo.mirrors import verify  # noqa: F401  (kerazoo.verify: beside push and pull, which import no TensorFlow)
 from kerazoo.formats import parse_formats, serving_spec, shipped_formats, write_formats
 from kerazoo.registry import load_config
 from kerazoo.errors import ArtifactError
