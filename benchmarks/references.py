@@ -1,7 +1,7 @@
 """The outside recipes `time_to_accuracy.py` times kerazoo's against: written here after each one's
 published recipe (their code is not copied; the settings are theirs, the source cited in each function).
-LeNet-5's, the DBN's and the IMDB classifiers' are measured so far; the drafts for the other families
-(keras-io's DCGAN and seq2seq examples, gensim) are in commit 911635e, unmeasured.
+LeNet-5's, the DBN's, the IMDB classifiers' and seq2seq's are measured so far; the drafts for the others
+(keras-io's DCGAN example, gensim) are in commit 911635e, unmeasured.
 
 Every reference trains on the same files kerazoo reads and is scored by the same evaluator, at the
 same intervals. Where a published recipe has a validation pass (Keras' `validation_split` /
@@ -111,4 +111,70 @@ def imdb_keras_io(tracker, data_dir, seed: int, cell: str = "lstm", epochs: int 
     model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
     tracker.model = model
     model.fit(x, y.astype("float32"), batch_size=32, epochs=epochs, verbose=0,
+              callbacks=[tracker.keras_callback(every)])
+
+
+def seq2seq_keras_io(tracker, pairs, seed: int, epochs: int = 10, every: float = 0.25):
+    """keras-io "Character-level recurrent sequence-to-sequence model" (fchollet, examples/nlp/lstm_seq2seq.py):
+    one-hot characters, an LSTM(256) encoder whose final states start an LSTM(256) decoder trained by teacher
+    forcing, softmax over the target characters; RMSprop, categorical cross-entropy, batch 64, 100 epochs (run up
+    to `epochs` here); targets wrapped in "\\t" ... "\\n", sequences padded with spaces; greedy decoding.
+    Trained on the same generated date pairs as kerazoo's recipe. The one-hot inputs are made inside the model
+    (`keras.ops.one_hot`), the same numbers as the example's one-hot arrays without their memory; the targets are
+    integer ids with the sparse form of the same loss."""
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(seed)
+    sources = [p.source for p in pairs]
+    targets = ["\t" + p.target + "\n" for p in pairs]
+    source_chars = sorted(set("".join(sources)) | {" "})
+    target_chars = sorted(set("".join(targets)) | {" "})
+    s_index, t_index = {c: i for i, c in enumerate(source_chars)}, {c: i for i, c in enumerate(target_chars)}
+    s_len, t_len = max(map(len, sources)), max(map(len, targets))
+
+    def encode(texts, index, length):  # padded with spaces to `length`, or to the longest text if longer
+        out = np.full((len(texts), max(length, *map(len, texts))), index[" "], dtype="int32")
+        for i, text in enumerate(texts):
+            out[i, :len(text)] = [index.get(c, index[" "]) for c in text]
+        return out
+
+    enc_in, dec = encode(sources, s_index, s_len), encode(targets, t_index, t_len + 1)
+    dec_in, dec_out = dec[:, :-1], dec[:, 1:]
+    encoder_inputs = keras.Input((None,), dtype="int32")
+    encoder = layers.LSTM(256, return_state=True)
+    _, h, c = encoder(layers.Lambda(lambda ids: keras.ops.one_hot(ids, len(source_chars)))(encoder_inputs))
+    decoder_inputs = keras.Input((None,), dtype="int32")
+    decoder_lstm = layers.LSTM(256, return_sequences=True, return_state=True)
+    decoder_dense = layers.Dense(len(target_chars), activation="softmax")
+    one_hot = layers.Lambda(lambda ids: keras.ops.one_hot(ids, len(target_chars)))  # (batch, time) -> (.., chars)
+    decoded, _, _ = decoder_lstm(one_hot(decoder_inputs), initial_state=[h, c])
+    model = keras.Model([encoder_inputs, decoder_inputs], decoder_dense(decoded))
+    model.compile(optimizer="rmsprop", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+    state_h, state_c = keras.Input((256,)), keras.Input((256,))
+    step_in = keras.Input((None,), dtype="int32")
+    step_out, step_h, step_c = decoder_lstm(one_hot(step_in), initial_state=[state_h, state_c])
+    step = keras.Model([step_in, state_h, state_c], [decoder_dense(step_out), step_h, step_c])
+    encode_states = keras.Model(encoder_inputs, [h, c])
+
+    def translate(texts):
+        """Greedy decoding as the example's `decode_sequence`, a batch at a time: until "\\n" or the length."""
+        states = encode_states.predict(encode(texts, s_index, s_len), batch_size=512, verbose=0)
+        token = np.full((len(texts), 1), t_index["\t"], dtype="int32")
+        out, done = [[] for _ in texts], np.zeros(len(texts), bool)
+        for _ in range(t_len):
+            probs, *states = step.predict([token, *states], batch_size=512, verbose=0)
+            token = probs[:, -1].argmax(-1)[:, None].astype("int32")
+            for i, t in enumerate(token[:, 0]):
+                done[i] |= target_chars[t] == "\n"
+                if not done[i]:
+                    out[i].append(target_chars[t])
+            if done.all():
+                break
+        return ["".join(o) for o in out]
+
+    tracker.model = model
+    tracker.extra["translate"] = translate
+    model.fit([enc_in, dec_in], dec_out, batch_size=64, epochs=epochs, verbose=0,
               callbacks=[tracker.keras_callback(every)])
