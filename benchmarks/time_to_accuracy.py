@@ -313,9 +313,7 @@ def run_reference(tracker, name, data_dir, seed):
         from kerazoo.data.dates import date_splits
         from kerazoo.registry import load_config
 
-        options = {"n_train": 20000, "n_val": 1000, "n_test": 1000, "invalid_fraction": 0.2,
-                   **load_config(name).recipe.get("data", {})}
-        splits = date_splits(**options, seed=seed)
+        splits = date_splits(**load_config(name).recipe.get("data", {}), seed=seed)  # recipe_data's own call
         tracker.extra["test"] = splits["test"]
         references.seq2seq_keras_io(tracker, splits["train"], seed, every=every)
     else:

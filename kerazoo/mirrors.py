@@ -479,13 +479,13 @@ def verify(name_or_path: str | Path | None = None) -> dict[str, str | None]:
         found = {folder.name: folder}
     else:
         arch, tag = split_name(str(name_or_path))
-        chosen = artifacts.artifacts(arch) if tag is None else {}
-        if tag is not None:
-            artifact = artifacts.find(arch, tag)
-            if artifact is None:
-                raise ArtifactError(f"No artifact {name_or_path!r}. Artifacts: {', '.join(artifacts.artifacts())}")
-            chosen = {artifact.name: artifact}
-        found = {n: a.folder for n, a in chosen.items()}
+        if tag is None:
+            chosen = list(artifacts.artifacts(arch).values())
+        elif (artifact := artifacts.find(arch, tag)) is None:
+            raise ArtifactError(f"No artifact {name_or_path!r}. Artifacts: {', '.join(artifacts.artifacts())}")
+        else:
+            chosen = [artifact]
+        found = {a.name: a.folder for a in chosen}
     report = {}
     for name, folder in found.items():
         try:

@@ -5,7 +5,6 @@ import json
 import shutil
 import subprocess
 import sys
-import os
 
 import numpy as np
 import pytest
@@ -80,14 +79,13 @@ def test_a_shadow_export_is_loaded_in_place_of_the_shipped_artifact(tmp_path, mo
     (run / "run.json").write_text(json.dumps({**card, "name": "lenet5"}))
     before = artifacts.file_table(SHIPPED / "lenet5.mnist")
     monkeypatch.setenv("KERAZOO_MODELS", str(tmp_path / "store"))
-    env = {**os.environ}
     export = ["export", str(run), "--tag", "mnist"]
     assert cli.main(export) == 2 and "--shadow" in capsys.readouterr().err
     assert cli.main(export + ["--shadow"]) == 0, capsys.readouterr().err[-2000:]
     code = ("import numpy as np, kerazoo; m = kerazoo.get('lenet5.mnist'); x = np.arange(2 * 784).reshape(2, 28, 28) "
             "% 256; print(kerazoo.artifacts.find('lenet5', 'mnist').folder); "
             "print(m.predict(x.astype('uint8'), verbose=0).round(5).tolist())")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     folder, predictions = out.strip().splitlines()[-2:]
     assert folder.startswith(str(tmp_path / "store"))
     x = (np.arange(2 * 784).reshape(2, 28, 28) % 256).astype("uint8")
