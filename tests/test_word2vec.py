@@ -14,6 +14,7 @@ import pytest
 
 import kerazoo
 from kerazoo.data.word2vec import Vocabulary, make_dataset
+from kerazoo.errors import ConfigError
 from kerazoo.models.word2vec import WordVectors
 
 GROUPS = [("alpha", "beta", "gamma", "delta"), ("red", "green", "blue", "yellow"),
@@ -274,6 +275,112 @@ def test_vectorised_pairs_follow_the_reference_loop():
     p, q = (np.array([c[k] for k in support]) / sum(c.values()) for c in (got, want))
     assert 0.5 * np.abs(p - q).sum() < 0.04  # total variation distance between the two pair distributions
     assert sum(got.values()) == pytest.approx(sum(want.values()), rel=0.05)
+
+
+def segment_pairs(ds, window):
+    """(centre, neighbour) pairs a segments pipeline weighs in, and per segment word its negatives' weights."""
+    offsets = np.array([*range(-window, 0), *range(1, window + 1)])
+    pairs, negatives = [], []
+    for (segments, shared), labels, weights in ds:
+        segments, shared = segments.numpy(), shared.numpy()
+        n, length = segments.shape
+        middle = length - 2 * window
+        weights = weights.numpy().reshape(n, middle, -1)
+        k = shared.shape[1]
+        np.testing.assert_array_equal(labels.numpy().reshape(n, middle, -1)[0, 0], [1.0] * 2 * window + [0.0] * k)
+        for r, c in zip(*np.nonzero(segments[:, window:window + middle])):
+            near = segments[r, window + c + offsets]
+            pairs += [(segments[r, window + c], near[j]) for j in np.nonzero(weights[r, c, :2 * window])[0]]
+            negatives.append((shared[r], weights[r, c, 2 * window:], set(near[weights[r, c, :2 * window] > 0])))
+        assert np.all(weights[segments[:, window:window + middle] == 0] == 0)  # padding is never a centre
+    return pairs, negatives
+
+
+def test_segments_weigh_in_exactly_the_pairs_of_the_pairs_form():
+    """Fixed windows, no subsampling: the segments form scores the same multiset of (word, context) pairs as
+    one row per pair, none across documents (segments run over document ends and overlap each other); each
+    word's shared negatives weigh num_ns / shared_negatives, except one that is a true neighbour (0)."""
+    rng = np.random.default_rng(0)
+    docs = [" ".join(rng.choice([f"d{d % 3}w{i}" for i in range(6)] + ["the"] * 3, rng.integers(1, 15)))
+            for d in range(40)]
+    vocab = Vocabulary.build(docs, min_count=1)
+    options = dict(window_size=2, num_ns=3, sample=None, dynamic_window=False, shuffle=False, seed=0)
+    words, candidates = examples(make_dataset(docs, vocab, batch_size=64, **options))
+    want = collections.Counter(zip(words.tolist(), candidates[:, 0].tolist()))
+    ds = make_dataset(docs, vocab, batch_size=20, examples="segments", segment_length=10, shared_negatives=5,
+                      **options)
+    assert ds.element_spec[0][0].shape.as_list() == [None, 10] and ds.cardinality() == len(list(ds))
+    pairs, negatives = segment_pairs(ds, 2)
+    assert collections.Counter((int(a), int(b)) for a, b in pairs) == want
+    clashes = 0
+    for shared, weights, near in negatives:
+        true = np.isin(shared, list(near))
+        np.testing.assert_allclose(weights, np.where(true, 0.0, 3 / 5))
+        clashes += true.sum()
+    assert clashes > 0  # "the" is drawn often and is near most words: the clash rule was exercised
+
+
+def test_segments_follow_the_reference_loop():
+    """With subsampling and dynamic windows (training pipeline: shuffled, re-drawn each pass) the segments
+    form's pairs follow word2vec.c's loop like the pairs form's, about as many per pass."""
+    rng = np.random.default_rng(0)
+    templates = [" ".join(rng.choice(["the", "the", "the", f"a{d}", f"b{d}", f"c{d}"], 12)) for d in range(3)]
+    docs = templates * 100
+    vocab = Vocabulary.build(docs, min_count=1)
+    keep = vocab.keep_probabilities(0.05)
+    ds = make_dataset(docs, vocab, window_size=3, num_ns=1, batch_size=100, sample=0.05, seed=0,
+                      examples="segments", segment_length=16, shared_negatives=4)
+    got = collections.Counter((int(a), int(b)) for a, b in segment_pairs(ds.repeat(5), 3)[0])
+    want = collections.Counter(reference_pairs(docs * 5, vocab, 3, keep, rng))
+    doc_of = {vocab.index[w]: d for d in range(3) for w in (f"a{d}", f"b{d}", f"c{d}")}
+    assert not [p for p in got if p[0] in doc_of and p[1] in doc_of and doc_of[p[0]] != doc_of[p[1]]]
+    support = sorted(set(got) | set(want))
+    p, q = (np.array([c[k] for k in support]) / sum(c.values()) for c in (got, want))
+    assert 0.5 * np.abs(p - q).sum() < 0.04
+    assert sum(got.values()) == pytest.approx(sum(want.values()), rel=0.05)
+
+
+@pytest.mark.backends
+def test_segments_model_finds_the_planted_groups_and_round_trips(tmp_path):
+    """`examples="segments"` with the recipe's compile: the same vectors come out as good (words sharing
+    contexts closer than to filler words), and the .keras file keeps the form (example_options)."""
+    keras.utils.set_random_seed(0)
+    docs = planted_corpus()
+    vocab = Vocabulary.build(docs, min_count=1)
+    model = kerazoo.get("word2vec", vocab_size=len(vocab), embedding_dim=16, vocabulary=vocab.words, compile=True,
+                        examples="segments", segment_length=20, shared_negatives=8)
+    assert model.example_options == {"variant": "skipgram", "window_size": 2, "num_ns": 4, "examples": "segments",
+                                     "segment_length": 20, "shared_negatives": 8}
+    assert model.output_shape == (None, 16 * (4 + 8), 1)
+    model.fit(make_dataset(docs, vocab, batch_size=128, sample=None, seed=0, **model.example_options), epochs=2,
+              verbose=0, shuffle=False)
+    wv = model.word_vectors()
+    for group in GROUPS:
+        inside = np.mean([wv.unit[wv.index[a]] @ wv.unit[wv.index[b]] for a in group for b in group if a != b])
+        outside = np.mean([wv.unit[wv.index[a]] @ wv.unit[wv.index[f]] for a in group for f in FILLER])
+        assert inside > outside + 0.3, (group, inside, outside)
+    model.save(tmp_path / "m.keras")
+    restored = keras.saving.load_model(tmp_path / "m.keras")
+    assert restored.example_options == model.example_options
+    np.testing.assert_array_equal(restored.vectors, model.vectors)
+    from kerazoo.models.word2vec.training import example_batch
+
+    x, _ = example_batch(model, 3, seed=0)
+    np.testing.assert_allclose(restored.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+
+
+def test_segments_errors_say_what_is_accepted():
+    vocab = Vocabulary.build(["a b c d"] * 3, min_count=1)
+    with pytest.raises(ConfigError, match="skip-gram only; variant='cbow' takes examples='pairs'"):
+        make_dataset(["a b c d"], vocab, variant="cbow", examples="segments")
+    with pytest.raises(ConfigError, match="skip-gram only; variant='cbow' takes examples='pairs'"):
+        kerazoo.get("word2vec", vocab_size=len(vocab), variant="cbow", examples="segments")
+    with pytest.raises(ValueError, match=r"more than 2 \* window_size = 8.*Received: segment_length=8"):
+        make_dataset(["a b c d"], vocab, window_size=4, examples="segments", segment_length=8)
+    with pytest.raises(ConfigError, match="Received: segment_length=8"):
+        kerazoo.get("word2vec", vocab_size=len(vocab), window_size=4, examples="segments", segment_length=8)
+    with pytest.raises(ConfigError, match=r"one of \['pairs', 'segments'\]. Received: examples='windows'"):
+        make_dataset(["a b c d"], vocab, examples="windows")
 
 
 def test_negatives_are_drawn_again_until_none_is_the_true_word():

@@ -26,6 +26,17 @@ pieces of 10,000 (as gensim does), so a one-line corpus still works in chunks.
 A training pipeline repeats and cuts epochs of a fixed number of batches (about one pass over the
 corpus), so Keras sees a known cardinality even though subsampling changes each pass's length.
 
+Skip-gram has a second form, `examples="segments"` (a model built with the same option): instead
+of one row per (target, context) pair, the subsampled corpus is cut into overlapping segments of
+`segment_length` words (`window_size` padding words between documents, so no window crosses one),
+and the model scores every word in the middle of a segment against each of its `2 * window_size`
+neighbours and against `shared_negatives` negatives drawn once for the whole segment. The
+pipeline gives each score its label and weight: a neighbour counts where it lies within the
+word's dynamic reach and is a word (not padding); each negative weighs `num_ns / shared_negatives`,
+so a word's negatives push as much as `num_ns` of its own would, and none is the word's true
+neighbour. The same pairs and the same objective as the pairs form, in about a fifth of the work:
+a word is looked up once per segment, not once per pair, and the negatives are shared.
+
 Reference:
   Mikolov, Chen, Corrado, Dean, "Efficient estimation of word representations in vector space",
   2013 (skip-gram, CBOW); Mikolov, Sutskever, Chen, Corrado, Dean, "Distributed representations
@@ -197,10 +208,85 @@ def expected_examples(docs: tf.RaggedTensor, keep: np.ndarray, *, variant: str, 
 MAX_DOCUMENT_LENGTH = 10_000  # longer documents are cut into pieces of this many words (gensim's limit)
 
 
+def _draw(accept: tf.Tensor, alias: tf.Tensor, shape, seed) -> tf.Tensor:
+    """Ids drawn by the alias method (`alias_table`) with the stateless `seed`."""
+    seed_id, seed_accept = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    ids = tf.random.stateless_uniform(shape, seed_id, 0, tf.size(accept), dtype=tf.int32)
+    return tf.where(tf.random.stateless_uniform(shape, seed_accept) < tf.gather(accept, ids), ids, tf.gather(alias, ids))
+
+
+def _segment_dataset(docs: tf.RaggedTensor, vocabulary: Vocabulary, *, window_size: int, num_ns: int,
+                     batch_size: int, sample, dynamic_window: bool, shuffle: bool, seed, segment_length: int,
+                     shared_negatives: int) -> tf.data.Dataset:
+    """`make_dataset(examples="segments")`: see the module docstring."""
+    w, length, k = window_size, segment_length, shared_negatives
+    middle = length - 2 * w
+    per_batch = max(1, batch_size // middle)
+    keep = vocabulary.keep_probabilities(sample)
+    keep_t = tf.constant(keep, tf.float32)
+    accept, alias = alias_table(vocabulary.negative_distribution())
+    accept, alias = tf.constant(accept, tf.float32), tf.constant(alias, tf.int32)
+    offsets = [*range(-w, 0), *range(1, w + 1)]
+    flat = docs.flat_values
+    plain = tf.autograph.experimental.do_not_convert  # plain TF ops: autograph's conversion took a second
+
+    @plain
+    def segments(seed, flat, doc):  # one pass: the subsampled corpus, w zeros between documents, cut into overlapping segments
+        seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
+        kept = tf.random.stateless_uniform(tf.shape(flat), seeds[0]) < tf.gather(keep_t, flat)
+        ids, at = tf.boolean_mask(flat, kept), tf.boolean_mask(doc, kept)
+        place = w + tf.range(tf.size(ids)) + w * at  # w zeros before the first word and after each document
+        total = tf.reduce_max(tf.concat([place + 1 + w, [w]], 0))
+        rows = (total - w + middle - 1) // middle  # row r's middle words: stream[w + r * middle ...]
+        stream = tf.scatter_nd(place[:, None], ids, [rows * middle + 2 * w])
+        index = tf.range(rows)[:, None] * middle + tf.range(length)[None]
+        rows_ids = tf.gather(stream, index)
+        rows_ids = tf.boolean_mask(rows_ids, tf.reduce_any(rows_ids[:, w:w + middle] > 0, axis=1))
+        if shuffle:
+            rows_ids = tf.gather(rows_ids, tf.random.experimental.stateless_shuffle(tf.range(tf.shape(rows_ids)[0]),
+                                                                                     seeds[1]))
+        return rows_ids, _draw(accept, alias, tf.stack([tf.shape(rows_ids)[0], k]), seeds[2])
+
+    @plain
+    def with_weights(batch, seed):  # labels [1] * 2w + [0] * k per middle word; weights: which scores count
+        rows, negatives = batch
+        n = tf.shape(rows)[0]
+        centre = rows[:, w:w + middle]
+        reach = (tf.random.stateless_uniform([n, middle], seed, 1, w + 1, dtype=tf.int32) if dynamic_window
+                 else tf.fill([n, middle], w))
+        context = tf.stack([rows[:, w + o:w + o + middle] for o in offsets], -1)  # (n, middle, 2w)
+        near = (context > 0) & (centre[..., None] > 0) & (tf.abs(tf.constant(offsets)) <= reach[..., None])
+        clash = tf.reduce_any(tf.equal(negatives[:, None, :, None], tf.where(near, context, -1)[:, :, None]), -1)
+        negative = tf.where(clash | (centre[..., None] <= 0), 0.0, num_ns / k)  # (n, middle, k)
+        weights = tf.reshape(tf.concat([tf.cast(near, tf.float32), negative], -1), [n, -1])
+        labels = tf.tile(tf.constant([[1.0] * (2 * w) + [0.0] * k]), [n, middle])[..., None]
+        return (rows, negatives), labels, weights
+
+    seed = np.random.randint(2**31 - 1) if seed is None else seed
+    if shuffle:
+        kept_words = float(keep[flat.numpy()].sum())
+        steps = max(1, int(np.ceil((kept_words + w * int(docs.nrows())) / middle / per_batch)))
+        corpus = tf.data.Dataset.from_tensors((flat, tf.cast(docs.value_rowids(), tf.int32))).repeat()  # not captured
+        ds = tf.data.Dataset.zip(_seeds(seed, True), corpus).map(plain(lambda seed, ids: segments(seed, *ids)))
+        ds = ds.flat_map(plain(lambda *x: tf.data.Dataset.from_tensor_slices(x)))
+        ds = ds.batch(per_batch, drop_remainder=True)
+    else:  # one pass, the same draws every time
+        rows = segments(tf.constant([seed, 0], tf.int64), flat, tf.cast(docs.value_rowids(), tf.int32))
+        if int(tf.shape(rows[0])[0]) == 0:
+            raise ValueError(f"The {int(docs.nrows())} document(s) give no example once frequent words are "
+                             f"subsampled (sample={sample}); give more documents or a larger `sample`.")
+        ds = tf.data.Dataset.from_tensor_slices(rows).batch(per_batch)
+        steps = int(ds.cardinality())
+    ds = tf.data.Dataset.zip(ds, _seeds(seed + 1, shuffle)).map(with_weights, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.take(steps).apply(tf.data.experimental.assert_cardinality(steps)).prefetch(tf.data.AUTOTUNE)
+
+
 def make_dataset(corpus, vocabulary: Vocabulary, *, variant: Literal["skipgram", "cbow"] = "skipgram",
                  window_size: int = 2, num_ns: int = 4, batch_size: int = 4096, sample: float | None = 1e-3,
                  dynamic_window: bool = True, shuffle: bool = True, mix_documents: int = 256,
-                 seed: int | None = None, mode: str | None = None) -> tf.data.Dataset:
+                 seed: int | None = None, mode: str | None = None,
+                 examples: Literal["pairs", "segments"] = "pairs", segment_length: int = 128,
+                 shared_negatives: int = 16) -> tf.data.Dataset:
     """word2vec training examples `((words, candidates), labels)`, batched.
 
     The examples are made in vectorised chunks of `mix_documents` documents (a few hundred
@@ -229,9 +315,18 @@ def make_dataset(corpus, vocabulary: Vocabulary, *, variant: Literal["skipgram",
       mode: the former name of `variant` (until kerazoo 0.2).
       seed: seed of the shuffling and of every random draw (None: drawn from NumPy's global
         generator, which `keras.utils.set_random_seed` seeds).
+      examples: `"pairs"` (above) or `"segments"` (skip-gram only, the module docstring): batches
+        `((segments, negatives), labels, weights)`, `segments` `(b, segment_length)` ids,
+        `negatives` `(b, shared_negatives)`, labels and weights `(b, C * (2 * window_size +
+        shared_negatives))` for the `C = segment_length - 2 * window_size` middle words, labels with
+        a trailing axis of 1; `batch_size` counts middle words (`batch_size // C` segments, at
+        least one). For a model built with `examples="segments"`, whose `example_options` say so.
+      segment_length: words per segment (`"segments"`), more than `2 * window_size`.
+      shared_negatives: negatives drawn per segment (`"segments"`).
 
     Returns:
-      A `tf.data.Dataset` of `((words, candidates), labels)`, labels `[1, 0, ..., 0]` as float32.
+      A `tf.data.Dataset` of `((words, candidates), labels)`, labels `[1, 0, ..., 0]` as float32
+      (`"segments"`: see `examples`).
 
     Example:
       >>> vocab = Vocabulary.build("corpus.txt", max_size=20000, min_count=5)
@@ -243,13 +338,25 @@ def make_dataset(corpus, vocabulary: Vocabulary, *, variant: Literal["skipgram",
         variant = mode
     if variant not in ("skipgram", "cbow"):
         raise ConfigError(f"The `variant` argument should be one of ['skipgram', 'cbow']. Received: variant={variant!r}")
-    sizes = {"window_size": window_size, "num_ns": num_ns, "batch_size": batch_size, "mix_documents": mix_documents}
+    if examples not in ("pairs", "segments"):
+        raise ConfigError(f"The `examples` argument should be one of ['pairs', 'segments']. Received: examples={examples!r}")
+    if examples == "segments" and variant != "skipgram":
+        raise ConfigError(f"examples='segments' trains skip-gram only; variant={variant!r} takes examples='pairs'.")
+    sizes = {"window_size": window_size, "num_ns": num_ns, "batch_size": batch_size, "mix_documents": mix_documents,
+             "segment_length": segment_length, "shared_negatives": shared_negatives}
     for arg, value in sizes.items():
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"The `{arg}` argument should be a positive integer. Received: {arg}={value!r}")
+    if examples == "segments" and segment_length <= 2 * window_size:
+        raise ValueError(f"`segment_length` should be more than 2 * window_size = {2 * window_size} (a segment's "
+                         f"middle words have their whole window in it). Received: segment_length={segment_length}")
     docs = corpus if isinstance(corpus, tf.RaggedTensor) else vocabulary.encode(corpus)
     if not np.any(docs.row_lengths().numpy() >= 2):
         raise ValueError("No document of the corpus holds two in-vocabulary words: there is nothing to train on.")
+    if examples == "segments":
+        return _segment_dataset(tf.cast(docs, tf.int32), vocabulary, window_size=window_size, num_ns=num_ns,
+                                batch_size=batch_size, sample=sample, dynamic_window=dynamic_window, shuffle=shuffle,
+                                seed=seed, segment_length=segment_length, shared_negatives=shared_negatives)
     docs = _split_long(tf.cast(docs, tf.int32), MAX_DOCUMENT_LENGTH)
     keep = vocabulary.keep_probabilities(sample)
     keep_t = tf.constant(keep, tf.float32)
@@ -259,10 +366,7 @@ def make_dataset(corpus, vocabulary: Vocabulary, *, variant: Literal["skipgram",
     labels = tf.constant([[1.0] + [0.0] * num_ns])
 
     def draw_negatives(shape, seed):  # unigram^0.75 (alias method)
-        seed_id, seed_accept = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
-        ids = tf.random.stateless_uniform(shape, seed_id, 0, len(vocabulary), dtype=tf.int32)
-        return tf.where(tf.random.stateless_uniform(shape, seed_accept) < tf.gather(accept_t, ids), ids,
-                        tf.gather(alias_t, ids))
+        return _draw(accept_t, alias_t, shape, seed)
 
     def with_negatives(positives, seed):  # (n,) true words -> (n, 1 + num_ns) candidates; a clash is redrawn
         def redraw(i, negatives, at):  # at: positions (row, column) whose negative is the row's true word

@@ -58,10 +58,13 @@ def recipe_data(recipe, model_kwargs: dict, data_dir, seed: int):
                          f"{options['min_count']} times; train with vocab_size={len(vocab)} (--set "
                          f"vocab_size={len(vocab)}) or on a larger corpus.")
 
+    form = {k: kwargs[k] for k in ("examples", "segment_length", "shared_negatives") if k in kwargs}
+
     def pipeline(texts, shuffle):
         return w2v.make_dataset(texts, vocab, variant=kwargs.get("variant", "skipgram"),
                                 window_size=kwargs.get("window_size", 2), num_ns=kwargs.get("num_ns", 4),
-                                batch_size=recipe.batch_size, sample=options["sample"], shuffle=shuffle, seed=seed)
+                                batch_size=recipe.batch_size, sample=options["sample"], shuffle=shuffle, seed=seed,
+                                **form)
 
     extra = {"vocabulary": vocab}
     if recipe.dataset == "imdb":  # labelled reviews for the linear probe of the vectors
@@ -119,8 +122,15 @@ def metric_callbacks(data) -> list[keras.callbacks.Callback]:
 
 
 def example_batch(model, n: int, seed: int):
-    """Valid inputs (windows never fully padded) and the `[1, 0, ..., 0]` targets."""
+    """Valid inputs (windows never fully padded) and the `[1, 0, ..., 0]` targets (segments: `[1] * 2w + [0] * k`
+    per middle word)."""
     rng = np.random.default_rng(seed)
+    if model.examples == "segments":
+        segments = rng.integers(1, model.vocab_size, size=(n, model.segment_length)).astype("int32")
+        negatives = rng.integers(1, model.vocab_size, size=(n, model.shared_negatives)).astype("int32")
+        middle = model.segment_length - 2 * model.window_size
+        labels = np.tile([1.0] * (2 * model.window_size) + [0.0] * model.shared_negatives, (n, middle))
+        return [segments, negatives], labels[..., None].astype("float32")
     if model.variant == "skipgram":
         words = rng.integers(1, model.vocab_size, size=n)
     else:
