@@ -137,7 +137,9 @@ def word2vec_tables(report: dict) -> tuple[str, str]:
              "linear probe (gensim / kerazoo) |", "|---|---|---|---|---|"]
     for mode, r in report["modes"].items():
         one, g, k = r["one_epoch"], r["one_epoch"]["gensim"], r["one_epoch"]["kerazoo"]
-        speed.append(f"| {mode} | {_n(g['words_per_s'])} | {_n(k['words_per_s'])} | **{one['ratio_words_per_s']:.2f}x** | "
+        runs = one.get("ratio_words_per_s_runs", [])  # median of interleaved repeats, their range
+        spread = f" ({min(runs):.2f}–{max(runs):.2f}, {len(runs)} runs)" if len(runs) > 1 else ""
+        speed.append(f"| {mode} | {_n(g['words_per_s'])} | {_n(k['words_per_s'])} | **{one['ratio_words_per_s']:.2f}x**{spread} | "
                      f"{one['ratio_per_kept_word']:.2f}x | {one['ratio_from_text']:.2f}x | "
                      f"{one['ratio_cpu_seconds']:.2f}x | {g['wordsim353']:.3f} / {k['wordsim353']:.3f} "
                      f"({g['wordsim_pairs']} pairs) |")

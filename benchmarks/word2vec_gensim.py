@@ -1,7 +1,7 @@
 """kerazoo's word2vec next to gensim's, same corpus and settings, measured side by side in one run.
 
     pip install -e ".[benchmark]"      # gensim: a benchmark-only dependency
-    python benchmarks/word2vec_gensim.py --data-dir ../shared/data [--documents 20000] [--ablation] [--quick]
+    python benchmarks/word2vec_gensim.py --data-dir ../shared/data [--documents 20000] [--repeats 3] [--ablation] [--quick]
 
 The corpus: `--documents` IMDB training reviews (a seeded sample of the 25,000), read by
 `kerazoo.data.imdb.load_imdb` and tokenised once by `kerazoo.data.word2vec.tokenize` (lower case,
@@ -11,8 +11,13 @@ punctuation off, split on whitespace). Both libraries get the same vocabulary: k
 Settings of both: dimension 64, window 4 (dynamic, both draw a reach in 1..4), 4 negatives
 (unigram^0.75), subsampling t = 1e-3, no hierarchical softmax; gensim with 2 worker threads.
 
-Sections, for skip-gram and CBOW:
-  speed      one epoch each; words/s = corpus tokens / wall seconds. gensim: `train()` on the
+Rows: skip-gram with kerazoo's segments form (`kerazoo.get("word2vec", examples="segments")`: every
+window pair of a run of words scored in the model, negatives shared by the run; the model
+docstring), skip-gram with the pairs form (the recipe's, one (target, context, negatives) row per
+pair), and CBOW; gensim runs beside each (the same skip-gram or CBOW settings).
+Sections, per row:
+  speed      one epoch each, `--repeats` times interleaved (gensim, kerazoo, gensim, ...), the
+             medians reported (every run in `runs`); words/s = corpus tokens / wall seconds. gensim: `train()` on the
              token lists; kerazoo: the README's path, `kerazoo.get("word2vec", ..., compile=True)`
              (the recipe's optimizer, batch size and compile settings) and
              `model.fit(make_dataset(ids, vocab, **model.example_options))` on the corpus encoded once by `vocab.encode`
@@ -118,9 +123,14 @@ def _clock(seconds: float, started: float):
     return Clock()
 
 
-def train_kerazoo(vocab, ids, mode: str, *, seed: int, epochs: int = 1, seconds: float | None = None):
+MODES = {"skipgram-segments": ("skipgram", "segments"), "skipgram": ("skipgram", "pairs"), "cbow": ("cbow", "pairs")}
+
+
+def train_kerazoo(vocab, ids, mode: str, *, seed: int, epochs: int = 1, seconds: float | None = None,
+                  examples: str = "pairs"):
     """The README's path with the recipe's settings: (model, wall seconds, CPU seconds, epochs run);
-    `seconds`: train until that wall time (model building, pipeline and compilation included)."""
+    `seconds`: train until that wall time (model building, pipeline and compilation included);
+    `examples`: the model's (and so the pipeline's) form, "pairs" or "segments"."""
     import keras
 
     import kerazoo
@@ -129,7 +139,7 @@ def train_kerazoo(vocab, ids, mode: str, *, seed: int, epochs: int = 1, seconds:
     keras.utils.set_random_seed(seed)
     started, cpu = time.perf_counter(), time.process_time()
     model = kerazoo.get("word2vec", vocab_size=len(vocab), vocabulary=vocab.words, variant=mode, compile=True,
-                        **{k: SETTINGS[k] for k in ("embedding_dim", "window_size", "num_ns")})
+                        examples=examples, **{k: SETTINGS[k] for k in ("embedding_dim", "window_size", "num_ns")})
     data = make_dataset(ids, vocab, sample=SETTINGS["sample"], batch_size=_recipe()["batch_size"], seed=seed,
                         **model.example_options)
     callbacks = [_clock(seconds, started)] if seconds else []
@@ -164,33 +174,44 @@ def run(args) -> dict:
                       "vocabulary_seconds": round(vocab_s, 2), "kerazoo_expected_kept_words": round(kept_words)},
            "settings": {**SETTINGS, "gensim_workers": 2, "kerazoo_recipe": _recipe()},
            "modes": {}}
-    for mode in args.modes:
+    for row_name in args.modes:
+        mode, examples = MODES[row_name]
         row = {}
-        g, g_s, g_cpu, g_kept = train_gensim(vocab, tokens, mode, 1, args.seed)
-        k, k_s, k_cpu, _ = train_kerazoo(vocab, ids, mode, seed=args.seed)
-        gw = wordsim(lambda w: g.wv[w], g.wv.key_to_index)
+        runs = []
+        for _ in range(args.repeats):  # interleaved: gensim, kerazoo, gensim, kerazoo, ...
+            g, g_s, g_cpu, g_kept = train_gensim(vocab, tokens, mode, 1, args.seed)
+            k, k_s, k_cpu, _ = train_kerazoo(vocab, ids, mode, seed=args.seed, examples=examples)
+            runs.append({"gensim_seconds": round(g_s, 2), "gensim_cpu_seconds": round(g_cpu, 2),
+                         "kerazoo_seconds": round(k_s, 2), "kerazoo_cpu_seconds": round(k_cpu, 2),
+                         "ratio_words_per_s": round(g_s / k_s, 3)})
+            print(f"{row_name} one epoch: {runs[-1]}", flush=True)
+        g_s, g_cpu, k_s, k_cpu = (float(np.median([r[key] for r in runs])) for key in
+                                  ("gensim_seconds", "gensim_cpu_seconds", "kerazoo_seconds", "kerazoo_cpu_seconds"))
+        gw = wordsim(lambda w: g.wv[w], g.wv.key_to_index)  # the last run's vectors
         kv = k.word_vectors()
         kw = wordsim(lambda w: kv[w], kv.index)
         row["one_epoch"] = {
+            "repeats": args.repeats, "runs": runs,
             "gensim": {"seconds": round(g_s, 2), "cpu_seconds": round(g_cpu, 2), "words_per_s": round(words / g_s),
                        "kept_words": round(g_kept),
                        "words_per_s_from_text": round(words / (g_s + tokenize_s)), "wordsim353": round(gw[0], 4),
                        "wordsim_pairs": gw[1]},
-            "kerazoo": {"seconds": round(k_s, 2), "cpu_seconds": round(k_cpu, 2), "words_per_s": round(words / k_s),
-                        "kept_words": round(kept_words),
+            "kerazoo": {"examples": examples, "seconds": round(k_s, 2), "cpu_seconds": round(k_cpu, 2),
+                        "words_per_s": round(words / k_s), "kept_words": round(kept_words),
                         "words_per_s_from_text": round(words / (k_s + encode_s)), "wordsim353": round(kw[0], 4),
                         "wordsim_pairs": kw[1]},
         }
         one = row["one_epoch"]
-        one["ratio_words_per_s"] = round(g_s / k_s, 3)
+        one["ratio_words_per_s"] = round(g_s / k_s, 3)  # of the medians
+        one["ratio_words_per_s_runs"] = [r["ratio_words_per_s"] for r in runs]
         one["ratio_from_text"] = round((g_s + tokenize_s) / (k_s + encode_s), 3)
         one["ratio_per_kept_word"] = round((kept_words / k_s) / (g_kept / g_s), 3)
         one["ratio_cpu_seconds"] = round(g_cpu / k_cpu, 3)  # gensim's CPU time / kerazoo's, all threads
-        print(f"{mode} one epoch: gensim {one['gensim']}, kerazoo {one['kerazoo']}, ratio {one['ratio_words_per_s']}",
-              flush=True)
+        print(f"{row_name} one epoch: gensim {one['gensim']}, kerazoo {one['kerazoo']}, ratio "
+              f"{one['ratio_words_per_s']}", flush=True)
 
         g5, g5_s, _, _ = train_gensim(vocab, tokens, mode, args.epochs, args.seed)
-        k5, k5_s, _, k5_epochs = train_kerazoo(vocab, ids, mode, seed=args.seed, seconds=g5_s)
+        k5, k5_s, _, k5_epochs = train_kerazoo(vocab, ids, mode, seed=args.seed, seconds=g5_s, examples=examples)
         equal = {"gensim": {"epochs": args.epochs, "seconds": round(g5_s, 2)},
                  "kerazoo": {"epochs_run": k5_epochs, "seconds": round(k5_s, 2)}}
         for name, vectors in (("gensim", WordVectors(np.stack([g5.wv[w] for w in vocab.words[1:]]), vocab.words[1:])),
@@ -199,8 +220,11 @@ def run(args) -> dict:
             equal[name].update({"wordsim353": round(score, 4), "wordsim_pairs": n,
                                 "probe_accuracy": round(linear_probe_accuracy(vectors, *probe), 4)})
         row["equal_time"] = equal
-        print(f"{mode} equal time: {equal}", flush=True)
-        out["modes"][mode] = row
+        print(f"{row_name} equal time: {equal}", flush=True)
+        out["modes"][row_name] = row
+    if {"skipgram-segments", "skipgram"} <= set(out["modes"]):  # the two forms, same run: kerazoo's epoch times
+        seg, pairs = (out["modes"][m]["one_epoch"]["kerazoo"]["seconds"] for m in ("skipgram-segments", "skipgram"))
+        out["segments_over_pairs_speed"] = round(pairs / seg, 2)
     if args.ablation:
         out["ablation"] = ablation(vocab, ids, tokens, args.seed)
     return out
@@ -269,27 +293,10 @@ def _recipe() -> dict:
 def print_table(result: dict) -> None:
     print(f"\nword2vec, {result['corpus']['documents']:,} IMDB reviews ({result['corpus']['tokens']:,} words), "
           "dim 64, window 4, 4 negatives, t=1e-3, 12,000 words; gensim 2 workers")
-    print("| mode | gensim words/s | kerazoo words/s | kerazoo / gensim | per kept word | from text | CPU time "
-          "| WordSim-353 after 1 epoch (gensim / kerazoo) |")
-    print("|---|---|---|---|---|---|---|---|")
-    for mode, row in result["modes"].items():
-        one = row["one_epoch"]
-        print(f"| {mode} | {one['gensim']['words_per_s']:,} | {one['kerazoo']['words_per_s']:,} | "
-              f"**{one['ratio_words_per_s']:.2f}x** | {one['ratio_per_kept_word']:.2f}x | "
-              f"{one['ratio_from_text']:.2f}x | {one['ratio_cpu_seconds']:.2f}x | "
-              f"{one['gensim']['wordsim353']:.3f} / {one['kerazoo']['wordsim353']:.3f} "
-              f"({one['gensim']['wordsim_pairs']} pairs) |")
-    print("\n| mode, equal wall time | gensim (epochs, s) | kerazoo (epochs, s) | WordSim-353 (gensim / kerazoo) "
-          "| linear probe (gensim / kerazoo) |")
-    print("|---|---|---|---|---|")
-    for mode, row in result["modes"].items():
-        g, k = row["equal_time"]["gensim"], row["equal_time"]["kerazoo"]
-        def pair(a, b, text):  # the better of the two in bold
-            return " / ".join(f"**{text(v)}**" if v == max(a, b) else text(v) for v in (a, b))
+    from tables import word2vec_tables  # benchmarks/tables.py: the README's tables
 
-        print(f"| {mode} | {g['epochs']}, {g['seconds']:.1f} | {k['epochs_run']}, {k['seconds']:.1f} | "
-              f"{pair(g['wordsim353'], k['wordsim353'], '{:.3f}'.format)} | "
-              f"{pair(100 * g['probe_accuracy'], 100 * k['probe_accuracy'], '{:.1f} %'.format)} |")
+    for table in word2vec_tables(result):
+        print(table + "\n")
     if "ablation" in result:
         print(f"\nskip-gram, one epoch each (gensim: {result['ablation']['gensim_words_per_s']:,} words/s; the example "
               f"pipeline alone: {result['ablation']['pipeline_alone']['examples_per_s']:,} examples/s)")
@@ -307,14 +314,16 @@ def main(argv=None) -> int:
     parser.add_argument("--data-dir", default=os.environ.get("KERAZOO_DATA_DIR"))
     parser.add_argument("--documents", type=int, default=20000)
     parser.add_argument("--epochs", type=int, default=5, help="gensim's epochs for the equal-time comparison")
-    parser.add_argument("--modes", nargs="+", default=["skipgram", "cbow"], choices=["skipgram", "cbow"])
+    parser.add_argument("--modes", nargs="+", default=list(MODES), choices=list(MODES),
+                        help="rows; skipgram-segments first, so any first-use cost of the process falls on it")
+    parser.add_argument("--repeats", type=int, default=3, help="one-epoch runs per row, interleaved with gensim's")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ablation", action="store_true", help="also: one skip-gram epoch per recipe setting")
     parser.add_argument("--quick", action="store_true", help="2,000 reviews, 1-epoch equal time (smoke run)")
     parser.add_argument("--output", default=str(REPO / "benchmarks" / "results" / "word2vec_gensim.json"))
     args = parser.parse_args(argv)
     if args.quick:
-        args.documents, args.epochs = 2000, 1
+        args.documents, args.epochs, args.repeats = 2000, 1, 1
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     before, uptime_before = os.getloadavg(), _uptime()
     started = time.time()
