@@ -503,6 +503,7 @@ def test_kerazoo_train_word2vec_on_a_csv_corpus_through_the_cli(tmp_path):
             "--set", "embedding_dim=8", "--output", str(tmp_path / "run")]
     done = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
+    assert f"Trained word2vec: no test split to score on; everything is in {tmp_path / 'run'}" in done.stdout
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run["dataset"] == "text" and run["recipe"]["data"]["text_column"] == "text"
     assert run["recipe"]["optimizer"] == "rowwise_adagrad"  # the recipe's settings, the user's text

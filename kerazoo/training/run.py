@@ -218,7 +218,8 @@ def _train(name, cfg, recipe, kwargs, model, out: Path, strategy, data_dir, call
                "versions": versions()}
         _write_results(out, run)
         shutil.rmtree(backup, ignore_errors=True)  # the run is complete: a rerun starts afresh
-    print(f"Trained {name}: {', '.join(f'{k}={v:.4f}' for k, v in metrics.items())}; everything is in {out}")
+    scores = ", ".join(f"{k}={v:.4f}" for k, v in metrics.items()) or "no test split to score on"  # e.g. a text corpus
+    print(f"Trained {name}: {scores}; everything is in {out}")
     return TrainResult(final, history, metrics, out, plot_paths)
 
 
