@@ -277,21 +277,25 @@ def test_vectorised_pairs_follow_the_reference_loop():
     assert sum(got.values()) == pytest.approx(sum(want.values()), rel=0.05)
 
 
-def segment_pairs(ds, window):
-    """(centre, neighbour) pairs a segments pipeline weighs in, and per segment word its negatives' weights."""
+def segment_pairs(ds, model):
+    """(centre, neighbour) pairs a segments model weighs in from a segments pipeline, with their weights, and
+    per segment word its negatives' weights and its neighbours."""
+    window = model.window_size
     offsets = np.array([*range(-window, 0), *range(1, window + 1)])
-    pairs, negatives = [], []
-    for (segments, shared), labels, weights in ds:
-        segments, shared = segments.numpy(), shared.numpy()
+    pairs, negatives = collections.Counter(), []
+    for (x,) in ds:
+        labels, weights = (keras.ops.convert_to_numpy(t) for t in model.segment_targets(x))
+        segments, shared = (t.numpy() for t in x)
         n, length = segments.shape
         middle = length - 2 * window
-        weights = weights.numpy().reshape(n, middle, -1)
+        weights = weights.reshape(n, middle, -1)
         k = shared.shape[1]
-        np.testing.assert_array_equal(labels.numpy().reshape(n, middle, -1)[0, 0], [1.0] * 2 * window + [0.0] * k)
+        np.testing.assert_array_equal(labels.reshape(n, middle, -1)[0, 0], [1.0] * 2 * window + [0.0] * k)
         for r, c in zip(*np.nonzero(segments[:, window:window + middle])):
             near = segments[r, window + c + offsets]
-            pairs += [(segments[r, window + c], near[j]) for j in np.nonzero(weights[r, c, :2 * window])[0]]
-            negatives.append((shared[r], weights[r, c, 2 * window:], set(near[weights[r, c, :2 * window] > 0])))
+            for j in np.nonzero(weights[r, c, :2 * window])[0]:
+                pairs[int(segments[r, window + c]), int(near[j])] += float(weights[r, c, j])
+            negatives.append((shared[r], weights[r, c, 2 * window:], set(near[near > 0])))
         assert np.all(weights[segments[:, window:window + middle] == 0] == 0)  # padding is never a centre
     return pairs, negatives
 
@@ -304,14 +308,16 @@ def test_segments_weigh_in_exactly_the_pairs_of_the_pairs_form():
     docs = [" ".join(rng.choice([f"d{d % 3}w{i}" for i in range(6)] + ["the"] * 3, rng.integers(1, 15)))
             for d in range(40)]
     vocab = Vocabulary.build(docs, min_count=1)
-    options = dict(window_size=2, num_ns=3, sample=None, dynamic_window=False, shuffle=False, seed=0)
-    words, candidates = examples(make_dataset(docs, vocab, batch_size=64, **options))
+    options = dict(sample=None, shuffle=False, seed=0)
+    words, candidates = examples(make_dataset(docs, vocab, batch_size=64, window_size=2, num_ns=3,
+                                              dynamic_window=False, **options))
     want = collections.Counter(zip(words.tolist(), candidates[:, 0].tolist()))
-    ds = make_dataset(docs, vocab, batch_size=20, examples="segments", segment_length=10, shared_negatives=5,
-                      **options)
+    model = kerazoo.get("word2vec", vocab_size=len(vocab), window_size=2, num_ns=3, examples="segments",
+                        segment_length=10, shared_negatives=5, dynamic_window=False)
+    ds = make_dataset(docs, vocab, batch_size=20, **model.example_options, **options)
     assert ds.element_spec[0][0].shape.as_list() == [None, 10] and ds.cardinality() == len(list(ds))
-    pairs, negatives = segment_pairs(ds, 2)
-    assert collections.Counter((int(a), int(b)) for a, b in pairs) == want
+    pairs, negatives = segment_pairs(ds, model)
+    assert pairs == want
     clashes = 0
     for shared, weights, near in negatives:
         true = np.isin(shared, list(near))
@@ -322,15 +328,17 @@ def test_segments_weigh_in_exactly_the_pairs_of_the_pairs_form():
 
 def test_segments_follow_the_reference_loop():
     """With subsampling and dynamic windows (training pipeline: shuffled, re-drawn each pass) the segments
-    form's pairs follow word2vec.c's loop like the pairs form's, about as many per pass."""
+    form weighs in word2vec.c's pairs in expectation: a neighbour at distance d by the chance that the
+    reach drawn in 1..window includes it, so the weighted pairs follow the loop's, about as many per pass."""
     rng = np.random.default_rng(0)
     templates = [" ".join(rng.choice(["the", "the", "the", f"a{d}", f"b{d}", f"c{d}"], 12)) for d in range(3)]
     docs = templates * 100
     vocab = Vocabulary.build(docs, min_count=1)
     keep = vocab.keep_probabilities(0.05)
-    ds = make_dataset(docs, vocab, window_size=3, num_ns=1, batch_size=100, sample=0.05, seed=0,
-                      examples="segments", segment_length=16, shared_negatives=4)
-    got = collections.Counter((int(a), int(b)) for a, b in segment_pairs(ds.repeat(5), 3)[0])
+    model = kerazoo.get("word2vec", vocab_size=len(vocab), window_size=3, num_ns=1, examples="segments",
+                        segment_length=16, shared_negatives=4)
+    ds = make_dataset(docs, vocab, batch_size=100, sample=0.05, seed=0, **model.example_options)
+    got = segment_pairs(ds.repeat(5), model)[0]
     want = collections.Counter(reference_pairs(docs * 5, vocab, 3, keep, rng))
     doc_of = {vocab.index[w]: d for d in range(3) for w in (f"a{d}", f"b{d}", f"c{d}")}
     assert not [p for p in got if p[0] in doc_of and p[1] in doc_of and doc_of[p[0]] != doc_of[p[1]]]
@@ -365,8 +373,10 @@ def test_segments_model_finds_the_planted_groups_and_round_trips(tmp_path):
     np.testing.assert_array_equal(restored.vectors, model.vectors)
     from kerazoo.models.word2vec.training import example_batch
 
-    x, _ = example_batch(model, 3, seed=0)
+    x, y = example_batch(model, 3, seed=0)
     np.testing.assert_allclose(restored.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
+    assert restored.evaluate(x, verbose=0) == pytest.approx(  # inputs only: the model weighs its scores
+        model.evaluate(x, y, sample_weight=keras.ops.convert_to_numpy(model.segment_targets(x)[1]), verbose=0))
 
 
 def test_segments_errors_say_what_is_accepted():
@@ -381,6 +391,10 @@ def test_segments_errors_say_what_is_accepted():
         kerazoo.get("word2vec", vocab_size=len(vocab), window_size=4, examples="segments", segment_length=8)
     with pytest.raises(ConfigError, match=r"one of \['pairs', 'segments'\]. Received: examples='windows'"):
         make_dataset(["a b c d"], vocab, examples="windows")
+    with pytest.raises(ConfigError, match=r"the model weighs the windows: build it with .*dynamic_window=False"):
+        make_dataset(["a b c d"], vocab, examples="segments", dynamic_window=False)
+    with pytest.raises(ConfigError, match="dynamic_window=False is the segments' option.*pass it to make_dataset"):
+        kerazoo.get("word2vec", vocab_size=len(vocab), dynamic_window=False)
 
 
 def test_negatives_are_drawn_again_until_none_is_the_true_word():

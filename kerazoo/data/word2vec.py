@@ -30,13 +30,14 @@ Skip-gram has a second form, `examples="segments"` (a model built with the same 
 of one row per (target, context) pair, the subsampled corpus is cut into overlapping segments of
 `segment_length` words (`window_size` padding words between documents, so no window crosses one),
 and the model scores every word in the middle of a segment against each of its `2 * window_size`
-neighbours and against `shared_negatives` negatives drawn once for the whole segment. The
-pipeline gives each score its label and weight: a neighbour counts where it lies within the
-word's dynamic reach and is a word (not padding); each negative weighs `num_ns / shared_negatives`,
-so a word's negatives push as much as `num_ns` of its own would, and none is the word's true
-neighbour. The same pairs and the same objective as the pairs form, and an epoch 1.85x faster
-(benchmarks/word2vec_gensim.py): a word is looked up once per segment, not once per pair, and the
-negatives are shared.
+neighbours and against `shared_negatives` negatives drawn once for the whole segment. The pipeline
+gives the inputs only; the model labels and weighs its scores itself (`Word2Vec.segment_targets`,
+compiled into the training step): a neighbour counts where both are words (not padding), weighted by
+the chance that word2vec.c's dynamic reach includes it; each negative weighs `num_ns /
+shared_negatives`, so a word's negatives push as much as `num_ns` of its own would, and none is the
+word's true neighbour. The same pairs and, in expectation, the same objective as the pairs form, in
+a fraction of the time (benchmarks/word2vec_gensim.py): a word is looked up once per segment, not
+once per pair, the negatives are shared, and `tf.data` has only the segments to cut.
 
 Reference:
   Mikolov, Chen, Corrado, Dean, "Efficient estimation of word representations in vector space",
@@ -221,9 +222,8 @@ def _draw(accept: tf.Tensor, alias: tf.Tensor, shape, seed) -> tf.Tensor:
     return tf.where(tf.random.stateless_uniform(shape, seed_accept) < tf.gather(accept, ids), ids, tf.gather(alias, ids))
 
 
-def _segment_dataset(docs: tf.RaggedTensor, vocabulary: Vocabulary, *, window_size: int, num_ns: int,
-                     batch_size: int, sample, dynamic_window: bool, shuffle: bool, seed, segment_length: int,
-                     shared_negatives: int) -> tf.data.Dataset:
+def _segment_dataset(docs: tf.RaggedTensor, vocabulary: Vocabulary, *, window_size: int, batch_size: int, sample,
+                     shuffle: bool, seed, segment_length: int, shared_negatives: int) -> tf.data.Dataset:
     """`make_dataset(examples="segments")`: see the module docstring."""
     w, length, k = window_size, segment_length, shared_negatives
     middle = length - 2 * w
@@ -232,13 +232,11 @@ def _segment_dataset(docs: tf.RaggedTensor, vocabulary: Vocabulary, *, window_si
     keep_t = tf.constant(keep, tf.float32)
     accept, alias = alias_table(vocabulary.negative_distribution())
     accept, alias = tf.constant(accept, tf.float32), tf.constant(alias, tf.int32)
-    offsets = _window_offsets(w)
-    labels = tf.constant(np.tile([1.0] * (2 * w) + [0.0] * k, (per_batch, middle))[..., None], tf.float32)
     flat, doc = docs.flat_values, tf.cast(docs.value_rowids(), tf.int32)
     plain = tf.autograph.experimental.do_not_convert  # plain TF ops: autograph's conversion took a second
 
     @plain
-    def segments(seed, flat, doc):  # one pass: the subsampled corpus, w zeros between documents, cut into overlapping segments
+    def batches(seed, flat, doc):  # one pass: the subsampled corpus, w zeros between documents, cut into batches
         seeds = tf.unstack(tf.random.experimental.stateless_split(seed, 3))
         kept = tf.random.stateless_uniform(tf.shape(flat), seeds[0]) < tf.gather(keep_t, flat)
         ids, at = tf.boolean_mask(flat, kept), tf.boolean_mask(doc, kept)
@@ -246,45 +244,35 @@ def _segment_dataset(docs: tf.RaggedTensor, vocabulary: Vocabulary, *, window_si
         total = tf.reduce_max(tf.concat([place + 1 + w, [w]], 0))
         rows = (total - w + middle - 1) // middle  # row r's middle words: stream[w + r * middle ...]
         stream = tf.scatter_nd(place[:, None], ids, [rows * middle + 2 * w])
-        index = tf.range(rows)[:, None] * middle + tf.range(length)[None]
-        rows_ids = tf.gather(stream, index)
-        rows_ids = tf.boolean_mask(rows_ids, tf.reduce_any(rows_ids[:, w:w + middle] > 0, axis=1))
+        index = tf.range(rows)[:, None] * middle + tf.range(length)[None]  # overlapping by 2w: no pair lost
+        segments = tf.gather(stream, index)
+        segments = tf.boolean_mask(segments, tf.reduce_any(segments[:, w:w + middle] > 0, axis=1))
         if shuffle:
-            rows_ids = tf.gather(rows_ids, tf.random.experimental.stateless_shuffle(tf.range(tf.shape(rows_ids)[0]),
-                                                                                     seeds[1]))
-        return rows_ids, _draw(accept, alias, tf.stack([tf.shape(rows_ids)[0], k]), seeds[2])
-
-    @plain
-    def with_weights(batch, seed):  # labels [1] * 2w + [0] * k per middle word; weights: which scores count
-        rows, negatives = batch
-        n = tf.shape(rows)[0]
-        centre = rows[:, w:w + middle]
-        reach = (tf.random.stateless_uniform([n, middle], seed, 1, w + 1, dtype=tf.int32) if dynamic_window
-                 else tf.fill([n, middle], w))
-        context = tf.stack([rows[:, w + o:w + o + middle] for o in offsets], -1)  # (n, middle, 2w)
-        near = (context > 0) & (centre[..., None] > 0) & (tf.abs(tf.constant(offsets)) <= reach[..., None])
-        clash = tf.reduce_any(tf.equal(negatives[:, None, :, None], tf.where(near, context, -1)[:, :, None]), -1)
-        negative = tf.where(clash | (centre[..., None] <= 0), 0.0, num_ns / k)  # (n, middle, k)
-        weights = tf.reshape(tf.concat([tf.cast(near, tf.float32), negative], -1), [n, -1])
-        return (rows, negatives), labels[:n], weights
+            segments = tf.gather(segments, tf.random.experimental.stateless_shuffle(
+                tf.range(tf.shape(segments)[0]), seeds[1]))
+        n = -(-tf.shape(segments)[0] // per_batch)  # the last batch filled up with padding segments (no score counts)
+        segments = tf.pad(segments, [[0, n * per_batch - tf.shape(segments)[0]], [0, 0]])
+        return (tf.reshape(segments, [n, per_batch, length]),
+                _draw(accept, alias, tf.stack([n, per_batch, k]), seeds[2]))
 
     seed = np.random.randint(2**31 - 1) if seed is None else seed
     if shuffle:
         kept_words = float(keep[flat.numpy()].sum())
         steps = max(1, int(np.ceil((kept_words + w * int(docs.nrows())) / middle / per_batch)))
         corpus = tf.data.Dataset.from_tensors((flat, doc)).repeat()  # passed, not captured
-        ds = tf.data.Dataset.zip(_seeds(seed, True), corpus).map(plain(lambda seed, ids: segments(seed, *ids)))
-        ds = ds.flat_map(plain(lambda *x: tf.data.Dataset.from_tensor_slices(x)))
-        ds = ds.batch(per_batch, drop_remainder=True)
-    else:  # one pass, the same draws every time
-        rows = segments(tf.constant([seed, 0], tf.int64), flat, doc)
-        if int(tf.shape(rows[0])[0]) == 0:
+        ds = tf.data.Dataset.zip(_seeds(seed, True), corpus).map(plain(lambda seed, ids: batches(seed, *ids)))
+        ds = ds.flat_map(plain(lambda *x: tf.data.Dataset.from_tensor_slices(x))).take(steps)
+    else:  # one pass, the same draws every time; the last batch holds only the segments left
+        segments, negatives = batches(tf.constant([seed, 0], tf.int64), flat, doc)
+        rows = int(tf.reduce_sum(tf.cast(tf.reduce_any(segments > 0, axis=-1), tf.int32)))
+        if rows == 0:
             raise ValueError(f"The {int(docs.nrows())} document(s) give no example once frequent words are "
                              f"subsampled (sample={sample}); give more documents or a larger `sample`.")
-        ds = tf.data.Dataset.from_tensor_slices(rows).batch(per_batch)
+        ds = tf.data.Dataset.from_tensor_slices((tf.reshape(segments, [-1, length])[:rows],
+                                                 tf.reshape(negatives, [-1, k])[:rows])).batch(per_batch)
         steps = int(ds.cardinality())
-    ds = tf.data.Dataset.zip(ds, _seeds(seed + 1, shuffle)).map(with_weights, num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.take(steps).apply(tf.data.experimental.assert_cardinality(steps)).prefetch(tf.data.AUTOTUNE)
+    ds = ds.map(plain(lambda segments, negatives: ((segments, negatives),)))  # inputs only: the model weighs its scores
+    return ds.apply(tf.data.experimental.assert_cardinality(steps)).prefetch(tf.data.AUTOTUNE)
 
 
 def make_dataset(corpus, vocabulary: Vocabulary, *, variant: Literal["skipgram", "cbow"] = "skipgram",
@@ -321,18 +309,19 @@ def make_dataset(corpus, vocabulary: Vocabulary, *, variant: Literal["skipgram",
       mode: the former name of `variant` (until kerazoo 0.2).
       seed: seed of the shuffling and of every random draw (None: drawn from NumPy's global
         generator, which `keras.utils.set_random_seed` seeds).
-      examples: `"pairs"` (above) or `"segments"` (skip-gram only, the module docstring): batches
-        `((segments, negatives), labels, weights)`, `segments` `(b, segment_length)` ids,
-        `negatives` `(b, shared_negatives)`, labels and weights `(b, C * (2 * window_size +
-        shared_negatives))` for the `C = segment_length - 2 * window_size` middle words, labels with
-        a trailing axis of 1; `batch_size` counts middle words (`batch_size // C` segments, at
-        least one). For a model built with `examples="segments"`, whose `example_options` say so.
+      examples: `"pairs"` (above) or `"segments"` (skip-gram only, the module docstring): batches of
+        inputs only, `((segments, negatives),)`, `segments` `(b, segment_length)` ids and `negatives`
+        `(b, shared_negatives)`; the model built with `examples="segments"` (whose `example_options`
+        say so) labels and weighs its scores. `batch_size` counts the `segment_length - 2 *
+        window_size` middle words of a segment (`batch_size // middle` segments, at least one); a
+        training pass's last batch is filled up with padding segments. `dynamic_window` is then the
+        model's option.
       segment_length: words per segment (`"segments"`), more than `2 * window_size`.
       shared_negatives: negatives drawn per segment (`"segments"`).
 
     Returns:
       A `tf.data.Dataset` of `((words, candidates), labels)`, labels `[1, 0, ..., 0]` as float32
-      (`"segments"`: see `examples`).
+      (`"segments"`: `((segments, negatives),)`, see `examples`).
 
     Example:
       >>> vocab = Vocabulary.build("corpus.txt", max_size=20000, min_count=5)
@@ -348,6 +337,9 @@ def make_dataset(corpus, vocabulary: Vocabulary, *, variant: Literal["skipgram",
         raise ConfigError(f"The `examples` argument should be one of ['pairs', 'segments']. Received: examples={examples!r}")
     if examples == "segments" and variant != "skipgram":
         raise ConfigError(f"examples='segments' trains skip-gram only; variant={variant!r} takes examples='pairs'.")
+    if examples == "segments" and not dynamic_window:
+        raise ConfigError("With examples='segments' the model weighs the windows: build it with "
+                          "kerazoo.get('word2vec', examples='segments', dynamic_window=False) instead.")
     sizes = {"window_size": window_size, "num_ns": num_ns, "batch_size": batch_size, "mix_documents": mix_documents,
              "segment_length": segment_length, "shared_negatives": shared_negatives}
     for arg, value in sizes.items():
@@ -360,9 +352,9 @@ def make_dataset(corpus, vocabulary: Vocabulary, *, variant: Literal["skipgram",
     if not np.any(docs.row_lengths().numpy() >= 2):
         raise ValueError("No document of the corpus holds two in-vocabulary words: there is nothing to train on.")
     if examples == "segments":
-        return _segment_dataset(tf.cast(docs, tf.int32), vocabulary, window_size=window_size, num_ns=num_ns,
-                                batch_size=batch_size, sample=sample, dynamic_window=dynamic_window, shuffle=shuffle,
-                                seed=seed, segment_length=segment_length, shared_negatives=shared_negatives)
+        return _segment_dataset(tf.cast(docs, tf.int32), vocabulary, window_size=window_size, batch_size=batch_size,
+                                sample=sample, shuffle=shuffle, seed=seed, segment_length=segment_length,
+                                shared_negatives=shared_negatives)
     docs = _split_long(tf.cast(docs, tf.int32), MAX_DOCUMENT_LENGTH)
     keep = vocabulary.keep_probabilities(sample)
     keep_t = tf.constant(keep, tf.float32)

@@ -10,8 +10,10 @@ come from `kerazoo.data.word2vec.make_dataset`; `variant` names the form (it was
 Skip-gram built with `examples="segments"` takes runs of words instead of pairs (`segment`,
 `(batch, segment_length)`) and `negatives` shared by a segment (`(batch, shared_negatives)`):
 `WindowScores` scores each middle word's input vector against the output vectors of its
-`2 * window_size` neighbours and of the negatives, so a word is looked up once, not once per pair;
-the pipeline's weights pick the pairs within each word's reach (`make_dataset(examples="segments")`).
+`2 * window_size` neighbours and of the negatives, so a word is looked up once, not once per pair.
+The model labels and weighs those scores itself (`segment_targets`, used by `fit` and `evaluate`
+when the data gives inputs only, as `make_dataset(examples="segments")` does), so the weights are
+fused into the compiled step instead of computed by `tf.data` on the same two cores.
 The word vectors and everything that reads them are the same in both forms.
 
 The model is a functional `keras.Model` subclass whose config holds the vocabulary, so one
@@ -58,6 +60,30 @@ class WindowScores(keras.layers.Layer):
                                         keras.ops.einsum("bld,bkd->blk", centre, negatives)], axis=-1)
         return keras.ops.reshape(scores, (-1, scores.shape[1] * scores.shape[2], 1))
 
+    def targets(self, segment, negatives, *, num_ns: int, dynamic_window: bool = True):
+        """The labels and weights of `call`'s scores for these inputs: `(batch, scores, 1)` and `(batch, scores)`.
+
+        A neighbour's label is 1, a negative's 0. A neighbour counts where both words are words (not the
+        padding 0) with the weight of its distance d: `(window_size - d + 1) / window_size` if
+        `dynamic_window` (the chance that word2vec.c's reach, drawn uniformly in 1..window_size, is at least
+        d: the expected objective, without the draw's noise), else 1. Each negative of a word weighs
+        `num_ns / shared_negatives`, so a word's negatives push as much as `num_ns` of its own would, and 0
+        where it equals one of the word's neighbours (word2vec.c never labels a true word 0).
+        """
+        ops, w = keras.ops, self.window_size
+        length, k = segment.shape[1], negatives.shape[1]
+        middle, offsets = length - 2 * w, (*range(-w, 0), *range(1, w + 1))
+        centre = segment[:, w:length - w, None]
+        context = ops.stack([segment[:, w + o:length - w + o] for o in offsets], axis=-1)  # (batch, middle, 2w)
+        near = ops.logical_and(context > 0, centre > 0)
+        reach = [(w - abs(o) + 1) / w if dynamic_window else 1.0 for o in offsets]
+        clash = ops.any(ops.equal(negatives[:, None, :, None], ops.where(near, context, -1)[:, :, None, :]), axis=-1)
+        negative = ops.where(ops.logical_or(clash, centre <= 0), 0.0, num_ns / k)  # (batch, middle, k)
+        weights = ops.concatenate([ops.cast(near, "float32") * ops.convert_to_tensor(reach, "float32"), negative], -1)
+        labels = ops.concatenate([ops.ones((1, 1, 2 * w)), ops.zeros((1, 1, k))], axis=-1)
+        labels = ops.broadcast_to(labels, (ops.shape(segment)[0], middle, 2 * w + k))
+        return ops.reshape(labels, (-1, middle * (2 * w + k), 1)), ops.reshape(weights, (-1, middle * (2 * w + k)))
+
     def compute_output_shape(self, inputs_shape, outputs_shape, negatives_shape):
         middle = outputs_shape[1] - 2 * self.window_size
         return (inputs_shape[0], middle * (2 * self.window_size + negatives_shape[1]), 1)
@@ -71,7 +97,8 @@ class Word2Vec(keras.Model):
     """word2vec as a functional model; arguments as in `word2vec` (the registered builder)."""
 
     def __init__(self, *, vocab_size=20000, embedding_dim=128, num_ns=4, window_size=2, variant="skipgram",
-                 vocabulary=None, examples="pairs", segment_length=128, shared_negatives=16, **kwargs):
+                 vocabulary=None, examples="pairs", segment_length=128, shared_negatives=16, dynamic_window=True,
+                 **kwargs):
         variant = kwargs.pop("mode", variant)  # the name in .keras files written before 0.2
         check_positive(vocab_size=vocab_size, embedding_dim=embedding_dim, num_ns=num_ns, window_size=window_size,
                        segment_length=segment_length, shared_negatives=shared_negatives)
@@ -82,6 +109,9 @@ class Word2Vec(keras.Model):
         if examples == "segments" and segment_length <= 2 * window_size:
             raise ConfigError(f"`segment_length` should be more than 2 * window_size = {2 * window_size}. Received: "
                               f"segment_length={segment_length}")
+        if examples == "pairs" and not dynamic_window:
+            raise ConfigError("dynamic_window=False is the segments' option (the model weighs their windows); "
+                              "for examples='pairs' pass it to make_dataset, which draws the pairs.")
         if vocab_size < 3:
             raise ConfigError(f"`vocab_size` should be at least 3 (the padding and two words). Received: "
                              f"vocab_size={vocab_size}")
@@ -117,13 +147,33 @@ class Word2Vec(keras.Model):
         self.vocab_size, self.embedding_dim, self.num_ns = vocab_size, embedding_dim, num_ns
         self.window_size, self.variant = window_size, variant
         self.examples, self.segment_length, self.shared_negatives = examples, segment_length, shared_negatives
+        self.dynamic_window = bool(dynamic_window)
         self.vocabulary = None if vocabulary is None else list(vocabulary)
 
     def get_config(self):
         return {"vocab_size": self.vocab_size, "embedding_dim": self.embedding_dim, "num_ns": self.num_ns,
                 "window_size": self.window_size, "variant": self.variant, "vocabulary": self.vocabulary,
                 "examples": self.examples, "segment_length": self.segment_length,
-                "shared_negatives": self.shared_negatives, "name": self.name, "trainable": self.trainable}
+                "shared_negatives": self.shared_negatives, "dynamic_window": self.dynamic_window, "name": self.name,
+                "trainable": self.trainable}
+
+    def segment_targets(self, x):
+        """Segments: the labels and weights of the model's scores for inputs `x` (`[segment, negatives]` or a
+        dict by input name), as `WindowScores.targets` gives them; `fit` and `evaluate` use them when the
+        data gives no sample weights (`make_dataset(examples="segments")` gives inputs only)."""
+        segment, negatives = (x["segment"], x["negatives"]) if isinstance(x, dict) else x
+        return self.get_layer("scores").targets(segment, negatives, num_ns=self.num_ns,
+                                                dynamic_window=self.dynamic_window)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        if self.examples == "segments" and sample_weight is None:
+            y, sample_weight = self.segment_targets(x)
+        return super().compute_loss(x, y, y_pred, sample_weight, training=training)
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        if self.examples == "segments" and sample_weight is None:
+            y, sample_weight = self.segment_targets(x)
+        return super().compute_metrics(x, y, y_pred, sample_weight)
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -176,6 +226,7 @@ def word2vec(
     examples: Literal["pairs", "segments"] = "pairs",  # skip-gram's input form: one pair, or a run of words
     segment_length: int = 128,                         # words per segment ("segments")
     shared_negatives: int = 16,                        # negatives drawn per segment ("segments")
+    dynamic_window: bool = True,                       # weigh a neighbour by word2vec.c's chance to reach it ("segments")
     name: str = "word2vec",
 ) -> keras.Model:
     """word2vec (Mikolov et al. 2013): skip-gram or CBOW word vectors trained with negative sampling.
@@ -197,6 +248,9 @@ def word2vec(
         the same objective with an epoch 1.85x faster (benchmarks/word2vec_gensim.py).
       segment_length: words per segment, more than `2 * window_size`.
       shared_negatives: negatives per segment; each weighs `num_ns / shared_negatives` in the loss.
+      dynamic_window: segments only (for pairs, `make_dataset` draws the windows): weigh a neighbour at
+        distance d by `(window_size - d + 1) / window_size`, the chance that word2vec.c's reach (drawn
+        uniformly in 1..window_size) includes it; False: every neighbour weighs 1.
       name: model name.
 
     Returns:
@@ -216,4 +270,4 @@ def word2vec(
     """
     return Word2Vec(vocab_size=vocab_size, embedding_dim=embedding_dim, num_ns=num_ns, window_size=window_size,
                     variant=variant, vocabulary=vocabulary, examples=examples, segment_length=segment_length,
-                    shared_negatives=shared_negatives, name=name)
+                    shared_negatives=shared_negatives, dynamic_window=dynamic_window, name=name)
