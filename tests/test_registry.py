@@ -3,6 +3,8 @@ import subprocess
 import sys
 import textwrap
 
+import keras
+import numpy as np
 import pytest
 
 import kerazoo
@@ -84,6 +86,29 @@ def test_compile_applies_the_recipe_speed_settings():
     assert kerazoo.get("lenet5", compile=True).steps_per_execution == configured
     with pytest.raises(ValueError, match=r"positive int \(1 or more\)\. Received: steps_per_execution=0"):
         Recipe(steps_per_execution=0)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="Keras builds before tracing on other backends")
+def test_a_compiled_models_first_step_is_traced_once():
+    """TensorFlow defers making the optimizer's and named metrics' variables to the first trace, and a traced step
+    that makes variables is traced again; `compile_model` makes them first, and the logs keep the metrics' names
+    ("accuracy", whose class Keras picks by the data's shapes, is left to Keras)."""
+    from kerazoo.recipe import Recipe, compile_model
+
+    traces = []
+
+    class Counted(keras.Model):
+        def compute_loss(self, *args, **kwargs):
+            traces.append(1)
+            return super().compute_loss(*args, **kwargs)
+
+    inputs = keras.Input((3,))
+    model = Counted(inputs, keras.layers.Dense(1, activation="sigmoid")(inputs))
+    compile_model(model, Recipe(loss="binary_crossentropy", metrics=["auc", "mae"]))
+    x, y = np.random.default_rng(0).random((8, 3)), np.arange(8) % 2
+    history = model.fit(x, y, epochs=2, batch_size=4, verbose=0)
+    assert len(traces) == 1 and {"loss", "auc", "mae"} == set(history.history)
+    assert history.history["mae"][0] == pytest.approx(np.mean(np.abs(y - model.predict(x, verbose=0)[:, 0])), abs=0.2)
 
 
 def test_describe_reports_catalogue_facts():
