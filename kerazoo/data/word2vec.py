@@ -211,7 +211,8 @@ MAX_DOCUMENT_LENGTH = 10_000  # longer documents are cut into pieces of this man
 
 
 def _window_offsets(window_size: int) -> list[int]:
-    """A word's neighbours, as offsets from it: -window_size..-1, then 1..window_size (model and pipeline agree)."""
+    """A word's neighbours, as offsets from it: -window_size..-1, then 1..window_size (CBOW's window columns; the
+    segments model's `WindowScores` scores them in the same order)."""
     return [*range(-window_size, 0), *range(1, window_size + 1)]
 
 

@@ -244,8 +244,9 @@ def word2vec(
         config so a saved `.keras` file carries them; needed for `model.word_vectors()`.
       examples: `"pairs"`: the inputs above. `"segments"` (skip-gram only): inputs `segment`
         `(batch, segment_length)` and `negatives` `(batch, shared_negatives)`; every middle word of
-        a segment is scored against its neighbours and the segment's negatives (`WindowScores`),
-        the same objective with an epoch 1.85x faster (benchmarks/word2vec_gensim.py).
+        a segment is scored against its neighbours and the segment's negatives (`WindowScores`), and
+        the model weighs its scores itself (`segment_targets`): the same objective in expectation,
+        with an epoch 2.71x faster (benchmarks/word2vec_gensim.py).
       segment_length: words per segment, more than `2 * window_size`.
       shared_negatives: negatives per segment; each weighs `num_ns / shared_negatives` in the loss.
       dynamic_window: segments only (for pairs, `make_dataset` draws the windows): weigh a neighbour at
