@@ -50,12 +50,12 @@ class WindowScores(keras.layers.Layer):
     def __init__(self, window_size: int, **kwargs):
         super().__init__(**kwargs)
         self.window_size = window_size
+        self.offsets = (*range(-window_size, 0), *range(1, window_size + 1))  # the neighbours' order in the scores
 
     def call(self, inputs, outputs, negatives):
         w, length = self.window_size, outputs.shape[1]
         centre = inputs[:, w:length - w]
-        near = [keras.ops.sum(centre * outputs[:, w + o:length - w + o], axis=-1) for o in (*range(-w, 0),
-                                                                                            *range(1, w + 1))]
+        near = [keras.ops.sum(centre * outputs[:, w + o:length - w + o], axis=-1) for o in self.offsets]
         scores = keras.ops.concatenate([keras.ops.stack(near, axis=-1),
                                         keras.ops.einsum("bld,bkd->blk", centre, negatives)], axis=-1)
         return keras.ops.reshape(scores, (-1, scores.shape[1] * scores.shape[2], 1))
@@ -72,11 +72,11 @@ class WindowScores(keras.layers.Layer):
         """
         ops, w = keras.ops, self.window_size
         length, k = segment.shape[1], negatives.shape[1]
-        middle, offsets = length - 2 * w, (*range(-w, 0), *range(1, w + 1))
+        middle = length - 2 * w
         centre = segment[:, w:length - w, None]
-        context = ops.stack([segment[:, w + o:length - w + o] for o in offsets], axis=-1)  # (batch, middle, 2w)
+        context = ops.stack([segment[:, w + o:length - w + o] for o in self.offsets], axis=-1)  # (batch, middle, 2w)
         near = ops.logical_and(context > 0, centre > 0)
-        reach = [(w - abs(o) + 1) / w if dynamic_window else 1.0 for o in offsets]
+        reach = [(w - abs(o) + 1) / w if dynamic_window else 1.0 for o in self.offsets]
         clash = ops.any(ops.equal(negatives[:, None, :, None], ops.where(near, context, -1)[:, :, None, :]), axis=-1)
         negative = ops.where(ops.logical_or(clash, centre <= 0), 0.0, num_ns / k)  # (batch, middle, k)
         weights = ops.concatenate([ops.cast(near, "float32") * ops.convert_to_tensor(reach, "float32"), negative], -1)
