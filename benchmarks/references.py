@@ -178,3 +178,31 @@ def seq2seq_keras_io(tracker, pairs, seed: int, epochs: int = 10, every: float =
     tracker.extra["translate"] = translate
     model.fit([enc_in, dec_in], dec_out, batch_size=64, epochs=epochs, verbose=0,
               callbacks=[tracker.keras_callback(every)])
+
+
+def word2vec_gensim(tracker, documents, seed: int, epochs: int = 5):
+    """gensim 4's `Word2Vec` with kerazoo's recipe settings (skip-gram, dimension 64, window 4, 4 negatives,
+    subsampling 1e-3, min_count 5, 12,000 words kept (`max_final_vocab`)), gensim's default 5 epochs and
+    learning-rate decay, 2 worker threads, on kerazoo's tokenisation of the same reviews (counted), evaluated after
+    every epoch (gensim's `on_epoch_end`). `tracker.model` is the gensim model."""
+    from gensim.models import Word2Vec
+    from gensim.models.callbacks import CallbackAny2Vec
+
+    from kerazoo.data.word2vec import tokenize
+
+    tokens = [[w.decode() for w in row] for batch in tokenize(documents) for row in batch.to_list()]
+
+    class Epochs(CallbackAny2Vec):
+        def __init__(self):
+            self.epoch = 0
+
+        def on_epoch_end(self, model):
+            self.epoch += 1
+            tracker.check(self.epoch)
+
+    model = Word2Vec(vector_size=64, window=4, negative=4, sample=1e-3, sg=1, hs=0, min_count=5,
+                     max_final_vocab=12000, workers=2, seed=seed)
+    tracker.model = model
+    model.build_vocab(tokens)
+    model.train(tokens, total_examples=len(tokens), epochs=epochs, callbacks=[Epochs()])
+    tracker.finish()

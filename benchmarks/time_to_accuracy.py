@@ -15,9 +15,11 @@ target on the held-out split. The families (issue 29):
   imdb_gru   88 % accuracy, the 25,000 IMDB test reviews          the same with GRU cells
   seq2seq    99 % greedy exact match, the test dates written in   keras-io "Character-level recurrent
              formats training never writes                        sequence-to-sequence model" (LSTM 256)
+  word2vec   85 % sentiment accuracy of a linear probe on the     gensim 4 Word2Vec (skip-gram, 2 worker threads)
+             averaged vectors, 25,000 IMDB train -> 25,000 test   with the recipe's settings
 
-(The other families' targets, evaluators, references and draft `fast` recipes, drafted unmeasured in
-commit 911635e, are in benchmarks/notes/unmeasured_fast_recipes.md and that commit.)
+(DCGAN's target, evaluator, reference and draft `fast` recipe, drafted unmeasured in commit 911635e, are in
+benchmarks/notes/unmeasured_fast_recipes.md and that commit.)
 
 Runners: `recipe` is `kerazoo.train(NAME)` (the config's recipe, its card's), `fast` is
 `kerazoo.train(NAME, recipe="fast")` (the config's `recipes: {fast: ...}`), `reference` the outside recipe. Every
@@ -79,6 +81,8 @@ FAMILIES = {
                        "keras-io Bidirectional LSTM on IMDB, GRU cells", 15),
     "seq2seq_attention": Family(0.99, "greedy exact match, the test dates in formats training never writes", "max",
                                 0.25, "keras-io character-level LSTM seq2seq", 10),
+    "word2vec": Family(0.85, "linear-probe sentiment accuracy (25,000 IMDB train -> 25,000 test reviews)", "max", 1.0,
+                       "gensim 4.4 Word2Vec, skip-gram, 2 worker threads", 15),
 }
 # Leave-one-out ablations of the `fast` recipe (`--runners fast fast+augment ...`): each is `recipe="fast"` with the
 # card recipe's own values of these keys put back (a config overlay; a key the card leaves out, its `Recipe` default),
@@ -256,8 +260,58 @@ def dates_exact_match(data_dir, n):
     return evaluate
 
 
+def probe_accuracy(data_dir, n):
+    """`kerazoo.models.word2vec.linear_probe_accuracy`'s probe (the averaged vectors of a review, scaled, a logistic
+    regression fitted on the training reviews and scored on the test reviews), with the reviews tokenised once
+    before the clock starts; gensim's vectors and kerazoo's are read by their own vocabularies."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from kerazoo.data.imdb import load_imdb
+    from kerazoo.data.word2vec import tokenize
+
+    splits, tokenised = load_imdb(data_dir=data_dir), {}
+    for split in ("train", "test"):
+        texts, labels = splits[split]
+        order = np.random.default_rng(0).permutation(len(labels))[:n]  # a prefix would hold one class only
+        rows = [[w.decode() for w in row] for batch in tokenize(list(texts[order])) for row in batch.to_list()]
+        words, inverse = np.unique(np.array([w for row in rows for w in row] or [""], dtype=object),
+                                   return_inverse=True)
+        tokenised[split] = (words, inverse, np.cumsum([0] + [len(r) for r in rows]), labels[order])
+
+    def means(vectors, index, split):  # each review's mean known vector (zeros if it has none)
+        from scipy.sparse import csr_matrix
+
+        words, inverse, bounds, _ = tokenised[split]
+        rows = np.array([index.get(w, -1) if w else -1 for w in words])[inverse]
+        review, known = np.repeat(np.arange(len(bounds) - 1), np.diff(bounds)), rows >= 0
+        counts = csr_matrix((np.ones(known.sum()), (review[known], rows[known])), shape=(len(bounds) - 1, len(vectors)))
+        return (counts @ vectors) / np.maximum(np.asarray(counts.sum(axis=1)), 1)
+
+    def evaluate(tracker):
+        model = tracker.model
+        if hasattr(model, "wv"):  # gensim
+            vectors, index = model.wv.vectors, model.wv.key_to_index
+        else:
+            vectors = keras_vectors(model)
+            index = {w: i for i, w in enumerate(tracker.extra["data"].extra["vocabulary"].words) if w}
+        probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+        probe.fit(means(vectors, index, "train"), tokenised["train"][3])
+        return probe.score(means(vectors, index, "test"), tokenised["test"][3])
+
+    return evaluate
+
+
+def keras_vectors(model):
+    import keras
+
+    return keras.ops.convert_to_numpy(model.get_layer("embedding").embeddings).astype("float64")
+
+
 EVALUATORS = {"lenet5": (mnist_accuracy, 10000), "dbn": (mnist_accuracy, 10000), "imdb_lstm": (imdb_accuracy, 25000),
-              "imdb_gru": (imdb_accuracy, 25000), "seq2seq_attention": (dates_exact_match, 10 ** 9)}
+              "imdb_gru": (imdb_accuracy, 25000), "seq2seq_attention": (dates_exact_match, 10 ** 9),
+              "word2vec": (probe_accuracy, 25000)}
 
 
 # === In the child: one run ===
@@ -316,6 +370,11 @@ def run_reference(tracker, name, data_dir, seed):
         splits = date_splits(**load_config(name).recipe.get("data", {}), seed=seed)  # recipe_data's own call
         tracker.extra["test"] = splits["test"]
         references.seq2seq_keras_io(tracker, splits["train"], seed, every=every)
+    elif name == "word2vec":  # the recipe's corpus: the train and unsup reviews (read and tokenised on the clock)
+        from kerazoo.data.imdb import load_imdb
+
+        splits = load_imdb(data_dir=data_dir, unsup=True)
+        references.word2vec_gensim(tracker, list(splits["train"][0]) + list(splits["unsup"]), seed)
     else:
         raise ValueError(f"no reference for {name}")
 
