@@ -294,19 +294,13 @@ def probe_accuracy(data_dir, n):
         if hasattr(model, "wv"):  # gensim
             vectors, index = model.wv.vectors, model.wv.key_to_index
         else:
-            vectors = keras_vectors(model)
+            vectors = np.asarray(model.vectors, "float64")
             index = {w: i for i, w in enumerate(tracker.extra["data"].extra["vocabulary"].words) if w}
         probe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
         probe.fit(means(vectors, index, "train"), tokenised["train"][3])
         return probe.score(means(vectors, index, "test"), tokenised["test"][3])
 
     return evaluate
-
-
-def keras_vectors(model):
-    import keras
-
-    return keras.ops.convert_to_numpy(model.get_layer("embedding").embeddings).astype("float64")
 
 
 EVALUATORS = {"lenet5": (mnist_accuracy, 10000), "dbn": (mnist_accuracy, 10000), "imdb_lstm": (imdb_accuracy, 25000),

@@ -117,14 +117,16 @@ def _clock(seconds: float | None, started: float):
         """Stops `fit` once `seconds` have passed since `started` (checked after each compiled call);
         `epoch_ends`: the wall time since `started` at the end of each epoch."""
 
-        epoch_ends: list = []
+        def __init__(self):
+            super().__init__()
+            self.epoch_ends = []
 
         def on_train_batch_end(self, batch, logs=None):
             if seconds and time.perf_counter() - started >= seconds:
                 self.model.stop_training = True
 
         def on_epoch_end(self, epoch, logs=None):
-            self.epoch_ends = [*self.epoch_ends, time.perf_counter() - started]
+            self.epoch_ends.append(time.perf_counter() - started)
 
     return Clock()
 

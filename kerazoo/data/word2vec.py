@@ -251,21 +251,22 @@ def _segment_dataset(docs: tf.RaggedTensor, vocabulary: Vocabulary, *, window_si
         if shuffle:
             segments = tf.gather(segments, tf.random.experimental.stateless_shuffle(
                 tf.range(tf.shape(segments)[0]), seeds[1]))
-        n = -(-tf.shape(segments)[0] // per_batch)  # the last batch filled up with padding segments (no score counts)
-        segments = tf.pad(segments, [[0, n * per_batch - tf.shape(segments)[0]], [0, 0]])
+        count = tf.shape(segments)[0]
+        n = -(-count // per_batch)  # the last batch filled up with padding segments (no score counts)
+        segments = tf.pad(segments, [[0, n * per_batch - count], [0, 0]])
         return (tf.reshape(segments, [n, per_batch, length]),
-                _draw(accept, alias, tf.stack([n, per_batch, k]), seeds[2]))
+                _draw(accept, alias, tf.stack([n, per_batch, k]), seeds[2]), count)
 
     seed = np.random.randint(2**31 - 1) if seed is None else seed
     if shuffle:
         kept_words = float(keep[flat.numpy()].sum())
         steps = max(1, int(np.ceil((kept_words + w * int(docs.nrows())) / middle / per_batch)))
         corpus = tf.data.Dataset.from_tensors((flat, doc)).repeat()  # passed, not captured
-        ds = tf.data.Dataset.zip(_seeds(seed, True), corpus).map(plain(lambda seed, ids: batches(seed, *ids)))
+        ds = tf.data.Dataset.zip(_seeds(seed, True), corpus).map(plain(lambda seed, ids: batches(seed, *ids)[:2]))
         ds = ds.flat_map(plain(lambda *x: tf.data.Dataset.from_tensor_slices(x))).take(steps)
     else:  # one pass, the same draws every time; the last batch holds only the segments left
-        segments, negatives = batches(tf.constant([seed, 0], tf.int64), flat, doc)
-        rows = int(tf.reduce_sum(tf.cast(tf.reduce_any(segments > 0, axis=-1), tf.int32)))
+        segments, negatives, rows = batches(tf.constant([seed, 0], tf.int64), flat, doc)
+        rows = int(rows)
         if rows == 0:
             raise ValueError(f"The {int(docs.nrows())} document(s) give no example once frequent words are "
                              f"subsampled (sample={sample}); give more documents or a larger `sample`.")
