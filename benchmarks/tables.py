@@ -168,6 +168,7 @@ def import_table(speed: dict) -> str:
 TARGETS = {"lenet5": "LeNet-5: 99.0 % MNIST test accuracy", "dbn": "DBN: 98.5 % MNIST test accuracy",
            "imdb_lstm": "IMDB LSTM: 88 % test accuracy", "imdb_gru": "IMDB GRU: 88 % test accuracy",
            "seq2seq_attention": "seq2seq: 99 % exact match, test dates in unseen formats",
+           "dcgan": "DCGAN: LeNet-FID 10, 10,000 samples against the MNIST test digits",
            "word2vec": "word2vec: 85 % linear-probe IMDB sentiment accuracy"}
 
 

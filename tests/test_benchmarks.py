@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ast
 import importlib
+import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -54,3 +56,45 @@ def test_the_import_check_sees_a_moved_name(tmp_path):
     script.write_text("def f():\n    from kerazoo.data.sources import load_numpy\n")
     assert kerazoo_imports(script) == [(2, "kerazoo.data.sources", "load_numpy")]
     assert not hasattr(importlib.import_module("kerazoo.data.sources"), "load_numpy")
+
+
+def _time_to_accuracy():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "time_to_accuracy.py"
+    spec = importlib.util.spec_from_file_location("bench_time_to_accuracy", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def _runs(*curves):
+    """Runs of `time_to_accuracy.child`'s form, none at the target: `curves` of (seconds, FID) evaluations."""
+    return [{"reached": False, "seconds": None, "best": min(v for _, v in curve), "trained_seconds": curve[-1][0],
+             "curve": [[0.5 * (i + 1), s, v] for i, (s, v) in enumerate(curve)]} for curve in curves]
+
+
+def test_time_to_the_references_best_is_read_off_the_same_runs():
+    """When the reference never reaches the target (DCGAN's FID 10 in equal time), the benchmark says how much sooner
+    kerazoo got as far as the reference did: each runner's first evaluation at or below the reference's median best,
+    medians over the runs, a run that never got there counting as slower than any that did."""
+    tta = _time_to_accuracy()
+    reference = _runs([(300, 90.0), (600, 60.0)], [(300, 95.0), (600, 70.0)], [(300, 80.0), (600, 65.0)])
+    recipe = _runs([(100, 64.0), (600, 30.0)], [(100, 70.0), (200, 50.0)], [(100, 90.0), (600, 80.0)])
+    family = {"direction": "min", "runners": {"reference": {**tta.summarise(reference), "runs": reference},
+                                               "recipe": {**tta.summarise(recipe), "runs": recipe}}}
+    tta.ratios(family)
+    best = family["reference_best"]
+    assert best["value"] == 65.0  # the reference's median best
+    assert best["median_seconds"] == {"reference": 600, "recipe": 200}  # [600, inf, 600] and [100, 200, inf]
+    assert best["reference_over_recipe"] == 3.0
+    assert "reference_over_recipe" not in family and "reference_over_recipe_at_least" not in family  # no FID 10
+
+
+def test_no_time_to_the_references_best_when_it_reached_the_target_or_never_moved():
+    tta = _time_to_accuracy()
+    flat = _runs([(300, 0.0), (600, 0.0)])  # seq2seq's reference: 0 % exact match throughout
+    for runs in ([{**flat[0], "best": 0.0}], [{**_runs([(300, 9.0)])[0], "reached": True, "seconds": 300, "cpu_seconds": 500}]):
+        family = {"direction": "min", "runners": {"reference": {**tta.summarise(runs), "runs": runs},
+                                                   "recipe": {**tta.summarise(runs), "runs": runs}}}
+        tta.ratios(family)
+        assert "reference_best" not in family
