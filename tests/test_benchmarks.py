@@ -63,7 +63,11 @@ def _time_to_accuracy():
     spec = importlib.util.spec_from_file_location("bench_time_to_accuracy", path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses look their module up there
-    spec.loader.exec_module(module)
+    saved = list(sys.path)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path[:] = saved  # the script puts benchmarks/ first, for its own `import references`
     return module
 
 
