@@ -157,7 +157,8 @@ def dcgan_keras_io(tracker, data_dir, seed: int, epochs: int = 20, every: float 
             grads = tape.gradient(d_loss, self.discriminator.trainable_weights)
             self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_weights))
             with tf.GradientTape() as tape:
-                g_loss = self.loss_fn(tf.zeros((n, 1)), self.discriminator(self.generator(tf.random.normal((n, latent)))))
+                judged = self.discriminator(self.generator(tf.random.normal((n, latent))))
+                g_loss = self.loss_fn(tf.zeros((n, 1)), judged)
             grads = tape.gradient(g_loss, self.generator.trainable_weights)
             self.g_optimizer.apply_gradients(zip(grads, self.generator.trainable_weights))
             return {"d_loss": d_loss, "g_loss": g_loss}

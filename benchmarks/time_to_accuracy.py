@@ -268,27 +268,22 @@ def dates_exact_match(data_dir, n):
 
 
 def lenet_fid(data_dir, n):
-    """LeNet-FID (`kerazoo.models.dcgan.scores`, the card's measure) of `n` samples against the first `n` MNIST test
+    """The card's LeNet-FID (`kerazoo.models.dcgan.lenet_scores`): `n` samples against the first `n` MNIST test
     digits, under the shipped lenet5.mnist's F6 features."""
-    import keras
-
     import kerazoo
-    from kerazoo.models.dcgan.model import to_pixels
-    from kerazoo.models.dcgan.scores import frechet_distance
+    from kerazoo.models.dcgan.scores import lenet_scores
+    from kerazoo.models.dcgan.training import SAMPLE_SEED
 
-    scorer = kerazoo.get("lenet5.mnist")
-    features = keras.Model(scorer.inputs, scorer.get_layer("f6").output)
-    real = np.asarray(features.predict(_mnist_test(data_dir, n)[0], batch_size=1000, verbose=0), "float64")
+    scorer, real = kerazoo.get("lenet5.mnist"), _mnist_test(data_dir, n)[0]
 
     def evaluate(tracker):
         model = tracker.model
         if "latent_dim" in tracker.extra:  # the reference's generator: N(0, 1) latents in, [0, 1] images out
-            z = np.random.default_rng(0).standard_normal((n, tracker.extra["latent_dim"])).astype("float32")
-            images = to_pixels(np.asarray(model.predict(z, batch_size=1000, verbose=0)) * 2 - 1)
-        else:  # kerazoo's DCGAN: its own latents of seed 0, the card's samples
-            images = to_pixels(model.sample(n, seed=0))
-        fake = np.asarray(features.predict(images.reshape(n, 28, 28), batch_size=1000, verbose=0), "float64")
-        return frechet_distance(fake, real)
+            z = np.random.default_rng(SAMPLE_SEED).standard_normal((n, tracker.extra["latent_dim"])).astype("float32")
+            images = np.asarray(model.predict(z, batch_size=1000, verbose=0)) * 2 - 1
+        else:  # kerazoo's DCGAN: the card's samples
+            images = model.sample(n, seed=SAMPLE_SEED)
+        return lenet_scores(images, real, classifier=scorer)["lenet_fid"]
 
     return evaluate
 
