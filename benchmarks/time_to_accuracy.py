@@ -36,8 +36,10 @@ reach it counts as slower than any that did), and the ratio of medians reference
 so only ratios measured side by side mean anything. `--quick` caps every run at 45 s of training and scores a
 1,000-example prefix of the held-out data: a smoke run of the plumbing, not a measurement.
 
-Writes benchmarks/results/time_to_accuracy.json; `python benchmarks/tables.py time_to_accuracy` prints the
-README's table from it.
+Every finished run is written at once to `time_to_accuracy.partial.json` beside the output: an interrupted
+measurement (Ctrl-C, a closed session) is resumed by running the same command again, which measures only the runs
+still missing. Writes benchmarks/results/time_to_accuracy.json; `python benchmarks/tables.py time_to_accuracy`
+prints the README's table from it.
 """
 from __future__ import annotations
 
@@ -454,6 +456,10 @@ def _launch(name, runner, seed, data_dir, quick, timeout, max_minutes=None) -> d
         os.killpg(process.pid, 9)
         process.wait()
         return {"seed": seed, "reached": False, "error": f"killed after {timeout} s", "loadavg_before": before}
+    except KeyboardInterrupt:  # the child is in its own session: Ctrl-C does not reach it
+        os.killpg(process.pid, 9)
+        process.wait()
+        raise
     lines = [line for line in out.splitlines() if line.startswith("{")]
     if not lines:
         return {"seed": seed, "reached": False, "error": f"exit code {process.returncode}", "loadavg_before": before}
@@ -530,6 +536,37 @@ def reference_best(family: dict) -> None:
             family["reference_best"][f"reference_over_{name}"] = round(times["reference"] / t, 2)
 
 
+class Unfinished:
+    """The runs an unfinished measurement has already made, in `<output>.partial.json`, each written as it ends: a
+    measurement of hours (DCGAN's 3 x 2 runs of up to 90 minutes) can be stopped and resumed by the same command,
+    losing at most the run that was going. Only the same plan (families, runners, repeats, seed, budget) resumes it."""
+
+    def __init__(self, output: Path, plan: dict):
+        self.path, self.plan = output.with_name(output.stem + ".partial.json"), plan
+        kept = json.loads(self.path.read_text()) if self.path.is_file() else {"plan": plan, "seconds": 0, "runs": []}
+        if kept["plan"] != plan:
+            raise SystemExit(f"{self.path} holds an unfinished measurement of another plan: {kept['plan']}. Run "
+                             f"that plan again to finish it, or delete the file to start this one ({plan}).")
+        self.seconds = kept["seconds"]  # of training and evaluating in the earlier invocations
+        self.runs = {(r["family"], r["runner"], r["repeat"]): r["run"] for r in kept["runs"]}
+        self.started = time.time()
+
+    def keep(self, name: str, runner: str, repeat: int, run: dict) -> None:
+        """Write `run` down, unless it failed (killed, or crashed): a failed run is measured again on resume."""
+        if "error" in run:
+            return
+        self.runs[(name, runner, repeat)] = run
+        state = {"plan": self.plan, "seconds": round(self.elapsed()),
+                 "runs": [{"family": n, "runner": r, "repeat": i, "run": v} for (n, r, i), v in self.runs.items()]}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        scratch = self.path.with_suffix(".tmp")
+        scratch.write_text(json.dumps(state, indent=1) + "\n")
+        os.replace(scratch, self.path)  # a kill while writing leaves the last whole file
+
+    def elapsed(self) -> float:
+        return self.seconds + time.time() - self.started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=os.environ.get("KERAZOO_DATA_DIR") or os.environ.get("KERAZOO_SHARED_DATA"))
@@ -559,17 +596,29 @@ def main() -> None:
                                "loadavg_before": [round(v, 2) for v in os.getloadavg()]},
                    "quick": args.quick, "repeats": repeats,
                    "evaluation": "every `every` epochs of the runner's training split and at its end, clock paused"})
-    started = time.time()
+    plan = {"families": names, "runners": args.runners, "repeats": repeats, "seed": args.seed, "quick": args.quick,
+            "max_minutes": args.max_minutes}
+    unfinished = Unfinished(out, plan)
+    if unfinished.runs:
+        print(f"resuming: {len(unfinished.runs)} of {repeats * len(names) * len(args.runners)} runs are kept in "
+              f"{unfinished.path}", flush=True)
     runs = {(n, r): [] for n in names for r in args.runners}
-    for repeat in range(repeats):  # interleaved: repeat r of every run before repeat r + 1
-        for name in names:
-            for runner in args.runners:
-                budget = args.max_minutes or FAMILIES[name].max_minutes
-                timeout = 60 * budget * 3 + 1800
-                run = _launch(name, runner, args.seed + repeat, args.data_dir, args.quick, timeout, args.max_minutes)
-                runs[(name, runner)].append(run)
-                shown = {k: v for k, v in run.items() if k != "curve"}
-                print(f"{name} {runner} repeat {repeat + 1}/{repeats}: {shown}", flush=True)
+    try:
+        for repeat in range(repeats):  # interleaved: repeat r of every run before repeat r + 1
+            for name in names:
+                for runner in args.runners:
+                    run = unfinished.runs.get((name, runner, repeat))
+                    if run is None:
+                        budget = args.max_minutes or FAMILIES[name].max_minutes
+                        run = _launch(name, runner, args.seed + repeat, args.data_dir, args.quick,
+                                      60 * budget * 3 + 1800, args.max_minutes)
+                        unfinished.keep(name, runner, repeat, run)
+                    runs[(name, runner)].append(run)
+                    shown = {k: v for k, v in run.items() if k != "curve"}
+                    print(f"{name} {runner} repeat {repeat + 1}/{repeats}: {shown}", flush=True)
+    except KeyboardInterrupt:
+        raise SystemExit(f"interrupted: {len(unfinished.runs)} finished runs are kept in {unfinished.path}; the same "
+                         f"command resumes the measurement") from None
     for name in names:
         family = FAMILIES[name]
         entry = {"target": family.target, "metric": family.metric, "direction": family.direction,
@@ -581,12 +630,13 @@ def main() -> None:
     from kerazoo.training.run import versions
 
     result["machine"]["loadavg_after"] = [round(v, 2) for v in os.getloadavg()]
-    result["seconds"] = round(time.time() - started)
+    result["seconds"] = round(unfinished.elapsed())  # the earlier invocations' of a resumed measurement too
     result["versions"] = versions()
     for name in names:  # with --merge, the top-level machine, seconds and versions are this run's
         result["families"][name]["run"] = {k: result[k] for k in ("machine", "seconds", "versions")}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
+    unfinished.path.unlink(missing_ok=True)
     for name in names:
         entry = result["families"][name]
         print(name, {r: {k: v for k, v in s.items() if k != "runs"} for r, s in entry["runners"].items()},

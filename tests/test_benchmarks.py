@@ -8,6 +8,7 @@ minutes of training; checking their imports is not.
 from __future__ import annotations
 
 import ast
+import json
 import importlib
 import importlib.util
 import sys
@@ -103,3 +104,39 @@ def test_no_time_to_the_references_best_when_it_reached_the_target_or_never_move
                                                    "recipe": {**tta.summarise(runs), "runs": runs}}}
         tta.ratios(family)
         assert "reference_best" not in family
+
+
+def test_an_interrupted_measurement_is_resumed_by_the_same_command(tmp_path, monkeypatch):
+    """A DCGAN measurement is hours of runs: Ctrl-C (or a closed session) keeps every finished run, and the same
+    command measures only the missing ones, in the same interleaved order; another plan does not mix into it."""
+    tta = _time_to_accuracy()
+    out = tmp_path / "tta.json"
+    command = ["time_to_accuracy.py", "--data-dir", str(tmp_path), "--only", "lenet5", "--runners", "reference",
+               "recipe", "--repeats", "2", "--output", str(out)]
+    launched, interrupt_at = [], [3]
+
+    def launch(name, runner, seed, *args):
+        if len(launched) in interrupt_at:
+            raise KeyboardInterrupt
+        launched.append((runner, seed))
+        return {"seed": seed, "reached": True, "seconds": 10.0 * len(launched), "cpu_seconds": 1.0, "best": 99.1,
+                "curve": [[1, 10.0, 99.1]]}
+
+    monkeypatch.setattr(tta, "_launch", launch)
+    monkeypatch.setattr(sys, "argv", command)
+    with pytest.raises(SystemExit, match="interrupted: 3 finished runs are kept"):
+        tta.main()
+    assert not out.exists() and (tmp_path / "tta.partial.json").is_file()
+
+    monkeypatch.setattr(sys, "argv", command[:-4] + ["--repeats", "3", "--output", str(out)])
+    with pytest.raises(SystemExit, match="another plan"):
+        tta.main()
+
+    interrupt_at.clear()
+    monkeypatch.setattr(sys, "argv", command)
+    tta.main()
+    assert launched == [("reference", 1337), ("recipe", 1337), ("reference", 1338), ("recipe", 1338)]
+    runs = json.loads(out.read_text())["families"]["lenet5"]["runners"]
+    assert [r["seconds"] for r in runs["reference"]["runs"]] == [10.0, 30.0]
+    assert [r["seconds"] for r in runs["recipe"]["runs"]] == [20.0, 40.0]
+    assert not (tmp_path / "tta.partial.json").exists()
