@@ -291,7 +291,7 @@ def test_dcgan_reference_points_come_from_their_results_file():
 
 # === Prose ===
 
-SOURCE = re.compile(r"saved_models/[\w.]+/card\.json|\b\w+\.json\b|`([a-z0-9_]+\.[a-z0-9_]+)` card|"
+SOURCE = re.compile(r"saved_models/[\w.]+/card\.json|\b\w+(?:\.\w+)*\.json\b|`([a-z0-9_]+\.[a-z0-9_]+)` card|"
                     r"benchmarks/(\w+)\.py")
 MEASURED = re.compile(r"\d\.\d|\d\s?%|\d\.?\d*x$")  # decimals, percentages, ratios (not counts, not settings)
 RATE = re.compile(r"(\d{1,3}(?:,\d{3})+) (?:words|samples|trials)/s")  # rates are measured too: 416,725 words/s
