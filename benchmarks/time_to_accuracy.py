@@ -558,10 +558,9 @@ class Unfinished:
         self.runs[(name, runner, repeat)] = run
         state = {"plan": self.plan, "seconds": round(self.elapsed()),
                  "runs": [{"family": n, "runner": r, "repeat": i, "run": v} for (n, r, i), v in self.runs.items()]}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        scratch = self.path.with_suffix(".tmp")
-        scratch.write_text(json.dumps(state, indent=1) + "\n")
-        os.replace(scratch, self.path)  # a kill while writing leaves the last whole file
+        from kerazoo.tuning.state import write_json
+
+        write_json(self.path, state)  # atomic: a kill while writing leaves the last whole file
 
     def elapsed(self) -> float:
         return self.seconds + time.time() - self.started
